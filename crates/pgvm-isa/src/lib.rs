@@ -1,0 +1,136 @@
+//! The pgvm ISA description language.
+//!
+//! A description is the single source of truth for a machine: the engine, the assembler, the
+//! classifier, the monitor's interpreters and the reference documentation all come from the
+//! checked [`Isa`] this crate produces. See `docs/isa-language.md` for the language.
+
+mod doc;
+mod effects;
+mod error;
+mod lexer;
+mod model;
+mod parse;
+
+pub use doc::{render_body, render_markdown};
+pub use effects::{Effects, Primitive};
+pub use error::IsaError;
+pub use model::*;
+pub use parse::MAX_EFFECTS;
+
+use std::path::{Path, PathBuf};
+
+/// The built-in profiles, as `(name, source)`. `base` is abstract: the others extend it.
+pub const BUILTINS: &[(&str, &str)] = &[
+    ("base", include_str!("../../../isa/base.isa")),
+    ("s370", include_str!("../../../isa/s370.isa")),
+    ("ppc", include_str!("../../../isa/ppc.isa")),
+    ("pdp10", include_str!("../../../isa/pdp10.isa")),
+    ("m68000", include_str!("../../../isa/m68000.isa")),
+    ("m68010", include_str!("../../../isa/m68010.isa")),
+    ("ia32", include_str!("../../../isa/ia32.isa")),
+    ("ia32-vt", include_str!("../../../isa/ia32-vt.isa")),
+];
+
+/// The names of the built-in profiles, abstract ones included.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTINS.iter().map(|(n, _)| *n).collect()
+}
+
+/// Loads a built-in profile by name, or a description from a path. A name is tried as a
+/// built-in first; anything containing a `/` or ending in `.isa` is a path.
+pub fn load(name_or_path: &str) -> Result<Isa, IsaError> {
+    if name_or_path.contains('/') || name_or_path.ends_with(".isa") {
+        return load_file(Path::new(name_or_path));
+    }
+    Loader::default().builtin(name_or_path, None)
+}
+
+/// Loads a description from a file. `extends` names a built-in, or `NAME.isa` beside the file.
+pub fn load_file(path: &Path) -> Result<Isa, IsaError> {
+    let src = std::fs::read_to_string(path).map_err(|source| IsaError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Loader::default().source(
+        &path.display().to_string(),
+        &src,
+        path.parent().map(Path::to_path_buf),
+    )
+}
+
+/// Parses a description held in memory. `extends` may only name built-ins.
+pub fn parse_str(file: &str, src: &str) -> Result<Isa, IsaError> {
+    Loader::default().source(file, src, None)
+}
+
+/// Follows `extends` chains, refusing cycles.
+#[derive(Default)]
+struct Loader {
+    /// Profiles being loaded, outermost first.
+    stack: Vec<String>,
+}
+
+impl Loader {
+    fn builtin(&mut self, name: &str, origin: Option<&Origin>) -> Result<Isa, IsaError> {
+        let Some((_, src)) = BUILTINS.iter().find(|(n, _)| *n == name) else {
+            let err = IsaError::UnknownIsa {
+                name: name.to_string(),
+                available: builtin_names().join(", "),
+            };
+            return Err(match origin {
+                Some(o) => IsaError::Source {
+                    origin: o.clone(),
+                    message: err.to_string(),
+                    hint: "extend a built-in profile, or put NAME.isa beside this file".into(),
+                },
+                None => err,
+            });
+        };
+        self.source(&format!("isa/{name}.isa"), src, None)
+    }
+
+    fn source(&mut self, file: &str, src: &str, dir: Option<PathBuf>) -> Result<Isa, IsaError> {
+        self.stack.push(file.to_string());
+        let resolve = |name: &str, origin: &Origin| -> Result<Isa, IsaError> {
+            if let Some(d) = &dir {
+                let candidate = d.join(format!("{name}.isa"));
+                if candidate.is_file() {
+                    let key = candidate.display().to_string();
+                    return self.nested(&key, origin, |l| {
+                        let src = std::fs::read_to_string(&candidate).map_err(|source| {
+                            IsaError::Io {
+                                path: key.clone(),
+                                source,
+                            }
+                        })?;
+                        l.source(&key, &src, Some(d.clone()))
+                    });
+                }
+            }
+            let key = format!("isa/{name}.isa");
+            self.nested(&key, origin, |l| l.builtin(name, Some(origin)))
+        };
+        let result = parse::parse(file, src, resolve);
+        self.stack.pop();
+        result
+    }
+
+    fn nested(
+        &mut self,
+        key: &str,
+        origin: &Origin,
+        load: impl FnOnce(&mut Self) -> Result<Isa, IsaError>,
+    ) -> Result<Isa, IsaError> {
+        if self.stack.iter().any(|s| s == key) {
+            return Err(IsaError::Source {
+                origin: origin.clone(),
+                message: format!(
+                    "profiles extend each other in a cycle: {} -> {key}",
+                    self.stack.join(" -> ")
+                ),
+                hint: "a profile may not extend itself, directly or indirectly".into(),
+            });
+        }
+        load(self)
+    }
+}
