@@ -1,0 +1,341 @@
+//! The semantic interpreter: one instruction's body, run against a [`StateView`].
+//!
+//! A body runs as one indivisible step. Its effects are collected in a [`Pending`] record and
+//! committed only if the body finishes without trapping, so a trapping instruction is
+//! *blocked*: nothing it did before the trap is visible.
+
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, MODE_USER, Mode, Reg, Space, Stmt, TrapCause, UnOp};
+use serde::Serialize;
+
+use crate::psw::{Psw, REG_MAX, Reloc};
+use crate::view::StateView;
+
+/// Why an instruction trapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum TrapKind {
+    /// An address failed development (fetch, load or store).
+    Memory,
+    /// A `privileged` instruction in user mode.
+    Privileged,
+    /// An explicit `trap;` (supervisor call, arithmetic trap, ...).
+    Instruction,
+    /// The word at `P` decodes as no instruction.
+    Illegal,
+}
+
+impl TrapKind {
+    /// The short name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrapKind::Memory => "memory",
+            TrapKind::Privileged => "privileged",
+            TrapKind::Instruction => "instruction",
+            TrapKind::Illegal => "illegal",
+        }
+    }
+}
+
+/// What one instruction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Step {
+    /// It finished; its effects are committed.
+    Done,
+    /// It halted the processor; `P` stays at the halt.
+    Halted,
+    /// It trapped and was blocked: the view is unchanged.
+    Trapped(TrapKind),
+}
+
+/// Most stores, `let`s and console writes one body may make; the checker keeps bodies within.
+pub const MAX_BODY_EFFECTS: usize = pgvm_isa::MAX_EFFECTS;
+
+/// Effects collected while a body runs.
+struct Pending {
+    psw: Psw,
+    assist: bool,
+    stores: [(u64, u64); MAX_BODY_EFFECTS],
+    n_stores: usize,
+    out: [u8; MAX_BODY_EFFECTS],
+    n_out: usize,
+    consumed: usize,
+    timer: Option<u64>,
+    locals: [u64; MAX_BODY_EFFECTS],
+}
+
+/// The body stopped early.
+enum Stop {
+    Trap(TrapKind),
+    Halt,
+}
+
+/// Fetches, decodes and executes the instruction at the view's `P`, without taking any trap:
+/// a trapping instruction leaves the view as it was and its kind comes back, for the caller
+/// (the hardware, a monitor's dispatcher, the classifier) to handle.
+pub fn step<V: StateView + ?Sized>(isa: &Isa, view: &mut V) -> Step {
+    let psw = view.psw();
+    let Some(pa) = crate::psw::develop(psw.p, psw.r, view.size()) else {
+        return Step::Trapped(TrapKind::Memory);
+    };
+    let word = view.load(pa);
+    match isa.decode(word) {
+        Some(id) => execute(isa, id, word, view),
+        None => Step::Trapped(TrapKind::Illegal),
+    }
+}
+
+/// Executes instruction `id`, already fetched as `word`, against a view.
+pub fn execute<V: StateView + ?Sized>(isa: &Isa, id: InsnId, word: u64, view: &mut V) -> Step {
+    let insn = &isa.insns[id];
+    let start = view.psw();
+    let mut pending = Pending {
+        psw: Psw {
+            p: (start.p + 1) & REG_MAX,
+            ..start
+        },
+        assist: view.assist(),
+        stores: [(0, 0); MAX_BODY_EFFECTS],
+        n_stores: 0,
+        out: [0; MAX_BODY_EFFECTS],
+        n_out: 0,
+        consumed: 0,
+        timer: None,
+        locals: [0; MAX_BODY_EFFECTS],
+    };
+    let mut cx = Cx {
+        isa,
+        format: insn.format,
+        word,
+        view,
+        pending: &mut pending,
+    };
+    let outcome = cx.block(&insn.body);
+    match outcome {
+        Err(Stop::Trap(kind)) => Step::Trapped(kind),
+        Err(Stop::Halt) => {
+            pending.psw.p = start.p;
+            commit(view, &pending);
+            Step::Halted
+        }
+        Ok(()) => {
+            commit(view, &pending);
+            Step::Done
+        }
+    }
+}
+
+fn commit<V: StateView + ?Sized>(view: &mut V, p: &Pending) {
+    for &(pa, v) in &p.stores[..p.n_stores] {
+        view.store(pa, v);
+    }
+    view.set_psw(p.psw);
+    if p.assist != view.assist() {
+        view.set_assist(p.assist);
+    }
+    for &b in &p.out[..p.n_out] {
+        view.console_out(b);
+    }
+    if p.consumed > 0 {
+        view.console_consume(p.consumed);
+    }
+    if let Some(n) = p.timer {
+        view.set_timer(n);
+    }
+}
+
+/// The semantics of the word operators, shared by this interpreter and the fast engine so
+/// that there is one definition of each.
+#[inline(always)]
+pub fn alu(op: BinOp, x: u64, y: u64) -> u64 {
+    match op {
+        BinOp::Add => x.wrapping_add(y),
+        BinOp::Sub => x.wrapping_sub(y),
+        BinOp::Mul => x.wrapping_mul(y),
+        BinOp::Div => x.checked_div(y).unwrap_or(u64::MAX),
+        BinOp::Rem => x.checked_rem(y).unwrap_or(x),
+        BinOp::And => x & y,
+        BinOp::Or => x | y,
+        BinOp::Xor => x ^ y,
+        BinOp::Shl => x << (y & 63),
+        BinOp::Shr => x >> (y & 63),
+        BinOp::Sar => ((x as i64) >> (y & 63)) as u64,
+        BinOp::Eq => (x == y) as u64,
+        BinOp::Ne => (x != y) as u64,
+        BinOp::Lt => (x < y) as u64,
+        BinOp::Le => (x <= y) as u64,
+        BinOp::Gt => (x > y) as u64,
+        BinOp::Ge => (x >= y) as u64,
+        BinOp::Lts => ((x as i64) < (y as i64)) as u64,
+        BinOp::Les => ((x as i64) <= (y as i64)) as u64,
+        BinOp::LogicalAnd => (x != 0 && y != 0) as u64,
+        BinOp::LogicalOr => (x != 0 || y != 0) as u64,
+    }
+}
+
+struct Cx<'a, V: StateView + ?Sized> {
+    isa: &'a Isa,
+    format: usize,
+    word: u64,
+    view: &'a mut V,
+    pending: &'a mut Pending,
+}
+
+fn mode_word(m: Mode) -> u64 {
+    match m {
+        Mode::User => MODE_USER,
+        Mode::Supervisor => 0,
+    }
+}
+
+impl<V: StateView + ?Sized> Cx<'_, V> {
+    fn block(&mut self, body: &[Stmt]) -> Result<(), Stop> {
+        for s in body {
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    /// Physical address of a reference, developed with the body's current `R`.
+    fn develop(&self, space: Space, a: u64) -> Result<u64, Stop> {
+        let q = self.view.size();
+        let ok = match space {
+            Space::Relocated => crate::psw::develop(a, self.pending.psw.r, q),
+            Space::Absolute => (a < q).then_some(a),
+        };
+        ok.ok_or(Stop::Trap(TrapKind::Memory))
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> Result<(), Stop> {
+        match s {
+            Stmt::Store { space, addr, value } => {
+                let a = self.expr(addr)?;
+                let v = self.expr(value)?;
+                let pa = self.develop(*space, a)?;
+                let p = &mut *self.pending;
+                if p.n_stores == MAX_BODY_EFFECTS {
+                    return Err(Stop::Trap(TrapKind::Instruction));
+                }
+                p.stores[p.n_stores] = (pa, v);
+                p.n_stores += 1;
+            }
+            Stmt::Set(reg, v) => {
+                let v = self.expr(v)?;
+                let p = &mut self.pending.psw;
+                match reg {
+                    Reg::P => p.p = v & REG_MAX,
+                    Reg::M => {
+                        p.mode = if v == MODE_USER {
+                            Mode::User
+                        } else {
+                            Mode::Supervisor
+                        }
+                    }
+                    Reg::R => p.r = Reloc::unpack(v),
+                    Reg::L => p.r.l = v & REG_MAX,
+                    Reg::B => p.r.b = v & REG_MAX,
+                    Reg::Psw => *p = Psw::unpack(v),
+                    Reg::Assist => self.pending.assist = v != 0,
+                }
+            }
+            Stmt::Let(slot, v) => {
+                let v = self.expr(v)?;
+                if let Some(l) = self.pending.locals.get_mut(*slot) {
+                    *l = v;
+                }
+            }
+            Stmt::If(c, t, e) => {
+                if self.expr(c)? != 0 {
+                    self.block(t)?;
+                } else {
+                    self.block(e)?;
+                }
+            }
+            Stmt::Trap(cause) => {
+                return Err(Stop::Trap(match cause {
+                    TrapCause::Privileged => TrapKind::Privileged,
+                    TrapCause::Instruction => TrapKind::Instruction,
+                }));
+            }
+            Stmt::Halt => return Err(Stop::Halt),
+            Stmt::Out(v) => {
+                let v = self.expr(v)?;
+                let p = &mut *self.pending;
+                if p.n_out < MAX_BODY_EFFECTS {
+                    p.out[p.n_out] = v as u8;
+                    p.n_out += 1;
+                }
+            }
+            Stmt::Timer(v) => {
+                let v = self.expr(v)?;
+                self.pending.timer = Some(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&self, pa: u64) -> u64 {
+        // Read your own writes: the latest pending store to `pa` wins.
+        let p = &*self.pending;
+        p.stores[..p.n_stores]
+            .iter()
+            .rev()
+            .find(|(a, _)| *a == pa)
+            .map_or_else(|| self.view.load(pa), |&(_, v)| v)
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<u64, Stop> {
+        Ok(match e {
+            Expr::Const(v) => *v,
+            Expr::Field(i) => self.isa.formats[self.format].fields[*i].extract(self.word),
+            Expr::Local(s) => self.pending.locals.get(*s).copied().unwrap_or(0),
+            Expr::Load(space, a) => {
+                let a = self.expr(a)?;
+                let pa = self.develop(*space, a)?;
+                self.load(pa)
+            }
+            Expr::Reg(r) => {
+                let p = &self.pending.psw;
+                match r {
+                    Reg::P => p.p,
+                    Reg::M => mode_word(p.mode),
+                    Reg::R => p.r.pack(),
+                    Reg::L => p.r.l,
+                    Reg::B => p.r.b,
+                    Reg::Psw => p.pack(),
+                    Reg::Assist => self.pending.assist as u64,
+                }
+            }
+            Expr::Clock => self.view.clock(),
+            Expr::In => {
+                let k = self.pending.consumed;
+                match self.view.console_peek(k) {
+                    Some(b) => {
+                        self.pending.consumed += 1;
+                        b as u64
+                    }
+                    None => u64::MAX,
+                }
+            }
+            Expr::Unary(op, a) => {
+                let v = self.expr(a)?;
+                match op {
+                    UnOp::Neg => v.wrapping_neg(),
+                    UnOp::Not => !v,
+                    UnOp::LogicalNot => (v == 0) as u64,
+                    UnOp::Bit => v,
+                }
+            }
+            Expr::Binary(op, a, b) => {
+                let x = self.expr(a)?;
+                match op {
+                    BinOp::LogicalAnd if x == 0 => 0,
+                    BinOp::LogicalOr if x != 0 => 1,
+                    _ => {
+                        let y = self.expr(b)?;
+                        alu(*op, x, y)
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! The machine's semantics at the edges: address development, traps, halts, devices.
+
+mod common;
+
+use common::{enc, isa};
+use pgvm_isa::Mode;
+use pgvm_machine::{Exit, Machine, MachineError, Psw, Reloc, StateView, TrapKind, TrapPolicy};
+
+fn machine(q: u64) -> Machine {
+    Machine::new(isa("s370"), q).expect("machine")
+}
+
+fn handler_psw() -> u64 {
+    Psw::new(Mode::Supervisor, 0x30, 0, 0x40).expect("psw").pack()
+}
+
+#[test]
+fn memory_size_is_checked() {
+    assert_eq!(
+        Machine::new(isa("s370"), 0).err(),
+        Some(MachineError::MemorySize(0))
+    );
+    assert!(Machine::new(isa("s370"), pgvm_machine::MAX_WORDS + 1).is_err());
+    assert!(Machine::new(isa("s370"), 1 << 20).is_ok(), "2^20 words must work");
+}
+
+#[test]
+fn trap_saves_psw_at_physical_zero_and_loads_physical_one() {
+    let s = isa("s370");
+    let mut m = machine(0x100);
+    // The program sits at physical 0x80 and runs relocated, l = 0x80, b = 0x10.
+    m.write(1, &[handler_psw()]).expect("fits");
+    m.write(0x80, &[enc(&s, "svc", &[5])]).expect("fits");
+    let user = Psw {
+        mode: Mode::User,
+        p: 0,
+        r: Reloc { l: 0x80, b: 0x10 },
+    };
+    m.set_psw(user);
+    m.set_trap_policy(TrapPolicy::Hardware);
+    m.run(1);
+    assert_eq!(m.memory()[0], user.pack(), "old PSW at physical 0, P at the svc");
+    assert_eq!(m.memory()[0x80], enc(&s, "svc", &[5]), "relocated E[0] untouched");
+    assert_eq!(m.psw(), Psw::unpack(handler_psw()), "new PSW from physical 1");
+    assert_eq!(m.stats().instruction, 1);
+}
+
+#[test]
+fn a_trap_blocks_its_instruction() {
+    let s = isa("s370");
+    let mut m = machine(0x100);
+    m.write(1, &[handler_psw()]).expect("fits");
+    // stx writes E[E[b] + E[c]] <- E[a]; the target is out of bounds, so nothing changes.
+    m.write(
+        0x80,
+        &[enc(&s, "stx", &[4, 5, 6]), 0, 0, 0, 99, 0x0f, 0x0f],
+    )
+    .expect("fits");
+    let before: Vec<u64> = m.memory().to_vec();
+    let user = Psw {
+        mode: Mode::User,
+        p: 0,
+        r: Reloc { l: 0x80, b: 0x10 },
+    };
+    m.set_psw(user);
+    m.set_trap_policy(TrapPolicy::Exit);
+    assert_eq!(m.run(1), Exit::Trapped(TrapKind::Memory));
+    assert_eq!(m.psw(), user, "P still points at the blocked instruction");
+    assert_eq!(m.memory(), &before[..], "a blocked instruction changes nothing");
+}
+
+#[test]
+fn address_development_in_both_modes() {
+    let s = isa("s370");
+    for mode in [Mode::Supervisor, Mode::User] {
+        let mut m = machine(0x40);
+        m.set_trap_policy(TrapPolicy::Exit);
+        // a + l >= q: l = 0x38, b = 0x10, address 8 -> 0x40 = q.
+        m.write(0x38, &[enc(&s, "mov", &[1, 8])]).expect("fits");
+        m.set_psw(Psw {
+            mode,
+            p: 0,
+            r: Reloc { l: 0x38, b: 0x10 },
+        });
+        assert_eq!(m.run(1), Exit::Trapped(TrapKind::Memory), "{mode}: a + l >= q");
+        // a >= b.
+        let mut m = machine(0x40);
+        m.set_trap_policy(TrapPolicy::Exit);
+        m.write(0, &[enc(&s, "mov", &[1, 4])]).expect("fits");
+        m.set_psw(Psw {
+            mode,
+            p: 0,
+            r: Reloc { l: 0, b: 4 },
+        });
+        assert_eq!(m.run(1), Exit::Trapped(TrapKind::Memory), "{mode}: a >= b");
+        // A fetch outside the window traps too.
+        let mut m = machine(0x40);
+        m.set_trap_policy(TrapPolicy::Exit);
+        m.set_psw(Psw {
+            mode,
+            p: 4,
+            r: Reloc { l: 0, b: 4 },
+        });
+        assert_eq!(m.run(1), Exit::Trapped(TrapKind::Memory), "{mode}: fetch");
+    }
+}
+
+#[test]
+fn an_indexed_address_near_two_to_the_64_traps_instead_of_overflowing() {
+    let s = isa("s370");
+    let mut m = machine(0x40);
+    m.set_trap_policy(TrapPolicy::Exit);
+    // ldx: E[1] <- E[E[2] + E[3]] with E[2] + E[3] = u64::MAX; with l = 1, a + l overflows.
+    m.write(1, &[enc(&s, "ldx", &[1, 2, 3]), 0, u64::MAX, 0]).expect("fits");
+    m.set_psw(Psw {
+        mode: Mode::User,
+        p: 0,
+        r: Reloc { l: 1, b: 0x3f },
+    });
+    assert_eq!(m.run(1), Exit::Trapped(TrapKind::Memory));
+}
+
+#[test]
+fn privileged_instruction_traps_only_in_user_mode() {
+    let s = isa("s370");
+    for (mode, expect) in [
+        (Mode::User, Exit::Trapped(TrapKind::Privileged)),
+        (Mode::Supervisor, Exit::Halted),
+    ] {
+        let mut m = machine(0x40);
+        m.set_trap_policy(TrapPolicy::Exit);
+        m.write(0, &[enc(&s, "halt", &[])]).expect("fits");
+        m.set_psw(Psw {
+            mode,
+            p: 0,
+            r: Reloc { l: 0, b: 0x40 },
+        });
+        assert_eq!(m.run(10), expect);
+        assert_eq!(m.psw().p, 0, "P stays at the halt or the trapping instruction");
+    }
+}
+
+#[test]
+fn console_and_timer() {
+    let s = isa("s370");
+    let mut m = machine(0x100);
+    // Supervisor: arm the timer for 3 instructions, drop to user mode at 0x20, where an
+    // endless loop runs until the interrupt (class 1: E[2] old, E[3] new) halts the machine.
+    let user = Psw::new(Mode::User, 0x20, 0, 0x100).expect("psw").pack();
+    let to_halt = Psw::new(Mode::Supervisor, 0x40, 0, 0x100).expect("psw").pack();
+    m.write(3, &[to_halt]).expect("fits");
+    m.write(
+        0x10,
+        &[
+            enc(&s, "out", &[0x18]),
+            enc(&s, "stmr", &[0x19]),
+            enc(&s, "lpsw", &[0x1a]),
+        ],
+    )
+    .expect("fits");
+    m.write(0x18, &[b'!' as u64, 5, user]).expect("fits");
+    m.write(0x20, &[enc(&s, "jmp", &[0x20])]).expect("fits");
+    m.write(0x40, &[enc(&s, "halt", &[])]).expect("fits");
+    m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+    assert_eq!(m.run(100), Exit::Halted);
+    assert_eq!(m.output(), b"!");
+    assert_eq!(m.stats().interrupts, 1);
+    // stmr at step 2 arms 5 more: lpsw (3), then jmp x4 (4..7): due after step 7.
+    assert_eq!(m.steps(), 8, "interrupt after exactly 5 more instructions, then the halt");
+    assert_eq!(Psw::unpack(m.memory()[2]).p, 0x20, "old PSW of the interrupt at E[2]");
+}
+
+#[test]
+fn an_unset_trap_vector_is_reported_as_stuck() {
+    let mut m = machine(0x40);
+    m.set_psw(Psw::new(Mode::User, 0x3f, 0, 4).expect("psw"));
+    assert_eq!(m.run(1_000), Exit::Stuck);
+    assert!(m.steps() < 10);
+}
