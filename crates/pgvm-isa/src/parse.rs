@@ -37,6 +37,9 @@ struct Parser<F> {
     /// `let` names in scope, innermost last, with their slot and type.
     locals: Vec<(String, usize, Ty)>,
     next_slot: usize,
+    /// For a `redefine`: the replaced instruction's format, body and local count, which the
+    /// statement `inherited;` splices in.
+    inherited: Option<(usize, Vec<Stmt>, usize)>,
     /// Loads a parent profile by name, on behalf of `extends`.
     parent: F,
 }
@@ -64,6 +67,7 @@ where
         format: None,
         locals: Vec::new(),
         next_slot: 0,
+        inherited: None,
         parent,
     };
     p.header()?;
@@ -78,6 +82,39 @@ type R<T> = Result<T, IsaError>;
 
 /// Most stores, `out`s and `let`s in one body (the interpreter keeps them in fixed arrays).
 pub const MAX_EFFECTS: usize = 16;
+
+/// A statement with every local slot moved up by `offset`.
+fn shift_locals(s: &Stmt, offset: usize) -> Stmt {
+    let e = |x: &Expr| shift_expr(x, offset);
+    let b = |v: &[Stmt]| v.iter().map(|s| shift_locals(s, offset)).collect();
+    match s {
+        Stmt::Store { space, addr, value } => Stmt::Store {
+            space: *space,
+            addr: e(addr),
+            value: e(value),
+        },
+        Stmt::Set(r, v) => Stmt::Set(*r, e(v)),
+        Stmt::Let(slot, v) => Stmt::Let(slot + offset, e(v)),
+        Stmt::If(c, t, f) => Stmt::If(e(c), b(t), b(f)),
+        Stmt::Out(v) => Stmt::Out(e(v)),
+        Stmt::Timer(v) => Stmt::Timer(e(v)),
+        Stmt::Trap(_) | Stmt::Halt => s.clone(),
+    }
+}
+
+fn shift_expr(x: &Expr, offset: usize) -> Expr {
+    match x {
+        Expr::Local(slot) => Expr::Local(slot + offset),
+        Expr::Load(space, a) => Expr::Load(*space, Box::new(shift_expr(a, offset))),
+        Expr::Unary(op, a) => Expr::Unary(*op, Box::new(shift_expr(a, offset))),
+        Expr::Binary(op, a, b) => Expr::Binary(
+            *op,
+            Box::new(shift_expr(a, offset)),
+            Box::new(shift_expr(b, offset)),
+        ),
+        _ => x.clone(),
+    }
+}
 
 /// Stores and `out`s written in a body, counting both arms of every `if`.
 fn count_effects(body: &[Stmt]) -> (usize, usize) {
@@ -470,6 +507,10 @@ where
         self.format = Some(format);
         self.locals.clear();
         self.next_slot = 0;
+        self.inherited = existing.map(|id| {
+            let old = &self.isa.insns[id];
+            (old.format, old.body.clone(), old.locals)
+        });
         let mut body = Vec::new();
         if privileged_sugar {
             body.push(Stmt::If(
@@ -581,6 +622,13 @@ where
         while !self.is_punct("}") {
             if self.peek() == &Tok::Eof {
                 return self.unexpected("`}` to close the block");
+            }
+            if self.is_word("inherited") {
+                let o = self.origin();
+                self.bump();
+                self.expect_punct(";")?;
+                out.extend(self.inherited_body(&o)?);
+                continue;
             }
             out.push(self.stmt()?);
         }
@@ -699,6 +747,30 @@ where
         Ok(s)
     }
 
+    /// `inherited;`: the replaced instruction's body, its locals moved past ours.
+    fn inherited_body(&mut self, o: &Origin) -> R<Vec<Stmt>> {
+        let Some((format, body, locals)) = self.inherited.clone() else {
+            return Err(IsaError::at(
+                o.clone(),
+                "`inherited` outside a redefinition",
+                "only a `redefine` body can splice in the body it replaces",
+            ));
+        };
+        if Some(format) != self.format {
+            return Err(IsaError::at(
+                o.clone(),
+                "`inherited` needs the replaced instruction's format",
+                format!(
+                    "declare the redefinition with format `{}`",
+                    self.isa.formats[format].name
+                ),
+            ));
+        }
+        let offset = self.next_slot;
+        self.next_slot += locals;
+        Ok(body.iter().map(|s| shift_locals(s, offset)).collect())
+    }
+
     fn assignment(&mut self, word: &str, o: &Origin) -> R<Stmt> {
         self.bump();
         let (reg, ty) = match word {
@@ -794,6 +866,7 @@ where
                 | "halt"
                 | "out"
                 | "timer"
+                | "inherited"
         )
     }
 

@@ -148,3 +148,16 @@ fn docs_render_for_every_builtin() {
         }
     }
 }
+
+#[test]
+fn inherited_splices_the_replaced_body() {
+    let vt = load("ia32-vt").expect("loads");
+    let ia32 = load("ia32").expect("loads");
+    let popf = |isa: &pgvm_isa::Isa| isa.insns[isa.insn("popf").expect("popf")].clone();
+    let (old, new) = (popf(&ia32), popf(&vt));
+    assert_eq!(new.body.len(), old.body.len() + 1, "the check, then the old statements");
+    assert_eq!(new.locals, old.locals);
+    assert!(new.effects.reads.contains(&Primitive::Assist));
+    let text = error("insn x rrr 1 \"x\" { inherited; }\n");
+    assert!(text.contains("outside a redefinition"), "{text}");
+}
