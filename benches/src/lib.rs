@@ -13,7 +13,9 @@ const ORG: u64 = 0x10;
 /// Returns the machine and the number of instructions one full run executes.
 pub fn compute_loop(isa: Arc<Isa>, iterations: u64) -> (Machine, u64) {
     let enc = |m: &str, ops: &[i128]| -> u64 {
-        let id = isa.insn(m).unwrap_or_else(|| panic!("{} has no {m}", isa.name));
+        let id = isa
+            .insn(m)
+            .unwrap_or_else(|| panic!("{} has no {m}", isa.name));
         isa.encode(id, ops).unwrap_or_else(|e| panic!("{m}: {e}"))
     };
     let (acc, i) = (0x40, 0x41);
@@ -26,7 +28,8 @@ pub fn compute_loop(isa: Arc<Isa>, iterations: u64) -> (Machine, u64) {
     let mut m = Machine::new(isa, 0x200).unwrap_or_else(|e| panic!("{e}"));
     let l = 0x100;
     m.write(l + ORG, &program).unwrap_or_else(|e| panic!("{e}"));
-    m.write(l + 0x41, &[iterations]).unwrap_or_else(|e| panic!("{e}"));
+    m.write(l + 0x41, &[iterations])
+        .unwrap_or_else(|e| panic!("{e}"));
     m.set_psw(Psw::new(Mode::User, ORG, l, 0x100).unwrap_or_else(|e| panic!("{e}")));
     (m, 3 * iterations)
 }

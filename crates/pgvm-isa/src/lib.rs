@@ -97,12 +97,11 @@ impl Loader {
                 if candidate.is_file() {
                     let key = candidate.display().to_string();
                     return self.nested(&key, origin, |l| {
-                        let src = std::fs::read_to_string(&candidate).map_err(|source| {
-                            IsaError::Io {
+                        let src =
+                            std::fs::read_to_string(&candidate).map_err(|source| IsaError::Io {
                                 path: key.clone(),
                                 source,
-                            }
-                        })?;
+                            })?;
                         l.source(&key, &src, Some(d.clone()))
                     });
                 }

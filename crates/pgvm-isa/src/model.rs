@@ -405,7 +405,11 @@ impl Isa {
                 .map(|&fid| {
                     let f = &format.fields[fid];
                     let v = f.extract(word);
-                    if f.signed { v as i64 as i128 } else { v as i128 }
+                    if f.signed {
+                        v as i64 as i128
+                    } else {
+                        v as i128
+                    }
                 })
                 .collect(),
         )

@@ -436,12 +436,7 @@ where
     }
 
     fn known_mnemonics(&self) -> String {
-        let names: Vec<&str> = self
-            .isa
-            .insns
-            .iter()
-            .map(|i| i.mnemonic.as_str())
-            .collect();
+        let names: Vec<&str> = self.isa.insns.iter().map(|i| i.mnemonic.as_str()).collect();
         format!("instructions defined so far: {}", names.join(", "))
     }
 
@@ -497,10 +492,7 @@ where
             "write a short description in quotes after the opcode, e.g. \"load PSW\"",
         )?;
         let models = if self.eat_word("models") {
-            Some(self.string(
-                "the historical instruction",
-                "e.g. models \"S/360 LPSW\"",
-            )?)
+            Some(self.string("the historical instruction", "e.g. models \"S/360 LPSW\"")?)
         } else {
             None
         };
@@ -824,7 +816,10 @@ where
     }
 
     fn if_rest(&mut self) -> R<Stmt> {
-        let cond = self.typed(Ty::Bool, "conditions are bools; compare a word, e.g. `E[a] != 0`")?;
+        let cond = self.typed(
+            Ty::Bool,
+            "conditions are bools; compare a word, e.g. `E[a] != 0`",
+        )?;
         let then = self.block()?;
         let els = if self.eat_word("else") {
             if self.eat_word("if") {

@@ -26,7 +26,11 @@ fn every_builtin_loads_and_has_the_console() {
         assert!(isa.features.console, "{name} has no console");
         assert!(isa.insns.len() >= 30, "{name} has a thin repertoire");
     }
-    assert_eq!(builtin_names().len(), 8, "seven profiles and the abstract base");
+    assert_eq!(
+        builtin_names().len(),
+        8,
+        "seven profiles and the abstract base"
+    );
 }
 
 #[test]
@@ -34,7 +38,10 @@ fn profiles_inherit_and_redefine() {
     let m68010 = load("m68010").expect("loads");
     assert_eq!(m68010.ancestors, ["m68000", "base"]);
     let movesr = m68010.insn("movesr").expect("inherited");
-    assert!(m68010.insns[movesr].privileged_sugar, "redefined as privileged");
+    assert!(
+        m68010.insns[movesr].privileged_sugar,
+        "redefined as privileged"
+    );
     let m68000 = load("m68000").expect("loads");
     let movesr = m68000.insn("movesr").expect("present");
     assert!(!m68000.insns[movesr].privileged_sugar);
@@ -58,7 +65,10 @@ fn effect_summaries() {
 #[test]
 fn error_positions_are_exact() {
     let text = error("insn add rrr 0x01 \"add\" { E[a] = M; }\n");
-    assert!(text.starts_with("t.isa:3:34: type mismatch: expected word, found mode"), "{text}");
+    assert!(
+        text.starts_with("t.isa:3:34: type mismatch: expected word, found mode"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -89,7 +99,9 @@ fn undefined_names() {
 fn type_errors() {
     assert!(error("insn x rrr 1 \"x\" { if E[a] { } }\n").contains("expected bool, found word"));
     assert!(error("insn x rrr 1 \"x\" { M = 1; }\n").contains("expected mode, found word"));
-    assert!(error("insn x rrr 1 \"x\" { E[a] = M + 1; }\n").contains("cannot combine mode and word"));
+    assert!(
+        error("insn x rrr 1 \"x\" { E[a] = M + 1; }\n").contains("cannot combine mode and word")
+    );
     assert!(error("insn x rrr 1 \"x\" { a = 1; }\n").contains("read-only"));
     assert!(error("insn x rrr 1 \"x\" { E[a] = 1 < 2 < 3; }\n").contains("chained"));
 }
@@ -97,7 +109,9 @@ fn type_errors() {
 #[test]
 fn devices_need_their_feature() {
     assert!(error("insn x rrr 1 \"x\" { out(E[a]); }\n").contains("needs the `console` feature"));
-    assert!(error("insn x rrr 1 \"x\" { assist = true; }\n").contains("needs the `assist` feature"));
+    assert!(
+        error("insn x rrr 1 \"x\" { assist = true; }\n").contains("needs the `assist` feature")
+    );
 }
 
 #[test]
@@ -109,7 +123,11 @@ fn duplicate_declarations() {
 #[test]
 fn a_profile_that_extends_itself() {
     let err = parse_str("t.isa", "isa t \"x\"\nextends t\n").expect_err("refused");
-    assert!(err.to_string().starts_with("t.isa:2:9: profile `t` extends itself"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("t.isa:2:9: profile `t` extends itself"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -127,7 +145,10 @@ fn a_cycle_through_files_is_refused() {
 fn unknown_isa_lists_the_available_ones() {
     let err = load("vax").expect_err("unknown");
     let text = err.to_string();
-    assert!(text.contains("Unknown ISA `vax`") && text.contains("s370, ppc"), "{text}");
+    assert!(
+        text.contains("Unknown ISA `vax`") && text.contains("s370, ppc"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -144,7 +165,11 @@ fn docs_render_for_every_builtin() {
         let isa = load(name).expect("loads");
         let md = pgvm_isa::render_markdown(&isa);
         for insn in &isa.insns {
-            assert!(md.contains(&format!("### `{}`", insn.mnemonic)), "{name}: {}", insn.mnemonic);
+            assert!(
+                md.contains(&format!("### `{}`", insn.mnemonic)),
+                "{name}: {}",
+                insn.mnemonic
+            );
         }
     }
 }
@@ -155,7 +180,11 @@ fn inherited_splices_the_replaced_body() {
     let ia32 = load("ia32").expect("loads");
     let popf = |isa: &pgvm_isa::Isa| isa.insns[isa.insn("popf").expect("popf")].clone();
     let (old, new) = (popf(&ia32), popf(&vt));
-    assert_eq!(new.body.len(), old.body.len() + 1, "the check, then the old statements");
+    assert_eq!(
+        new.body.len(),
+        old.body.len() + 1,
+        "the check, then the old statements"
+    );
     assert_eq!(new.locals, old.locals);
     assert!(new.effects.reads.contains(&Primitive::Assist));
     let text = error("insn x rrr 1 \"x\" { inherited; }\n");

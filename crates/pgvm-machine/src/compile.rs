@@ -56,10 +56,9 @@ fn mem_at(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
 /// `E[E[b] + E[c]]`.
 fn indexed(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<(u64, u64)> {
     match e {
-        Expr::Binary(BinOp::Add, x, y) => Some((
-            mem_at(isa, format, word, x)?,
-            mem_at(isa, format, word, y)?,
-        )),
+        Expr::Binary(BinOp::Add, x, y) => {
+            Some((mem_at(isa, format, word, x)?, mem_at(isa, format, word, y)?))
+        }
         _ => None,
     }
 }
@@ -104,7 +103,12 @@ pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
                         return Op::Bin { op: *op, a, b, c };
                     }
                     if let Some(kv) = k(y) {
-                        return Op::BinK { op: *op, a, b, k: kv };
+                        return Op::BinK {
+                            op: *op,
+                            a,
+                            b,
+                            k: kv,
+                        };
                     }
                 }
                 if let Expr::Unary(pgvm_isa::UnOp::Bit, inner) = value
@@ -129,7 +133,12 @@ pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
         Stmt::If(Expr::Binary(op, x, y), then, els) if els.is_empty() && word_op(*op) => {
             match (m(x), k(y), then.as_slice()) {
                 (Some(a), Some(kv), [Stmt::Set(Reg::P, t)]) => match k(t) {
-                    Some(t) => Op::Branch { op: *op, a, k: kv, t },
+                    Some(t) => Op::Branch {
+                        op: *op,
+                        a,
+                        k: kv,
+                        t,
+                    },
                     None => generic,
                 },
                 _ => generic,

@@ -55,7 +55,11 @@ impl Reloc {
     /// (`a + l >= q` and `a >= b`), computed once when `R` changes.
     #[inline]
     pub fn limit(self, q: u64) -> u64 {
-        if self.l < q { self.b.min(q - self.l) } else { 0 }
+        if self.l < q {
+            self.b.min(q - self.l)
+        } else {
+            0
+        }
     }
 }
 
@@ -164,7 +168,10 @@ mod tests {
     fn too_wide_components_are_refused() {
         assert_eq!(
             Psw::new(Mode::User, REG_MAX + 1, 0, 0),
-            Err(PswError { field: "P", value: REG_MAX + 1 })
+            Err(PswError {
+                field: "P",
+                value: REG_MAX + 1
+            })
         );
         assert!(Psw::new(Mode::User, 0, 0, 1 << 40).is_err());
     }
@@ -174,13 +181,25 @@ mod tests {
         let q = 100;
         let r = Reloc { l: 90, b: 20 };
         assert_eq!(develop(9, r, q), Some(99));
-        assert_eq!(develop(10, r, q), None, "a + l >= q traps even though a < b");
+        assert_eq!(
+            develop(10, r, q),
+            None,
+            "a + l >= q traps even though a < b"
+        );
         let r = Reloc { l: 10, b: 5 };
         assert_eq!(develop(4, r, q), Some(14));
         assert_eq!(develop(5, r, q), None, "a >= b traps");
         assert_eq!(develop(u64::MAX, r, q), None, "a + l must not wrap around");
         assert_eq!(develop(u64::MAX - 9, r, q), None);
-        assert_eq!(develop(0, Reloc { l: 100, b: 5 }, q), None, "l = q leaves nothing");
-        assert_eq!(develop(0, Reloc { l: 0, b: 0 }, q), None, "b = 0 leaves nothing");
+        assert_eq!(
+            develop(0, Reloc { l: 100, b: 5 }, q),
+            None,
+            "l = q leaves nothing"
+        );
+        assert_eq!(
+            develop(0, Reloc { l: 0, b: 0 }, q),
+            None,
+            "b = 0 leaves nothing"
+        );
     }
 }

@@ -58,7 +58,11 @@ fn random_machine(isa: &pgvm_isa::Isa, seed: u64) -> (Vec<u64>, Psw) {
                 .unwrap_or(0),
         };
     }
-    let mode = if rng.below(2) == 0 { Mode::User } else { Mode::Supervisor };
+    let mode = if rng.below(2) == 0 {
+        Mode::User
+    } else {
+        Mode::Supervisor
+    };
     mem[1] = Psw::new(Mode::Supervisor, rng.below(64), 0, Q).map_or(0, |p| p.pack());
     let psw = Psw {
         mode,
@@ -80,7 +84,12 @@ fn check(name: &str, seed: u64) -> Result<(), TestCaseError> {
     let exit = m.run(3000);
     let mut r = Reference::new(mem, psw);
     r.run_to(&isa, m.steps(), isa.features.timer.unwrap_or(1));
-    prop_assert_eq!(exit == Exit::Halted, r.halted, "halt disagrees (seed {})", seed);
+    prop_assert_eq!(
+        exit == Exit::Halted,
+        r.halted,
+        "halt disagrees (seed {})",
+        seed
+    );
     prop_assert_eq!(m.psw(), r.psw, "PSW disagrees (seed {})", seed);
     prop_assert_eq!(m.output(), &r.out[..], "console disagrees (seed {})", seed);
     prop_assert_eq!(m.assist_bit(), r.assist, "assist disagrees (seed {})", seed);

@@ -11,7 +11,9 @@ fn machine(q: u64) -> Machine {
 }
 
 fn handler_psw() -> u64 {
-    Psw::new(Mode::Supervisor, 0x30, 0, 0x40).expect("psw").pack()
+    Psw::new(Mode::Supervisor, 0x30, 0, 0x40)
+        .expect("psw")
+        .pack()
 }
 
 #[test]
@@ -21,7 +23,10 @@ fn memory_size_is_checked() {
         Some(MachineError::MemorySize(0))
     );
     assert!(Machine::new(isa("s370"), pgvm_machine::MAX_WORDS + 1).is_err());
-    assert!(Machine::new(isa("s370"), 1 << 20).is_ok(), "2^20 words must work");
+    assert!(
+        Machine::new(isa("s370"), 1 << 20).is_ok(),
+        "2^20 words must work"
+    );
 }
 
 #[test]
@@ -39,9 +44,21 @@ fn trap_saves_psw_at_physical_zero_and_loads_physical_one() {
     m.set_psw(user);
     m.set_trap_policy(TrapPolicy::Hardware);
     m.run(1);
-    assert_eq!(m.memory()[0], user.pack(), "old PSW at physical 0, P at the svc");
-    assert_eq!(m.memory()[0x80], enc(&s, "svc", &[5]), "relocated E[0] untouched");
-    assert_eq!(m.psw(), Psw::unpack(handler_psw()), "new PSW from physical 1");
+    assert_eq!(
+        m.memory()[0],
+        user.pack(),
+        "old PSW at physical 0, P at the svc"
+    );
+    assert_eq!(
+        m.memory()[0x80],
+        enc(&s, "svc", &[5]),
+        "relocated E[0] untouched"
+    );
+    assert_eq!(
+        m.psw(),
+        Psw::unpack(handler_psw()),
+        "new PSW from physical 1"
+    );
     assert_eq!(m.stats().instruction, 1);
 }
 
@@ -51,11 +68,8 @@ fn a_trap_blocks_its_instruction() {
     let mut m = machine(0x100);
     m.write(1, &[handler_psw()]).expect("fits");
     // stx writes E[E[b] + E[c]] <- E[a]; the target is out of bounds, so nothing changes.
-    m.write(
-        0x80,
-        &[enc(&s, "stx", &[4, 5, 6]), 0, 0, 0, 99, 0x0f, 0x0f],
-    )
-    .expect("fits");
+    m.write(0x80, &[enc(&s, "stx", &[4, 5, 6]), 0, 0, 0, 99, 0x0f, 0x0f])
+        .expect("fits");
     let before: Vec<u64> = m.memory().to_vec();
     let user = Psw {
         mode: Mode::User,
@@ -66,7 +80,11 @@ fn a_trap_blocks_its_instruction() {
     m.set_trap_policy(TrapPolicy::Exit);
     assert_eq!(m.run(1), Exit::Trapped(TrapKind::Memory));
     assert_eq!(m.psw(), user, "P still points at the blocked instruction");
-    assert_eq!(m.memory(), &before[..], "a blocked instruction changes nothing");
+    assert_eq!(
+        m.memory(),
+        &before[..],
+        "a blocked instruction changes nothing"
+    );
 }
 
 #[test]
@@ -82,7 +100,11 @@ fn address_development_in_both_modes() {
             p: 0,
             r: Reloc { l: 0x38, b: 0x10 },
         });
-        assert_eq!(m.run(1), Exit::Trapped(TrapKind::Memory), "{mode}: a + l >= q");
+        assert_eq!(
+            m.run(1),
+            Exit::Trapped(TrapKind::Memory),
+            "{mode}: a + l >= q"
+        );
         // a >= b.
         let mut m = machine(0x40);
         m.set_trap_policy(TrapPolicy::Exit);
@@ -111,7 +133,8 @@ fn an_indexed_address_near_two_to_the_64_traps_instead_of_overflowing() {
     let mut m = machine(0x40);
     m.set_trap_policy(TrapPolicy::Exit);
     // ldx: E[1] <- E[E[2] + E[3]] with E[2] + E[3] = u64::MAX; with l = 1, a + l overflows.
-    m.write(1, &[enc(&s, "ldx", &[1, 2, 3]), 0, u64::MAX, 0]).expect("fits");
+    m.write(1, &[enc(&s, "ldx", &[1, 2, 3]), 0, u64::MAX, 0])
+        .expect("fits");
     m.set_psw(Psw {
         mode: Mode::User,
         p: 0,
@@ -136,7 +159,11 @@ fn privileged_instruction_traps_only_in_user_mode() {
             r: Reloc { l: 0, b: 0x40 },
         });
         assert_eq!(m.run(10), expect);
-        assert_eq!(m.psw().p, 0, "P stays at the halt or the trapping instruction");
+        assert_eq!(
+            m.psw().p,
+            0,
+            "P stays at the halt or the trapping instruction"
+        );
     }
 }
 
@@ -147,7 +174,9 @@ fn console_and_timer() {
     // Supervisor: arm the timer for 3 instructions, drop to user mode at 0x20, where an
     // endless loop runs until the interrupt (class 1: E[2] old, E[3] new) halts the machine.
     let user = Psw::new(Mode::User, 0x20, 0, 0x100).expect("psw").pack();
-    let to_halt = Psw::new(Mode::Supervisor, 0x40, 0, 0x100).expect("psw").pack();
+    let to_halt = Psw::new(Mode::Supervisor, 0x40, 0, 0x100)
+        .expect("psw")
+        .pack();
     m.write(3, &[to_halt]).expect("fits");
     m.write(
         0x10,
@@ -166,8 +195,16 @@ fn console_and_timer() {
     assert_eq!(m.output(), b"!");
     assert_eq!(m.stats().interrupts, 1);
     // stmr at step 2 arms 5 more: lpsw (3), then jmp x4 (4..7): due after step 7.
-    assert_eq!(m.steps(), 8, "interrupt after exactly 5 more instructions, then the halt");
-    assert_eq!(Psw::unpack(m.memory()[2]).p, 0x20, "old PSW of the interrupt at E[2]");
+    assert_eq!(
+        m.steps(),
+        8,
+        "interrupt after exactly 5 more instructions, then the halt"
+    );
+    assert_eq!(
+        Psw::unpack(m.memory()[2]).p,
+        0x20,
+        "old PSW of the interrupt at E[2]"
+    );
 }
 
 #[test]
