@@ -1,0 +1,625 @@
+//! Unit tests of the assembler: one per directive, expressions, labels, includes, and one per
+//! kind of error.
+
+use std::path::PathBuf;
+
+use pgvm_isa::{Isa, Mode, Origin};
+use pgvm_machine::{MAX_WORDS, Psw, REG_MAX};
+
+use super::*;
+use crate::image::{Entry, Image, Segment};
+
+fn s370() -> Isa {
+    match pgvm_isa::load("s370") {
+        Ok(isa) => isa,
+        Err(e) => panic!("s370 must load: {e}"),
+    }
+}
+
+fn asm(src: &str) -> Result<Image, AsmError> {
+    assemble_str("t.s", src, &s370())
+}
+
+fn ok(src: &str) -> Image {
+    match asm(src) {
+        Ok(img) => img,
+        Err(e) => panic!("expected success, got:\n{e}"),
+    }
+}
+
+/// The error's location and message, asserting it is a located error.
+fn err(src: &str) -> (u32, u32, String, String) {
+    match asm(src) {
+        Ok(img) => panic!("expected an error, got {img:?}"),
+        Err(AsmError::Source {
+            origin,
+            message,
+            hint,
+        }) => (origin.line, origin.col, message, hint),
+        Err(e) => panic!("expected a located error, got {e}"),
+    }
+}
+
+/// Just the error's line and column.
+fn at(src: &str) -> (u32, u32) {
+    let (line, col, _, _) = err(src);
+    (line, col)
+}
+
+fn words(img: &Image) -> Vec<u64> {
+    img.segments.iter().flat_map(|s| s.words.clone()).collect()
+}
+
+fn enc(mnemonic: &str, ops: &[i128]) -> u64 {
+    let isa = s370();
+    let Some(id) = isa.insn(mnemonic) else {
+        panic!("no {mnemonic}");
+    };
+    match isa.encode(id, ops) {
+        Ok(w) => w,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A scratch directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("pgvm-asm-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            panic!("cannot create {}: {e}", dir.display());
+        }
+        TempDir(dir)
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.0.join(rel);
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Err(e) = std::fs::write(&path, text) {
+            panic!("cannot write {}: {e}", path.display());
+        }
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---- directives ----
+
+#[test]
+fn isa_directive_accepts_the_right_name() {
+    let img = ok(".isa s370\n.entry 0\nhalt");
+    assert_eq!(img.isa, "s370");
+    let vt = match pgvm_isa::load("ia32-vt") {
+        Ok(i) => i,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(assemble_str("t.s", ".isa ia32-vt\n.entry 0\n", &vt).is_ok());
+    assert!(assemble_str("t.s", ".isa \"ia32-vt\"\n.entry 0\n", &vt).is_ok());
+}
+
+#[test]
+fn entry_single_form_is_supervisor_at_p() {
+    let img = ok(".entry 0x10\n");
+    assert_eq!(
+        img.entry,
+        Entry {
+            mode: Mode::Supervisor,
+            p: 0x10,
+            l: 0,
+            b: None
+        }
+    );
+}
+
+#[test]
+fn entry_full_forms() {
+    let img = ok(".entry user, go, 0x100, 0x80\n.org 4\ngo: halt");
+    assert_eq!(
+        img.entry,
+        Entry {
+            mode: Mode::User,
+            p: 4,
+            l: 0x100,
+            b: Some(0x80)
+        }
+    );
+    let img = ok(".entry super, 2, 0x100\n");
+    assert_eq!(
+        img.entry,
+        Entry {
+            mode: Mode::Supervisor,
+            p: 2,
+            l: 0x100,
+            b: None
+        }
+    );
+}
+
+#[test]
+fn entry_defaults_to_start() {
+    let img = ok(".org 0x20\nstart: halt");
+    assert_eq!(img.entry.p, 0x20);
+    assert_eq!(img.entry.mode, Mode::Supervisor);
+    assert_eq!(img.entry.b, None);
+}
+
+#[test]
+fn org_makes_segments_with_gaps() {
+    let img = ok(".entry 0\n.word 1, 2\n.org 0x10\n.word 3\n.org 0x8\n.word 4");
+    assert_eq!(
+        img.segments,
+        vec![
+            Segment {
+                org: 0,
+                words: vec![1, 2]
+            },
+            Segment {
+                org: 0x10,
+                words: vec![3]
+            },
+            Segment {
+                org: 8,
+                words: vec![4]
+            },
+        ]
+    );
+    assert_eq!(img.size(), 0x11);
+}
+
+#[test]
+fn org_to_the_current_address_starts_an_adjacent_segment() {
+    let img = ok(".entry 0\n.word 1\n.org $\n.word 2\n.org 0x40\n.org 0x50\n.word 3");
+    assert_eq!(img.segments.len(), 3, "{:?}", img.segments);
+    assert_eq!(img.segments[1].org, 1);
+    assert_eq!(img.segments[2].org, 0x50);
+}
+
+#[test]
+fn label_on_org_line_names_the_new_origin() {
+    let img = ok(".entry 0\nhere: .org 0x30\n.word here");
+    assert_eq!(words(&img), vec![0x30]);
+}
+
+#[test]
+fn word_values_and_twos_complement() {
+    let img = ok(".entry 0\n.word 0, -1, 0xffff_ffff_ffff_ffff, -0x8000000000000000, 'a', 0b101");
+    assert_eq!(words(&img), vec![0, u64::MAX, u64::MAX, 1 << 63, 97, 5]);
+}
+
+#[test]
+fn equ_defines_constants_before_and_after_use() {
+    let img =
+        ok(".entry 0\n.equ A, 5\n.word A, B, C\n.equ B, A * 2\n.equ C, D + 1\n.equ D, end\nend:");
+    assert_eq!(words(&img), vec![5, 10, 4]);
+}
+
+#[test]
+fn equ_may_use_dollar_of_its_own_line() {
+    let img = ok(".entry 0\n.org 7\n.equ HERE, $\n.word HERE");
+    assert_eq!(words(&img), vec![7]);
+}
+
+#[test]
+fn string_and_stringz_emit_bytes() {
+    let img = ok(".entry 0\n.string \"a\\n\\t\\\\\\\"\\0;\"\n.stringz \"hi\"");
+    assert_eq!(words(&img), vec![97, 10, 9, 92, 34, 0, 59, 104, 105, 0]);
+}
+
+#[test]
+fn string_bytes_are_utf8() {
+    let img = ok(".entry 0\n.string \"é\"");
+    assert_eq!(words(&img), vec![0xc3, 0xa9]);
+}
+
+#[test]
+fn space_reserves_zero_words() {
+    let img = ok(".entry 0\n.word 1\n.space 3\nafter: .word after\n.space 0");
+    assert_eq!(words(&img), vec![1, 0, 0, 0, 4]);
+}
+
+#[test]
+fn psw_directive_packs_a_psw() {
+    let img = ok(".entry 0\n.psw user, 0x10, 0x100, 0x80\n.psw super, 0, 0, 0");
+    let expected = match Psw::new(Mode::User, 0x10, 0x100, 0x80) {
+        Ok(p) => p.pack(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(words(&img), vec![expected, 0]);
+}
+
+#[test]
+fn include_is_relative_to_the_including_file() {
+    let dir = TempDir::new("include");
+    dir.write("lib/defs.s", ".equ ANSWER, 42\n.include \"more.s\"\n");
+    dir.write("lib/more.s", "more: .word ANSWER\n");
+    let main = dir.write("main.s", ".entry 0\n.include \"lib/defs.s\"\n.word more\n");
+    let img = match assemble_file(&main, &s370()) {
+        Ok(i) => i,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(words(&img), vec![42, 0]);
+}
+
+#[test]
+fn include_errors_name_the_included_file() {
+    let dir = TempDir::new("include-err");
+    let inc = dir.write("inc.s", "; ok\n  .word 1 +\n");
+    let main = dir.write("main.s", ".entry 0\n.include \"inc.s\"\n");
+    match assemble_file(&main, &s370()) {
+        Err(AsmError::Source { origin, .. }) => {
+            assert_eq!(origin.file, inc.display().to_string());
+            assert_eq!((origin.line, origin.col), (2, 12));
+        }
+        other => panic!("expected an error in inc.s, got {other:?}"),
+    }
+}
+
+#[test]
+fn include_cycles_are_detected() {
+    let dir = TempDir::new("include-cycle");
+    dir.write("a.s", ".include \"b.s\"\n");
+    dir.write("b.s", ".include \"a.s\"\n");
+    let main = dir.write("main.s", ".entry 0\n.include \"a.s\"\n");
+    match assemble_file(&main, &s370()) {
+        Err(AsmError::Source { message, .. }) => {
+            assert!(message.contains("include cycle"), "{message}");
+        }
+        other => panic!("expected a cycle error, got {other:?}"),
+    }
+    let selfish = dir.write("self.s", ".include \"self.s\"\n");
+    match assemble_file(&selfish, &s370()) {
+        Err(AsmError::Source { message, .. }) => assert!(message.contains("include cycle")),
+        other => panic!("expected a cycle error, got {other:?}"),
+    }
+}
+
+#[test]
+fn include_of_a_missing_file_is_located() {
+    let (line, col, message, _) = err(".entry 0\n.include \"/nonexistent/pgvm/x.s\"");
+    assert_eq!((line, col), (2, 10));
+    assert!(message.contains("cannot include"), "{message}");
+}
+
+#[test]
+fn include_of_a_directory_is_refused() {
+    let dir = TempDir::new("include-dir");
+    let main = dir.write("main.s", ".entry 0\n.include \".\"\n");
+    assert!(matches!(
+        assemble_file(&main, &s370()),
+        Err(AsmError::Source { .. })
+    ));
+}
+
+#[test]
+fn declared_isa_finds_the_first_isa_line() {
+    assert_eq!(
+        declared_isa("; .isa nope\n  x: y: .isa ia32-vt ; c\n.isa s370"),
+        Some("ia32-vt".to_string())
+    );
+    assert_eq!(declared_isa("halt\n"), None);
+    assert_eq!(declared_isa(".isa \"pdp10\""), Some("pdp10".to_string()));
+}
+
+// ---- instructions, expressions and labels ----
+
+#[test]
+fn instructions_encode_through_the_isa() {
+    let img = ok(".entry 0\nadd 5, 6, 7\nli 1, -2\nhalt\nmov 1, 2");
+    assert_eq!(
+        words(&img),
+        vec![
+            enc("add", &[5, 6, 7]),
+            enc("li", &[1, -2]),
+            enc("halt", &[]),
+            enc("mov", &[1, 2])
+        ]
+    );
+}
+
+#[test]
+fn expressions_use_c_precedence_and_dollar() {
+    let img = ok(
+        ".entry 0\n.org 4\n.word $ + 1 * 2, (1 + 2) * 3, 1 << 4 | 1, ~0 & 0xff, -(-3), 7 % 4, 9 / 2, 6 ^ 3, 256 >> 4",
+    );
+    assert_eq!(words(&img), vec![6, 9, 17, 0xff, 3, 3, 4, 5, 16]);
+}
+
+#[test]
+fn dollar_is_the_address_of_each_statement() {
+    let img = ok(".entry 0\njmp $\njmp $ + 5");
+    assert_eq!(words(&img), vec![enc("jmp", &[0]), enc("jmp", &[6])]);
+}
+
+#[test]
+fn labels_several_per_line_and_forward_references() {
+    let img = ok(".entry 0\n  jmp fwd\na: b: .word a, b, fwd\nfwd: halt\n.lbl_2: .word .lbl_2");
+    assert_eq!(
+        words(&img),
+        vec![enc("jmp", &[4]), 1, 1, 4, enc("halt", &[]), 5]
+    );
+}
+
+#[test]
+fn label_alone_on_a_line() {
+    let img = ok(".entry 0\nx:\n   ; comment only\n\n.word x");
+    assert_eq!(words(&img), vec![0]);
+}
+
+#[test]
+fn the_documented_example_assembles() {
+    let src = "; Count down from 5, then halt.
+.isa s370                   ; the profile this program is written for
+.entry start                ; initial PSW: supervisor mode, P = start, R = all of memory
+
+.org 0                      ; the trap vector: E[0] receives the old PSW, E[1] holds the new
+        .word 0
+        .psw super, trapped, 0, 0x1000
+
+.org 0x10
+start:  li    counter, 5
+loop:   addi  counter, -1
+        jnz   counter, loop
+        halt
+trapped: halt
+
+counter: .word 0
+message: .stringz \"done\\n\"
+.equ MESSAGE_LEN, $ - message
+";
+    let img = ok(src);
+    assert_eq!(img.entry.p, 0x10);
+    assert_eq!(img.segments.len(), 2);
+    assert_eq!(img.segments[1].words[0], enc("li", &[0x15, 5]));
+    assert_eq!(img.size(), 0x16 + 6);
+}
+
+// ---- one test per kind of error ----
+
+#[test]
+fn error_unknown_mnemonic_lists_similar() {
+    let (line, col, message, hint) = err(".entry 0\n  addd 1, 2, 3");
+    assert_eq!((line, col), (2, 3));
+    assert!(message.contains("unknown mnemonic `addd`"), "{message}");
+    assert!(hint.contains("`add`"), "{hint}");
+    let (_, _, _, hint) = err(".entry 0\nzzzzzzzz");
+    assert!(hint.contains("lpsw") && hint.contains("halt"), "{hint}");
+}
+
+#[test]
+fn error_operand_out_of_range_points_at_the_operand() {
+    let (line, col, message, hint) = err(".entry 0\nadd 1, 0x40000, 3");
+    assert_eq!((line, col), (2, 8));
+    assert!(message.contains("out of range"), "{message}");
+    assert!(hint.contains("0 to 262143"), "{hint}");
+    let (_, col, _, hint) = err(".entry 0\nli 1, -0x2000000001");
+    assert_eq!(col, 7);
+    assert!(hint.contains("signed"), "{hint}");
+}
+
+#[test]
+fn error_wrong_number_of_operands() {
+    let (line, col, message, hint) = err(".entry 0\nadd 1, 2");
+    assert_eq!((line, col), (2, 1));
+    assert!(message.contains("takes 3 operands, found 2"), "{message}");
+    assert!(hint.contains("add a, b, c"), "{hint}");
+    let (_, col, message, _) = err(".entry 0\nhalt 1");
+    assert_eq!(col, 6);
+    assert!(message.contains("no operands"), "{message}");
+}
+
+#[test]
+fn error_malformed_syntax_has_line_and_column() {
+    assert_eq!(at(".entry 0\n\n  .word 1 +"), (3, 12));
+    assert_eq!(at(".entry 0\nadd 1,, 2"), (2, 7));
+    assert_eq!(at(".entry 0\n.word 1 2"), (2, 9));
+    assert_eq!(at(".entry 0\n.word (1"), (2, 9));
+    assert_eq!(at(".entry 0\n  @"), (2, 3));
+    assert_eq!(at(".entry 0\n.word 12ab"), (2, 7));
+    assert_eq!(at(".entry 0\n.string \"abc"), (2, 9));
+    assert_eq!(at(".entry 0\n.word '\\q'"), (2, 8));
+    assert_eq!(at(".entry 0\n42"), (2, 1));
+    assert_eq!(at(".entry 0\n.equ 5, 3"), (2, 6));
+    assert_eq!(at(".entry 0\n.equ X 3"), (2, 8));
+    assert_eq!(at(".entry 0\n.string 5"), (2, 9));
+}
+
+#[test]
+fn error_undefined_label() {
+    let (line, col, message, hint) = err(".entry 0\njmp nowhere");
+    assert_eq!((line, col), (2, 5));
+    assert!(message.contains("undefined symbol `nowhere`"), "{message}");
+    assert!(hint.contains(".equ nowhere"), "{hint}");
+    let (_, _, _, hint) = err(".entry 0\nloop: jmp lop");
+    assert!(hint.contains("`loop`"), "{hint}");
+    let (_, _, message, _) = err(".entry 0\n.equ A, missing + 1");
+    assert!(message.contains("undefined symbol `missing`"), "{message}");
+}
+
+#[test]
+fn error_duplicate_label_says_where_the_first_was() {
+    let (line, col, message, hint) = err(".entry 0\nx: halt\n  x: halt");
+    assert_eq!((line, col), (3, 3));
+    assert!(message.contains("duplicate symbol `x`"), "{message}");
+    assert!(hint.contains("t.s:2:1"), "{hint}");
+    let (_, _, message, _) = err(".entry 0\n.equ x, 1\nx: halt");
+    assert!(message.contains("duplicate"), "{message}");
+}
+
+#[test]
+fn error_bad_psw() {
+    let (line, col, message, hint) = err(".entry 0\n.psw user, 0, 0x200000, 0");
+    assert_eq!((line, col), (2, 15));
+    assert!(message.contains("PSW cannot be encoded"), "{message}");
+    assert!(message.contains("field l"), "{message}");
+    assert!(hint.contains("21-bit"), "{hint}");
+    let (_, _, message, _) = err(".entry 0\n.psw user, -1, 0, 0");
+    assert!(message.contains("PSW cannot be encoded"), "{message}");
+    let (_, col, message, _) = err(".entry 0\n.psw kernel, 0, 0, 0");
+    assert_eq!(col, 6);
+    assert!(message.contains("mode"), "{message}");
+    assert!(err(".entry 0\n.psw user, 0, 0").2.contains("expected `,`"));
+    let (_, _, message, _) = err(".entry user, 0x200000, 0");
+    assert!(message.contains("entry PSW cannot be encoded"), "{message}");
+}
+
+#[test]
+fn error_isa_mismatch() {
+    let (line, col, message, hint) = err("; x\n.isa ppc\n.entry 0");
+    assert_eq!((line, col), (2, 6));
+    assert!(
+        message.contains("`ppc`") && message.contains("`s370`"),
+        "{message}"
+    );
+    assert!(hint.contains("--isa ppc"), "{hint}");
+}
+
+#[test]
+fn error_no_entry_point() {
+    let (line, col, message, hint) = err("halt");
+    assert_eq!((line, col), (1, 1));
+    assert_eq!(message, "no entry point");
+    assert!(hint.contains("start"), "{hint}");
+}
+
+#[test]
+fn error_duplicate_entry() {
+    let (line, _, message, hint) = err(".entry 0\n.entry 1");
+    assert_eq!(line, 2);
+    assert!(message.contains("duplicate `.entry`"), "{message}");
+    assert!(hint.contains("t.s:1:1"), "{hint}");
+}
+
+#[test]
+fn error_org_backwards_into_words() {
+    let (line, col, message, _) = err(".entry 0\n.word 1, 2, 3\n.org 1");
+    assert_eq!((line, col), (3, 6));
+    assert!(message.contains("goes back"), "{message}");
+    let (line, _, message, _) = err(".entry 0\n.org 4\n.word 1\n.org 0\n.space 5");
+    assert_eq!(line, 5);
+    assert!(message.contains("overlap"), "{message}");
+}
+
+#[test]
+fn error_org_and_space_need_values_known_in_pass_1() {
+    let (line, col, message, _) = err(".entry 0\n.org later\nlater: halt");
+    assert_eq!((line, col), (2, 6));
+    assert!(message.contains("not defined yet"), "{message}");
+    let (_, _, message, _) = err(".entry 0\n.space N\n.equ N, 3");
+    assert!(message.contains("not defined yet"), "{message}");
+    let (_, _, message, _) = err(".entry 0\n.space -1");
+    assert!(message.contains("out of range"), "{message}");
+}
+
+#[test]
+fn error_addresses_beyond_the_largest_memory() {
+    let (_, _, message, _) = err(&format!(".entry 0\n.org {MAX_WORDS}\nhalt"));
+    assert!(message.contains("beyond the largest memory"), "{message}");
+    let (_, _, message, _) = err(&format!(".entry 0\n.org {}", MAX_WORDS + 1));
+    assert!(message.contains("out of range"), "{message}");
+    assert!(asm(&format!(".entry 0\n.org {}\nhalt", MAX_WORDS - 1)).is_ok());
+    let (_, _, message, _) = err(".entry 0\n.space 0x1fffff\n.word 1");
+    assert!(message.contains("beyond"), "{message}");
+}
+
+#[test]
+fn error_word_out_of_range() {
+    let (_, col, message, _) = err(".entry 0\n.word 1, 0x10000000000000000");
+    assert_eq!(col, 10);
+    assert!(
+        message.contains("does not fit in a 64-bit word"),
+        "{message}"
+    );
+    assert!(
+        err(".entry 0\n.word -0x8000000000000001")
+            .2
+            .contains("does not fit")
+    );
+}
+
+#[test]
+fn error_expression_failures() {
+    let (_, col, message, _) = err(".entry 0\n.word 1 / (2 - 2)");
+    assert_eq!(col, 9);
+    assert_eq!(message, "division by zero");
+    assert!(err(".entry 0\n.word 1 << 200").2.contains("shift count"));
+    assert!(
+        err(".entry 0\n.word 0x7fffffffffffffffffffffffffffffff * 2")
+            .2
+            .contains("overflow")
+    );
+}
+
+#[test]
+fn error_circular_equ() {
+    let (_, _, message, _) = err(".entry 0\n.equ A, B\n.equ B, A + 1");
+    assert!(message.contains("circular"), "{message}");
+}
+
+#[test]
+fn error_unknown_directive() {
+    let (_, col, message, hint) = err(".entry 0\n  .wrod 1");
+    assert_eq!(col, 3);
+    assert!(message.contains("unknown directive `.wrod`"), "{message}");
+    assert!(hint.contains(".word"), "{hint}");
+}
+
+#[test]
+fn error_io_on_the_main_file() {
+    let r = assemble_file(std::path::Path::new("/nonexistent/pgvm/main.s"), &s370());
+    assert!(matches!(r, Err(AsmError::Io { .. })));
+}
+
+#[test]
+fn error_display_is_file_line_col_message_hint() {
+    let e = AsmError::Source {
+        origin: Origin {
+            file: "a.s".into(),
+            line: 3,
+            col: 7,
+        },
+        message: "m".into(),
+        hint: "h".into(),
+    };
+    assert_eq!(e.to_string(), "a.s:3:7: m\n  hint: h");
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let isa = s370();
+    for src in [
+        "\u{0}",
+        "'",
+        "'\\",
+        "\"\\",
+        ".isa",
+        ".entry",
+        ".entry user,",
+        ".psw",
+        ".org",
+        ".equ",
+        ".include",
+        "x:::",
+        ": :",
+        ".space 0x1fffff\n.space 1",
+        &"(".repeat(100_000),
+        &"-".repeat(100_000),
+        &"1+".repeat(100_000),
+        &format!(".entry {}", REG_MAX + 1),
+        ".equ start, -5",
+        ".word 0x8000000000000000000000000000000",
+    ] {
+        let _ = assemble_str("fuzz.s", src, &isa);
+        let _ = declared_isa(src);
+    }
+    let (_, _, message, _) = err(".equ start, -5");
+    assert!(message.contains("not an address"), "{message}");
+}
