@@ -1,0 +1,143 @@
+//! Command-line interface: argument definitions and dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::program;
+
+/// Popek & Goldberg's 1974 machine, made executable.
+///
+/// pgvm runs programs on the paper's third-generation machine `S = <E, M, P, R>` for any ISA
+/// described in its ISA language (built-in profiles model the System/370, PowerPC, PDP-10,
+/// MC68000/68010 and IA-32).
+#[derive(Parser)]
+#[command(name = "pgvm", version, about, long_about = None)]
+#[command(after_help = "Start with `pgvm tour`. Errors exit with code 2.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Assemble (if needed) and run a program on the bare machine.
+    ///
+    /// Console output goes to stdout; a one-line summary of the final state goes to stderr.
+    /// Exit code: 0 if the program halted, 1 if it ran out of steps or got stuck in a trap
+    /// loop, 2 on bad input.
+    Run(RunArgs),
+    /// Assemble a source file into a memory image (JSON, see docs/image-format.md).
+    Asm {
+        /// Assembly source.
+        file: PathBuf,
+        /// Where to write the image.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// ISA profile name or .isa path [default: the file's `.isa` directive, else s370].
+        #[arg(long)]
+        isa: Option<String>,
+    },
+    /// Print an image as assembly source that assembles back to the same image.
+    Disasm {
+        /// A memory image written by `pgvm asm`.
+        image: PathBuf,
+        /// ISA profile name or .isa path [default: the one the image names].
+        #[arg(long)]
+        isa: Option<String>,
+    },
+    /// List or document ISA profiles.
+    #[command(subcommand)]
+    Isa(IsaCommand),
+    /// A guided run of the main capabilities on built-in programs.
+    Tour,
+}
+
+#[derive(Subcommand)]
+enum IsaCommand {
+    /// Every built-in profile, with its one-line description.
+    List,
+    /// A Markdown reference of every instruction: encoding, semantics and effects.
+    Doc {
+        /// A built-in profile name (see `pgvm isa list`) or a path to a .isa file.
+        isa: String,
+    },
+}
+
+/// Arguments of `pgvm run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// An assembly source (.s) or a memory image written by `pgvm asm`.
+    pub file: PathBuf,
+    /// ISA profile name or .isa path [default: the program's own, else s370].
+    #[arg(long)]
+    pub isa: Option<String>,
+    /// Memory size q, in words (1 to 2097151).
+    #[arg(long, default_value_t = 65536)]
+    pub mem: u64,
+    /// Stop after this many instructions if the program has not halted.
+    #[arg(long, default_value_t = 100_000_000)]
+    pub max_steps: u64,
+    /// Print every executed instruction with the PSW before it, to stderr.
+    #[arg(long)]
+    pub trace: bool,
+    /// Print one JSON object with the result instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Bytes for the console's input queue.
+    #[arg(long, default_value = "")]
+    pub input: String,
+}
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => crate::run::run(&args),
+        Command::Asm { file, output, isa } => {
+            let (_, image) = program::load(&file, isa.as_deref())?;
+            std::fs::write(&output, image.to_json())
+                .with_context(|| format!("Cannot write {}", output.display()))?;
+            eprintln!(
+                "{}: {} words in {} segment(s) for {}",
+                output.display(),
+                image.segments.iter().map(|s| s.words.len()).sum::<usize>(),
+                image.segments.len(),
+                image.isa
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Disasm { image, isa } => {
+            let (isa, image) = program::load(&image, isa.as_deref())?;
+            print!("{}", pgvm_asm::disassemble(&image, &isa));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Isa(IsaCommand::List) => {
+            isa_list();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Isa(IsaCommand::Doc { isa }) => {
+            let isa = pgvm_isa::load(&isa)?;
+            print!("{}", pgvm_isa::render_markdown(&isa));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tour => crate::tour::tour(),
+    }
+}
+
+fn isa_list() {
+    let mut abstracts = Vec::new();
+    for name in pgvm_isa::builtin_names() {
+        match pgvm_isa::load(name) {
+            Ok(isa) if isa.is_abstract => abstracts.push(isa),
+            Ok(isa) => println!("{:<8} {}", isa.name, isa.description),
+            Err(e) => println!("{name:<8} (does not load: {e})"),
+        }
+    }
+    for isa in abstracts {
+        println!(
+            "\n{} (abstract, extended by the profiles above): {}",
+            isa.name, isa.description
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! `pgvm tour`: the main job on built-in defaults.
+//!
+//! It walks through what pgvm can do today: the built-in profiles, then the sample guests on
+//! the bare machine, each with its console output and final state.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use pgvm_machine::Exit;
+
+use crate::{program, run};
+
+/// The sample guests, with what each one shows.
+const GUESTS: &[(&str, &str)] = &[
+    (
+        "hello.s",
+        "console output through the privileged `out`, from supervisor mode",
+    ),
+    (
+        "svc.s",
+        "a user program in its own window calls the supervisor with `svc`; the handler at E[1] serves it and resumes",
+    ),
+    (
+        "memtrap.s",
+        "a user program reaches past its bounds: address development traps and the mov is blocked",
+    ),
+    (
+        "privtrap.s",
+        "a user program tries the privileged `lrb`: it traps instead of widening its window",
+    ),
+];
+
+/// Where the sample guests live: `guests/` at the top of the source tree.
+fn guests_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guests"))
+}
+
+pub fn tour() -> Result<ExitCode> {
+    println!("pgvm tour: Popek & Goldberg's third-generation machine, executable\n");
+    println!("== The built-in ISA profiles (pgvm isa list)\n");
+    for name in pgvm_isa::builtin_names() {
+        let isa = pgvm_isa::load(name)?;
+        if !isa.is_abstract {
+            let insns = isa.insns.len();
+            println!(
+                "  {:<8} {insns:>2} instructions  {}",
+                isa.name, isa.description
+            );
+        }
+    }
+    println!(
+        "\nEach profile extends `base`, the paper's machine: memory-to-memory instructions whose\n\
+         every address goes through R = <l, b>, in both modes.\n"
+    );
+    let dir = guests_dir();
+    let mut failures = 0;
+    for (file, what) in GUESTS {
+        let path = dir.join(file);
+        println!("== guests/{file}: {what}\n");
+        let (isa, image) = program::load(&path, None)
+            .with_context(|| format!("The tour needs {}", path.display()))?;
+        let mut m = run::boot(isa, &image, 65536)?;
+        let exit = m.run(1_000_000);
+        for line in String::from_utf8_lossy(m.output()).lines() {
+            println!("  | {line}");
+        }
+        println!("  {}\n", run::summary(&m, exit));
+        if exit != Exit::Halted {
+            failures += 1;
+        }
+    }
+    println!("Next: pgvm run guests/hello.s --trace, pgvm isa doc ia32, pgvm --help.");
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("tour: {failures} guest(s) did not halt");
+        ExitCode::from(1)
+    })
+}
