@@ -9,6 +9,15 @@
 
 use pgvm_isa::{BinOp, Expr, InsnId, Isa, Reg, Space, Stmt};
 
+/// An apparent address, saturated to 32 bits. Every valid address is below `2^21`, so a
+/// saturated address still fails development exactly when the full one does; the saving is
+/// a decode cache of 24-byte ops instead of 40-byte ones.
+pub(crate) type Addr = u32;
+
+fn addr(v: u64) -> Addr {
+    v.min(Addr::MAX as u64) as Addr
+}
+
 /// A pre-decoded instruction, as the engine's decode cache holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
@@ -19,21 +28,32 @@ pub(crate) enum Op {
     /// Run through the interpreter.
     Generic(InsnId),
     /// `E[a] = E[b] op E[c]`.
-    Bin { op: BinOp, a: u64, b: u64, c: u64 },
+    Bin { op: BinOp, a: Addr, b: Addr, c: Addr },
     /// `E[a] = E[b] op k`.
-    BinK { op: BinOp, a: u64, b: u64, k: u64 },
+    BinK { op: BinOp, a: Addr, b: Addr, k: u64 },
+    /// `E[a] = E[b] + k`, the commonest `BinK`, without the operator dispatch.
+    AddK { a: Addr, b: Addr, k: u64 },
     /// `E[a] = k`.
-    Set { a: u64, k: u64 },
+    Set { a: Addr, k: u64 },
     /// `E[a] = E[b]`.
-    Mov { a: u64, b: u64 },
+    Mov { a: Addr, b: Addr },
     /// `E[a] = E[E[b] + E[c]]`.
-    LoadX { a: u64, b: u64, c: u64 },
+    LoadX { a: Addr, b: Addr, c: Addr },
     /// `E[E[b] + E[c]] = E[a]`.
-    StoreX { a: u64, b: u64, c: u64 },
-    /// `P = t`.
-    Jump { t: u64 },
+    StoreX { a: Addr, b: Addr, c: Addr },
+    /// `P = t` (`t` already cut to the width of `P`).
+    Jump { t: Addr },
     /// `if E[a] op k { P = t; }`.
-    Branch { op: BinOp, a: u64, k: u64, t: u64 },
+    Branch { op: BinOp, a: Addr, k: u64, t: Addr },
+    /// `if E[a] != 0 { P = t; }`, the commonest `Branch`.
+    BranchNz { a: Addr, t: Addr },
+    /// `if E[a] == 0 { P = t; }`.
+    BranchZ { a: Addr, t: Addr },
+}
+
+/// A jump target as `P` will hold it.
+fn target(t: u64) -> Addr {
+    (t & crate::psw::REG_MAX) as Addr
 }
 
 /// A value that is fixed once the word is decoded.
@@ -69,6 +89,30 @@ fn word_op(op: BinOp) -> bool {
 }
 
 pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
+    match shape(isa, id, word) {
+        Op::BinK {
+            op: BinOp::Add,
+            a,
+            b,
+            k,
+        } => Op::AddK { a, b, k },
+        Op::Branch {
+            op: BinOp::Ne,
+            a,
+            k: 0,
+            t,
+        } => Op::BranchNz { a, t },
+        Op::Branch {
+            op: BinOp::Eq,
+            a,
+            k: 0,
+            t,
+        } => Op::BranchZ { a, t },
+        op => op,
+    }
+}
+
+fn shape(isa: &Isa, id: InsnId, word: u64) -> Op {
     let insn = &isa.insns[id];
     let f = insn.format;
     let generic = Op::Generic(id);
@@ -76,14 +120,14 @@ pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
         return generic;
     };
     let k = |e| konst(isa, f, word, e);
-    let m = |e| mem_at(isa, f, word, e);
+    let m = |e| mem_at(isa, f, word, e).map(addr);
     match stmt {
         Stmt::Store {
             space: Space::Relocated,
             addr,
             value,
         } => {
-            if let Some(a) = k(addr) {
+            if let Some(a) = k(addr).map(self::addr) {
                 if let Some(kv) = k(value) {
                     return Op::Set { a, k: kv };
                 }
@@ -93,7 +137,11 @@ pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
                 if let Expr::Load(Space::Relocated, inner) = value
                     && let Some((b, c)) = indexed(isa, f, word, inner)
                 {
-                    return Op::LoadX { a, b, c };
+                    return Op::LoadX {
+                        a,
+                        b: self::addr(b),
+                        c: self::addr(c),
+                    };
                 }
                 if let Expr::Binary(op, x, y) = value
                     && word_op(*op)
@@ -122,12 +170,16 @@ pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
             } else if let Some((b, c)) = indexed(isa, f, word, addr)
                 && let Some(a) = m(value)
             {
-                return Op::StoreX { a, b, c };
+                return Op::StoreX {
+                    a,
+                    b: self::addr(b),
+                    c: self::addr(c),
+                };
             }
             generic
         }
         Stmt::Set(Reg::P, t) => match k(t) {
-            Some(t) => Op::Jump { t },
+            Some(t) => Op::Jump { t: target(t) },
             None => generic,
         },
         Stmt::If(Expr::Binary(op, x, y), then, els) if els.is_empty() && word_op(*op) => {
@@ -137,7 +189,7 @@ pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
                         op: *op,
                         a,
                         k: kv,
-                        t,
+                        t: target(t),
                     },
                     None => generic,
                 },

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::compile::{Op, compile};
 use crate::exec::{Step, TrapKind, alu, execute};
-use crate::psw::{MAX_WORDS, Psw, REG_MAX};
+use crate::psw::{MAX_WORDS, Psw};
 use crate::view::{StateView, trap_entry};
 
 /// Who takes a trap.
@@ -270,116 +270,164 @@ impl Machine {
         }
     }
 
-    /// Executes until `stop` steps or an event. Everything common stays in this loop.
+    /// Executes until `stop` steps or an event. Everything common stays in this loop, with
+    /// the step count and `P` in locals and `l` and the address limit hoisted: only an
+    /// interpreted instruction can change them, and it leaves the loop.
     fn run_fast(&mut self, stop: u64) -> Option<Event> {
-        while self.steps < stop {
-            let p = self.psw.p;
-            if p >= self.limit {
-                self.steps += 1;
-                return Some(Event::Trap(TrapKind::Memory));
+        let l = self.psw.r.l;
+        let lim = self.limit;
+        let mut steps = self.steps;
+        let mut p = self.psw.p;
+        // Physical index of apparent address `a`, which the caller has checked is `< lim`.
+        let at = |a: u64| (a + l) as usize;
+        let event = loop {
+            if steps >= stop {
+                break None;
             }
-            let pa = (p + self.psw.r.l) as usize;
+            if p >= lim {
+                steps += 1;
+                break Some(Event::Trap(TrapKind::Memory));
+            }
+            let pa = at(p);
             let mut op = self.cache[pa];
             if op == Op::Stale {
-                let word = self.mem[pa];
-                op = match self.isa.decode(word) {
-                    Some(id) => compile(&self.isa, id, word),
-                    None => Op::Illegal,
-                };
-                self.cache[pa] = op;
+                op = self.decode(pa);
             }
-            self.steps += 1;
-            let next = (p + 1) & REG_MAX;
-            let l = self.psw.r.l;
-            let lim = self.limit;
+            steps += 1;
+            // p < lim <= REG_MAX, so p + 1 still fits P.
+            let next = p + 1;
             // Each arm checks every address before it writes anything: a trap blocks.
             match op {
-                Op::Bin { op, a, b, c } => {
-                    if a >= lim || b >= lim || c >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                Op::AddK { a, b, k } => {
+                    let (a, b) = (a as u64, b as u64);
+                    if a >= lim || b >= lim {
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    let v = alu(op, self.mem[(b + l) as usize], self.mem[(c + l) as usize]);
-                    self.poke((a + l) as usize, v);
-                    self.psw.p = next;
+                    let v = self.mem[at(b)].wrapping_add(k);
+                    self.poke(at(a), v);
+                    p = next;
+                }
+                Op::BranchNz { a, t } => {
+                    let a = a as u64;
+                    if a >= lim {
+                        break Some(Event::Trap(TrapKind::Memory));
+                    }
+                    p = if self.mem[at(a)] != 0 { t as u64 } else { next };
+                }
+                Op::BranchZ { a, t } => {
+                    let a = a as u64;
+                    if a >= lim {
+                        break Some(Event::Trap(TrapKind::Memory));
+                    }
+                    p = if self.mem[at(a)] == 0 { t as u64 } else { next };
+                }
+                Op::Bin { op, a, b, c } => {
+                    let (a, b, c) = (a as u64, b as u64, c as u64);
+                    if a >= lim || b >= lim || c >= lim {
+                        break Some(Event::Trap(TrapKind::Memory));
+                    }
+                    let v = alu(op, self.mem[at(b)], self.mem[at(c)]);
+                    self.poke(at(a), v);
+                    p = next;
                 }
                 Op::BinK { op, a, b, k } => {
+                    let (a, b) = (a as u64, b as u64);
                     if a >= lim || b >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    let v = alu(op, self.mem[(b + l) as usize], k);
-                    self.poke((a + l) as usize, v);
-                    self.psw.p = next;
+                    let v = alu(op, self.mem[at(b)], k);
+                    self.poke(at(a), v);
+                    p = next;
                 }
                 Op::Set { a, k } => {
+                    let a = a as u64;
                     if a >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    self.poke((a + l) as usize, k);
-                    self.psw.p = next;
+                    self.poke(at(a), k);
+                    p = next;
                 }
                 Op::Mov { a, b } => {
+                    let (a, b) = (a as u64, b as u64);
                     if a >= lim || b >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    let v = self.mem[(b + l) as usize];
-                    self.poke((a + l) as usize, v);
-                    self.psw.p = next;
+                    let v = self.mem[at(b)];
+                    self.poke(at(a), v);
+                    p = next;
                 }
                 Op::LoadX { a, b, c } => {
+                    let (a, b, c) = (a as u64, b as u64, c as u64);
                     if a >= lim || b >= lim || c >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    let x = self.mem[(b + l) as usize].wrapping_add(self.mem[(c + l) as usize]);
+                    let x = self.mem[at(b)].wrapping_add(self.mem[at(c)]);
                     if x >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    let v = self.mem[(x + l) as usize];
-                    self.poke((a + l) as usize, v);
-                    self.psw.p = next;
+                    let v = self.mem[at(x)];
+                    self.poke(at(a), v);
+                    p = next;
                 }
                 Op::StoreX { a, b, c } => {
+                    let (a, b, c) = (a as u64, b as u64, c as u64);
                     if a >= lim || b >= lim || c >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    let x = self.mem[(b + l) as usize].wrapping_add(self.mem[(c + l) as usize]);
+                    let x = self.mem[at(b)].wrapping_add(self.mem[at(c)]);
                     if x >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    let v = self.mem[(a + l) as usize];
-                    self.poke((x + l) as usize, v);
-                    self.psw.p = next;
+                    let v = self.mem[at(a)];
+                    self.poke(at(x), v);
+                    p = next;
                 }
-                Op::Jump { t } => self.psw.p = t & REG_MAX,
+                Op::Jump { t } => p = t as u64,
                 Op::Branch { op, a, k, t } => {
+                    let a = a as u64;
                     if a >= lim {
-                        return Some(Event::Trap(TrapKind::Memory));
+                        break Some(Event::Trap(TrapKind::Memory));
                     }
-                    self.psw.p = if alu(op, self.mem[(a + l) as usize], k) != 0 {
-                        t & REG_MAX
+                    p = if alu(op, self.mem[at(a)], k) != 0 {
+                        t as u64
                     } else {
                         next
                     };
                 }
-                Op::Illegal => return Some(Event::Trap(TrapKind::Illegal)),
+                Op::Illegal | Op::Stale => break Some(Event::Trap(TrapKind::Illegal)),
                 Op::Generic(id) => {
-                    // Interpreted instructions may change R, the mode or the timer: leave the
-                    // loop so that `run` sees the new state. `steps` was counted already, so
-                    // the view's clock reads the instructions executed before this one.
-                    self.steps -= 1;
+                    // The view's clock reads the instructions executed before this one.
+                    self.steps = steps - 1;
+                    self.psw.p = p;
                     let word = self.mem[pa];
                     let isa = Arc::clone(&self.isa);
                     let outcome = execute(&isa, id, word, self);
-                    self.steps += 1;
+                    // Interpreted instructions may change R, the mode or the timer: leave the
+                    // loop so that `run` sees the new state.
+                    self.steps = steps;
                     return match outcome {
                         Step::Done => None,
                         Step::Halted => Some(Event::Halt),
                         Step::Trapped(kind) => Some(Event::Trap(kind)),
                     };
                 }
-                Op::Stale => return Some(Event::Trap(TrapKind::Illegal)),
             }
-        }
-        None
+        };
+        self.steps = steps;
+        self.psw.p = p;
+        event
+    }
+
+    /// Decodes the word at `pa` into the cache.
+    #[cold]
+    fn decode(&mut self, pa: usize) -> Op {
+        let word = self.mem[pa];
+        let op = match self.isa.decode(word) {
+            Some(id) => compile(&self.isa, id, word),
+            None => Op::Illegal,
+        };
+        self.cache[pa] = op;
+        op
     }
 
     /// A store that keeps the decode cache true.
