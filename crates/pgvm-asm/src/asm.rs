@@ -30,7 +30,8 @@ const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
 /// The directives, for "unknown directive" hints.
 const DIRECTIVES: &[&str] = &[
-    ".isa", ".entry", ".org", ".word", ".equ", ".include", ".string", ".stringz", ".space", ".psw",
+    ".isa", ".entry", ".org", ".base", ".word", ".equ", ".include", ".string", ".stringz",
+    ".space", ".psw",
 ];
 
 /// Everything that can go wrong assembling a program.
@@ -145,8 +146,8 @@ struct PendingEqu {
 struct Item {
     file: Rc<str>,
     line: u32,
-    /// The statement's address (`$`).
-    dollar: u64,
+    /// The value of `$` at the statement: its address minus the `.base` in force.
+    dollar: i128,
     /// Index of the segment the words go to.
     seg: usize,
     kind: ItemKind,
@@ -178,7 +179,7 @@ struct EntrySpec {
     file: Rc<str>,
     line: u32,
     col: u32,
-    dollar: u64,
+    dollar: i128,
 }
 
 /// Layout of one segment during pass 1.
@@ -200,6 +201,8 @@ struct Asm<'i> {
     occupied: BTreeMap<u64, usize>,
     /// The address of the next word.
     pc: u64,
+    /// The `.base` in force: labels and `$` are addresses minus this (0 when none).
+    base: u64,
     /// The segment that the next word extends, if no `.org` intervened.
     open: Option<usize>,
     entry: Option<EntrySpec>,
@@ -243,6 +246,7 @@ impl<'i> Asm<'i> {
             segments: Vec::new(),
             occupied: BTreeMap::new(),
             pc: 0,
+            base: 0,
             open: None,
             entry: None,
             stack: Vec::new(),
@@ -295,6 +299,11 @@ impl<'i> Asm<'i> {
         if name == ".org" {
             // Labels on a `.org` line name the new origin.
             self.org(here, &mut lx)?;
+            return self.define_labels(here, &labels);
+        }
+        if name == ".base" {
+            // Likewise, labels on a `.base` line take the new base.
+            self.base_directive(here, &mut lx)?;
             return self.define_labels(here, &labels);
         }
         self.define_labels(here, &labels)?;
@@ -359,9 +368,25 @@ impl<'i> Asm<'i> {
         }
     }
 
+    /// The value of `$` here: the current address minus the `.base` in force.
+    fn dollar(&self) -> i128 {
+        i128::from(self.pc) - i128::from(self.base)
+    }
+
     fn define_labels(&mut self, here: &Here, labels: &[(String, u32)]) -> Result<(), AsmError> {
+        let value = self.dollar();
         for (name, col) in labels {
-            self.define(here, name, *col, Some(i128::from(self.pc)))?;
+            if value < 0 {
+                return Err(here.err(
+                    *col,
+                    format!(
+                        "label `{name}` would be negative: address {:#x} is below the `.base` {:#x}",
+                        self.pc, self.base
+                    ),
+                    "under `.base B`, labels are address - B: place them at or above B, or end the base with `.base 0`",
+                ));
+            }
+            self.define(here, name, *col, Some(value))?;
         }
         Ok(())
     }
@@ -397,7 +422,7 @@ impl<'i> Asm<'i> {
 
     /// Evaluates an expression in pass 1, where only the symbols defined above are known.
     fn eval_now(&self, here: &Here, e: &Expr, what: &str) -> Result<i128, AsmError> {
-        e.eval(&|s| self.lookup(s), i128::from(self.pc))
+        e.eval(&|s| self.lookup(s), self.dollar())
             .map_err(|err| match err {
                 EvalError::Undefined(name, col) => here.err(
                     col,
@@ -464,7 +489,7 @@ impl<'i> Asm<'i> {
             file: here.file.clone(),
             line: here.line,
             col,
-            dollar: self.pc,
+            dollar: self.dollar(),
         });
         Ok(())
     }
@@ -500,6 +525,27 @@ impl<'i> Asm<'i> {
         Ok(())
     }
 
+    /// `.base EXPR`: from here on, labels and `$` are the address minus `EXPR`, so that code
+    /// assembled at one physical address can name its words as a relocated program sees them.
+    fn base_directive(&mut self, here: &Here, lx: &mut Lexer) -> Result<(), AsmError> {
+        let e = Expr::parse(lx).map_err(|e| here.lex(e))?;
+        end(here, lx)?;
+        let v = self.eval_now(here, &e, ".base")?;
+        self.base = u64::try_from(v)
+            .ok()
+            .filter(|&b| b <= MAX_WORDS)
+            .ok_or_else(|| {
+                here.err(
+                    e.col,
+                    format!("`.base` {v} is out of range"),
+                    format!(
+                        "a base is a physical address, from 0 to {MAX_WORDS}; `.base 0` ends it"
+                    ),
+                )
+            })?;
+        Ok(())
+    }
+
     fn equ(&mut self, here: &Here, lx: &mut Lexer) -> Result<(), AsmError> {
         let usage = "write `.equ NAME, VALUE`";
         let (name, ncol) = match lx.next().map_err(|e| here.lex(e))? {
@@ -519,14 +565,14 @@ impl<'i> Asm<'i> {
         comma(here, lx, usage)?;
         let e = Expr::parse(lx).map_err(|e| here.lex(e))?;
         end(here, lx)?;
-        match e.eval(&|s| self.lookup(s), i128::from(self.pc)) {
+        match e.eval(&|s| self.lookup(s), self.dollar()) {
             Ok(v) => self.define(here, &name, ncol, Some(v)),
             Err(EvalError::Undefined(..)) => {
                 self.define(here, &name, ncol, None)?;
                 self.pending.push(PendingEqu {
                     name,
                     expr: e,
-                    dollar: i128::from(self.pc),
+                    dollar: self.dollar(),
                     file: here.file.clone(),
                     line: here.line,
                 });
@@ -688,7 +734,7 @@ impl<'i> Asm<'i> {
         self.items.push(Item {
             file: here.file.clone(),
             line: here.line,
-            dollar: start,
+            dollar: self.dollar(),
             seg,
             kind,
         });
@@ -712,7 +758,7 @@ impl<'i> Asm<'i> {
                 file: item.file.clone(),
                 line: item.line,
             };
-            let dollar = i128::from(item.dollar);
+            let dollar = item.dollar;
             let Some(out) = segments.get_mut(item.seg) else {
                 continue;
             };
@@ -902,7 +948,7 @@ impl<'i> Asm<'i> {
                 file: e.file.clone(),
                 line: e.line,
             };
-            let psw = self.psw(&here, &e.spec, i128::from(e.dollar), "entry PSW")?;
+            let psw = self.psw(&here, &e.spec, e.dollar, "entry PSW")?;
             return Ok(Entry {
                 mode: psw.mode,
                 p: psw.p,

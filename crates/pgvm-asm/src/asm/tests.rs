@@ -190,6 +190,68 @@ fn label_on_org_line_names_the_new_origin() {
 }
 
 #[test]
+fn base_makes_labels_and_dollar_relative() {
+    // Code placed at 0x200 names its words as a program relocated to l = 0x200 sees them.
+    let img = ok(concat!(
+        ".entry 0\n.org 0x200\n.base 0x200\n",
+        "top: jmp top\n",
+        "here: .word $, here, top\n",
+        ".equ LEN, $ - top\n",
+        ".word LEN\n",
+        ".base 0\n",
+        "after: .word after, $\n",
+    ));
+    assert_eq!(img.segments.len(), 1);
+    assert_eq!(img.segments[0].org, 0x200);
+    assert_eq!(
+        words(&img),
+        vec![enc("jmp", &[0]), 1, 1, 0, 4, 0x205, 0x205]
+    );
+}
+
+#[test]
+fn label_on_base_line_takes_the_new_base() {
+    let img = ok(".entry 0\n.org 0x40\nfirst: .base 0x30\n.word first");
+    assert_eq!(words(&img), vec![0x10]);
+}
+
+#[test]
+fn base_is_visible_to_forward_references_and_psw() {
+    // Pass 2 sees the relative values of labels defined later, under any base.
+    let img = ok(concat!(
+        ".entry 0\n.word late, early\n",
+        ".org 0x100\n.base 0x100 - 0x10\n",
+        "early: .word late\n",
+        "late: .psw user, early, 0x100 - 0x10, 0x20\n",
+    ));
+    let psw = match Psw::new(Mode::User, 0x10, 0xf0, 0x20) {
+        Ok(p) => p.pack(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(words(&img), vec![0x11, 0x10, 0x11, psw]);
+}
+
+#[test]
+fn error_base_out_of_range_or_unknown_in_pass_1() {
+    let (line, col, message, _) = err(".entry 0\n.base -1");
+    assert_eq!((line, col), (2, 7));
+    assert!(message.contains("out of range"), "{message}");
+    let (_, _, message, _) = err(&format!(".entry 0\n.base {}", MAX_WORDS + 1));
+    assert!(message.contains("out of range"), "{message}");
+    let (line, _, message, _) = err(".entry 0\n.base later\nlater: halt");
+    assert_eq!(line, 2);
+    assert!(message.contains("not defined yet"), "{message}");
+}
+
+#[test]
+fn error_label_below_the_base() {
+    let (line, col, message, hint) = err(".entry 0\n.org 0x10\n.base 0x20\nlow: halt");
+    assert_eq!((line, col), (4, 1));
+    assert!(message.contains("would be negative"), "{message}");
+    assert!(hint.contains(".base 0"), "{hint}");
+}
+
+#[test]
 fn word_values_and_twos_complement() {
     let img = ok(".entry 0\n.word 0, -1, 0xffff_ffff_ffff_ffff, -0x8000000000000000, 'a', 0b101");
     assert_eq!(words(&img), vec![0, u64::MAX, u64::MAX, 1 << 63, 97, 5]);
@@ -605,6 +667,8 @@ fn hostile_input_does_not_panic() {
         ".entry user,",
         ".psw",
         ".org",
+        ".base",
+        ".base 0x1fffff\nx: .org 0\ny:",
         ".equ",
         ".include",
         "x:::",
