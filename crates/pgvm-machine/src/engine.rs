@@ -434,7 +434,10 @@ impl Machine {
     #[inline(always)]
     fn poke(&mut self, pa: usize, v: u64) {
         self.mem[pa] = v;
-        self.cache[pa] = Op::Stale;
+        // Data words are almost never decoded: a predictable test beats a 24-byte store.
+        if self.cache[pa] != Op::Stale {
+            self.cache[pa] = Op::Stale;
+        }
     }
 }
 
