@@ -1,0 +1,561 @@
+//! Instruction bodies: statements and expressions, type-checked as they are read.
+
+use crate::error::IsaError;
+use crate::lexer::Tok;
+use crate::model::{
+    BinOp, Expr, Isa, MODE_SUPER, MODE_USER, Origin, Reg, Space, Stmt, TrapCause, UnOp,
+};
+
+use super::{Parser, R, Ty};
+
+impl<F> Parser<F>
+where
+    F: FnMut(&str, &Origin) -> Result<Isa, IsaError>,
+{
+    pub(super) fn block(&mut self) -> R<Vec<Stmt>> {
+        self.expect_punct("{")?;
+        let depth = self.locals.len();
+        let mut out = Vec::new();
+        while !self.is_punct("}") {
+            if self.peek() == &Tok::Eof {
+                return self.unexpected("`}` to close the block");
+            }
+            if self.is_word("inherited") {
+                let o = self.origin();
+                self.bump();
+                self.expect_punct(";")?;
+                out.extend(self.inherited_body(&o)?);
+                continue;
+            }
+            out.push(self.stmt()?);
+        }
+        self.bump();
+        self.locals.truncate(depth);
+        Ok(out)
+    }
+
+    fn typed(&mut self, want: Ty, hint: &str) -> R<Expr> {
+        let o = self.origin();
+        let (e, t) = self.expr()?;
+        if t != want {
+            return Err(IsaError::at(
+                o,
+                format!(
+                    "type mismatch: expected {}, found {}",
+                    want.name(),
+                    t.name()
+                ),
+                hint,
+            ));
+        }
+        Ok(e)
+    }
+
+    fn need_feature(&self, o: &Origin, has: bool, what: &str, feature: &str) -> R<()> {
+        if has {
+            Ok(())
+        } else {
+            Err(IsaError::at(
+                o.clone(),
+                format!("{what} needs the `{feature}` feature"),
+                format!("declare `feature {feature};` in the profile"),
+            ))
+        }
+    }
+
+    fn stmt(&mut self) -> R<Stmt> {
+        let o = self.origin();
+        let word = match self.peek() {
+            Tok::Ident(w) => w.clone(),
+            _ => return self.unexpected("a statement"),
+        };
+        let s = match word.as_str() {
+            "if" => {
+                self.bump();
+                return self.if_rest();
+            }
+            "let" => {
+                self.bump();
+                let no = self.origin();
+                let name = self.ident("a local name")?;
+                if self.is_reserved(&name) || self.field_index(&name).is_some() {
+                    return Err(IsaError::at(
+                        no,
+                        format!("`{name}` is already a field or built-in name"),
+                        "pick another name for the local",
+                    ));
+                }
+                self.expect_punct("=")?;
+                let (v, t) = self.expr()?;
+                let slot = self.next_slot;
+                self.next_slot += 1;
+                self.locals.push((name, slot, t));
+                Stmt::Let(slot, v)
+            }
+            "trap" => {
+                self.bump();
+                Stmt::Trap(TrapCause::Instruction)
+            }
+            "halt" => {
+                self.bump();
+                Stmt::Halt
+            }
+            "out" | "timer" => {
+                self.bump();
+                if word == "out" {
+                    self.need_feature(&o, self.isa.features.console, "`out`", "console")?;
+                } else {
+                    self.need_feature(
+                        &o,
+                        self.isa.features.timer.is_some(),
+                        "`timer`",
+                        "timer vector 1",
+                    )?;
+                }
+                self.expect_punct("(")?;
+                let v = self.typed(Ty::Word, "device operands are words")?;
+                self.expect_punct(")")?;
+                if word == "out" {
+                    Stmt::Out(v)
+                } else {
+                    Stmt::Timer(v)
+                }
+            }
+            "E" | "A" if matches!(self.peek2(), Tok::Punct("[")) => {
+                self.bump();
+                self.bump();
+                let addr = self.typed(Ty::Word, "addresses are words")?;
+                self.expect_punct("]")?;
+                self.expect_punct("=")?;
+                let value = self.typed(
+                    Ty::Word,
+                    "memory holds words; turn a bool or mode into a word with bit(...)",
+                )?;
+                let space = if word == "E" {
+                    Space::Relocated
+                } else {
+                    Space::Absolute
+                };
+                Stmt::Store { space, addr, value }
+            }
+            _ => self.assignment(&word, &o)?,
+        };
+        self.expect_punct(";")?;
+        Ok(s)
+    }
+
+    /// `inherited;`: the replaced instruction's body, its locals moved past ours.
+    fn inherited_body(&mut self, o: &Origin) -> R<Vec<Stmt>> {
+        let Some((format, body, locals)) = self.inherited.clone() else {
+            return Err(IsaError::at(
+                o.clone(),
+                "`inherited` outside a redefinition",
+                "only a `redefine` body can splice in the body it replaces",
+            ));
+        };
+        if Some(format) != self.format {
+            return Err(IsaError::at(
+                o.clone(),
+                "`inherited` needs the replaced instruction's format",
+                format!(
+                    "declare the redefinition with format `{}`",
+                    self.isa.formats[format].name
+                ),
+            ));
+        }
+        let offset = self.next_slot;
+        self.next_slot += locals;
+        Ok(body.iter().map(|s| shift_locals(s, offset)).collect())
+    }
+
+    fn assignment(&mut self, word: &str, o: &Origin) -> R<Stmt> {
+        self.bump();
+        let (reg, ty) = match word {
+            "P" => (Reg::P, Ty::Word),
+            "M" => (Reg::M, Ty::Mode),
+            "PSW" => (Reg::Psw, Ty::Word),
+            "assist" => {
+                self.need_feature(o, self.isa.features.assist, "`assist`", "assist")?;
+                (Reg::Assist, Ty::Bool)
+            }
+            "R" => {
+                if self.eat_punct(".") {
+                    match self.ident("`l` or `b`")?.as_str() {
+                        "l" => (Reg::L, Ty::Word),
+                        "b" => (Reg::B, Ty::Word),
+                        _ => {
+                            return Err(IsaError::at(
+                                o.clone(),
+                                "R has two halves, `R.l` and `R.b`",
+                                "write R.l or R.b",
+                            ));
+                        }
+                    }
+                } else {
+                    (Reg::R, Ty::Word)
+                }
+            }
+            _ => {
+                let what = if self.field_index(word).is_some() {
+                    format!("`{word}` is an instruction field, and fields are read-only")
+                } else if self.locals.iter().any(|(n, _, _)| n == word) {
+                    format!("`{word}` is a local, and locals are immutable")
+                } else {
+                    format!("`{word}` cannot be assigned")
+                };
+                return Err(IsaError::at(
+                    o.clone(),
+                    what,
+                    "assignable: E[x], A[x], P, M, R, R.l, R.b, PSW, assist; use `let` for a new name",
+                ));
+            }
+        };
+        self.expect_punct("=")?;
+        let hint = match ty {
+            Ty::Mode => "assign a mode: `user`, `super` or `M`",
+            Ty::Bool => "assign a condition, e.g. `true`",
+            Ty::Word => "registers hold words; turn a bool or mode into a word with bit(...)",
+        };
+        let v = self.typed(ty, hint)?;
+        Ok(Stmt::Set(reg, v))
+    }
+
+    fn if_rest(&mut self) -> R<Stmt> {
+        let cond = self.typed(
+            Ty::Bool,
+            "conditions are bools; compare a word, e.g. `E[a] != 0`",
+        )?;
+        let then = self.block()?;
+        let els = if self.eat_word("else") {
+            if self.eat_word("if") {
+                vec![self.if_rest()?]
+            } else {
+                self.block()?
+            }
+        } else {
+            Vec::new()
+        };
+        Ok(Stmt::If(cond, then, els))
+    }
+
+    // ---- expressions ---------------------------------------------------------------------
+
+    fn is_reserved(&self, name: &str) -> bool {
+        matches!(
+            name,
+            "E" | "A"
+                | "P"
+                | "M"
+                | "R"
+                | "PSW"
+                | "user"
+                | "super"
+                | "true"
+                | "false"
+                | "assist"
+                | "clock"
+                | "in"
+                | "bit"
+                | "lts"
+                | "les"
+                | "sar"
+                | "if"
+                | "else"
+                | "let"
+                | "trap"
+                | "halt"
+                | "out"
+                | "timer"
+                | "inherited"
+        )
+    }
+
+    fn field_index(&self, name: &str) -> Option<usize> {
+        self.format.and_then(|f| self.isa.formats[f].field(name))
+    }
+
+    fn expr(&mut self) -> R<(Expr, Ty)> {
+        self.binary(0)
+    }
+
+    fn binary(&mut self, level: usize) -> R<(Expr, Ty)> {
+        const LEVELS: [&[(&str, BinOp)]; 9] = [
+            &[("||", BinOp::LogicalOr)],
+            &[("&&", BinOp::LogicalAnd)],
+            &[
+                ("==", BinOp::Eq),
+                ("!=", BinOp::Ne),
+                ("<=", BinOp::Le),
+                (">=", BinOp::Ge),
+                ("<", BinOp::Lt),
+                (">", BinOp::Gt),
+            ],
+            &[("|", BinOp::Or)],
+            &[("^", BinOp::Xor)],
+            &[("&", BinOp::And)],
+            &[("<<", BinOp::Shl), (">>", BinOp::Shr)],
+            &[("+", BinOp::Add), ("-", BinOp::Sub)],
+            &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
+        ];
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let (mut lhs, mut lt) = self.binary(level + 1)?;
+        loop {
+            let o = self.origin();
+            let Some(&(sym, op)) = LEVELS[level].iter().find(|(s, _)| self.is_punct(s)) else {
+                return Ok((lhs, lt));
+            };
+            self.bump();
+            let (rhs, rt) = self.binary(level + 1)?;
+            let ty = self.binop_type(op, sym, lt, rt, &o)?;
+            lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
+            lt = ty;
+            if level == 2 {
+                // Comparisons do not chain: `a < b < c` is almost always a mistake.
+                if LEVELS[2].iter().any(|(s, _)| self.is_punct(s)) {
+                    return self.err(
+                        "comparisons cannot be chained",
+                        "combine them with && or ||",
+                    );
+                }
+                return Ok((lhs, lt));
+            }
+        }
+    }
+
+    fn binop_type(&self, op: BinOp, sym: &str, lt: Ty, rt: Ty, o: &Origin) -> R<Ty> {
+        let bad = |hint: &str| {
+            Err(IsaError::at(
+                o.clone(),
+                format!(
+                    "type mismatch: `{sym}` cannot combine {} and {}",
+                    lt.name(),
+                    rt.name()
+                ),
+                hint.to_string(),
+            ))
+        };
+        match op {
+            BinOp::LogicalAnd | BinOp::LogicalOr => {
+                if lt == Ty::Bool && rt == Ty::Bool {
+                    Ok(Ty::Bool)
+                } else {
+                    bad("&& and || take bools")
+                }
+            }
+            BinOp::Eq | BinOp::Ne => {
+                if lt == rt {
+                    Ok(Ty::Bool)
+                } else {
+                    bad("== and != compare two values of the same type")
+                }
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                if lt == Ty::Word && rt == Ty::Word {
+                    Ok(Ty::Bool)
+                } else {
+                    bad("ordering comparisons take words")
+                }
+            }
+            _ => {
+                if lt == Ty::Word && rt == Ty::Word {
+                    Ok(Ty::Word)
+                } else {
+                    bad("arithmetic takes words; turn a bool or mode into a word with bit(...)")
+                }
+            }
+        }
+    }
+
+    fn unary(&mut self) -> R<(Expr, Ty)> {
+        let o = self.origin();
+        for (sym, op, ty) in [
+            ("-", UnOp::Neg, Ty::Word),
+            ("~", UnOp::Not, Ty::Word),
+            ("!", UnOp::LogicalNot, Ty::Bool),
+        ] {
+            if self.eat_punct(sym) {
+                let (e, t) = self.unary()?;
+                if t != ty {
+                    return Err(IsaError::at(
+                        o,
+                        format!(
+                            "type mismatch: `{sym}` takes a {}, found {}",
+                            ty.name(),
+                            t.name()
+                        ),
+                        "`-` and `~` take words, `!` takes a bool",
+                    ));
+                }
+                return Ok((Expr::Unary(op, Box::new(e)), ty));
+            }
+        }
+        self.primary()
+    }
+
+    fn call_args(&mut self, n: usize) -> R<Vec<Expr>> {
+        self.expect_punct("(")?;
+        let mut args = Vec::new();
+        for i in 0..n {
+            if i > 0 {
+                self.expect_punct(",")?;
+            }
+            args.push(self.typed(Ty::Word, "this function takes words")?);
+        }
+        self.expect_punct(")")?;
+        Ok(args)
+    }
+
+    fn primary(&mut self) -> R<(Expr, Ty)> {
+        let o = self.origin();
+        match self.peek().clone() {
+            Tok::Num(n) => {
+                self.bump();
+                Ok((Expr::Const(n), Ty::Word))
+            }
+            Tok::Punct("(") => {
+                self.bump();
+                let e = self.expr()?;
+                self.expect_punct(")")?;
+                Ok(e)
+            }
+            Tok::Ident(name) => {
+                self.bump();
+                self.named(&name, &o)
+            }
+            _ => self.unexpected("an expression"),
+        }
+    }
+
+    fn named(&mut self, name: &str, o: &Origin) -> R<(Expr, Ty)> {
+        let word = |e| Ok((e, Ty::Word));
+        match name {
+            "E" | "A" => {
+                self.expect_punct("[")?;
+                let a = self.typed(Ty::Word, "addresses are words")?;
+                self.expect_punct("]")?;
+                let space = if name == "E" {
+                    Space::Relocated
+                } else {
+                    Space::Absolute
+                };
+                word(Expr::Load(space, Box::new(a)))
+            }
+            "P" => word(Expr::Reg(Reg::P)),
+            "PSW" => word(Expr::Reg(Reg::Psw)),
+            "M" => Ok((Expr::Reg(Reg::M), Ty::Mode)),
+            "R" => {
+                if self.eat_punct(".") {
+                    match self.ident("`l` or `b`")?.as_str() {
+                        "l" => word(Expr::Reg(Reg::L)),
+                        "b" => word(Expr::Reg(Reg::B)),
+                        _ => Err(IsaError::at(
+                            o.clone(),
+                            "R has two halves, `R.l` and `R.b`",
+                            "write R.l or R.b",
+                        )),
+                    }
+                } else {
+                    word(Expr::Reg(Reg::R))
+                }
+            }
+            "user" => Ok((Expr::Const(MODE_USER), Ty::Mode)),
+            "super" => Ok((Expr::Const(MODE_SUPER), Ty::Mode)),
+            "true" => Ok((Expr::Const(1), Ty::Bool)),
+            "false" => Ok((Expr::Const(0), Ty::Bool)),
+            "assist" => {
+                self.need_feature(o, self.isa.features.assist, "`assist`", "assist")?;
+                Ok((Expr::Reg(Reg::Assist), Ty::Bool))
+            }
+            "clock" => {
+                self.call_args(0)?;
+                word(Expr::Clock)
+            }
+            "in" => {
+                self.need_feature(o, self.isa.features.console, "`in()`", "console")?;
+                self.call_args(0)?;
+                word(Expr::In)
+            }
+            "bit" => {
+                self.expect_punct("(")?;
+                let c = self.typed(Ty::Bool, "bit(...) turns a condition into 0 or 1")?;
+                self.expect_punct(")")?;
+                word(Expr::Unary(UnOp::Bit, Box::new(c)))
+            }
+            "lts" | "les" | "sar" => {
+                let mut args = self.call_args(2)?;
+                let (b, a) = (args.pop(), args.pop());
+                let (Some(a), Some(b)) = (a, b) else {
+                    return self.err("expected two arguments", "write f(x, y)");
+                };
+                let (op, ty) = match name {
+                    "lts" => (BinOp::Lts, Ty::Bool),
+                    "les" => (BinOp::Les, Ty::Bool),
+                    _ => (BinOp::Sar, Ty::Word),
+                };
+                Ok((Expr::Binary(op, Box::new(a), Box::new(b)), ty))
+            }
+            _ => {
+                if let Some((_, slot, ty)) = self.locals.iter().rev().find(|(n, _, _)| n == name) {
+                    return Ok((Expr::Local(*slot), *ty));
+                }
+                if let Some(f) = self.field_index(name) {
+                    return word(Expr::Field(f));
+                }
+                let mut known: Vec<String> = self
+                    .format
+                    .map(|f| {
+                        self.isa.formats[f]
+                            .fields
+                            .iter()
+                            .map(|f| f.name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                known.extend(self.locals.iter().map(|(n, _, _)| n.clone()));
+                Err(IsaError::at(
+                    o.clone(),
+                    format!("undefined name `{name}`"),
+                    format!(
+                        "names in scope: {}; built-ins: E[x], A[x], P, M, R, R.l, R.b, PSW, user, super, true, false, clock(), in(), bit(c), lts, les, sar",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A statement with every local slot moved up by `offset`.
+fn shift_locals(s: &Stmt, offset: usize) -> Stmt {
+    let e = |x: &Expr| shift_expr(x, offset);
+    let b = |v: &[Stmt]| v.iter().map(|s| shift_locals(s, offset)).collect();
+    match s {
+        Stmt::Store { space, addr, value } => Stmt::Store {
+            space: *space,
+            addr: e(addr),
+            value: e(value),
+        },
+        Stmt::Set(r, v) => Stmt::Set(*r, e(v)),
+        Stmt::Let(slot, v) => Stmt::Let(slot + offset, e(v)),
+        Stmt::If(c, t, f) => Stmt::If(e(c), b(t), b(f)),
+        Stmt::Out(v) => Stmt::Out(e(v)),
+        Stmt::Timer(v) => Stmt::Timer(e(v)),
+        Stmt::Trap(_) | Stmt::Halt => s.clone(),
+    }
+}
+
+fn shift_expr(x: &Expr, offset: usize) -> Expr {
+    match x {
+        Expr::Local(slot) => Expr::Local(slot + offset),
+        Expr::Load(space, a) => Expr::Load(*space, Box::new(shift_expr(a, offset))),
+        Expr::Unary(op, a) => Expr::Unary(*op, Box::new(shift_expr(a, offset))),
+        Expr::Binary(op, a, b) => Expr::Binary(
+            *op,
+            Box::new(shift_expr(a, offset)),
+            Box::new(shift_expr(b, offset)),
+        ),
+        _ => x.clone(),
+    }
+}
