@@ -28,7 +28,12 @@ pub(crate) enum Op {
     /// Run through the interpreter.
     Generic(InsnId),
     /// `E[a] = E[b] op E[c]`.
-    Bin { op: BinOp, a: Addr, b: Addr, c: Addr },
+    Bin {
+        op: BinOp,
+        a: Addr,
+        b: Addr,
+        c: Addr,
+    },
     /// `E[a] = E[b] op k`.
     BinK { op: BinOp, a: Addr, b: Addr, k: u64 },
     /// `E[a] = E[b] + k`, the commonest `BinK`, without the operator dispatch.

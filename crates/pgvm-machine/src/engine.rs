@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::compile::{Op, compile};
 use crate::exec::{Step, TrapKind, alu, execute};
 use crate::psw::{MAX_WORDS, Psw};
-use crate::view::{StateView, trap_entry};
+use crate::view::{StateView, trap_changed_nothing, trap_entry};
 
 /// Who takes a trap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -254,12 +254,12 @@ impl Machine {
 
     /// The paper's trap; true if it re-entered the state it started from.
     fn take_trap(&mut self) -> bool {
-        let before = (self.psw, self.mem.first().copied());
+        let (before, old_e0) = (self.psw, self.mem.first().copied().unwrap_or(0));
         if !trap_entry(self, 0) {
             return true;
         }
         let quiet = self.timer.due.is_none() && !self.timer.pending;
-        quiet && before == (self.psw, Some(self.psw.pack()))
+        quiet && trap_changed_nothing(before, old_e0, self.psw)
     }
 
     fn deliver_interrupt(&mut self) {

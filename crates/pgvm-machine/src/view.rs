@@ -58,3 +58,10 @@ pub fn trap_entry<V: StateView + ?Sized>(view: &mut V, class: u64) -> bool {
     view.set_psw(Psw::unpack(view.load(new)));
     true
 }
+
+/// True when a trap entry changed nothing: `E[0]` already held the PSW it stored and the new
+/// PSW is the one it replaced. Without a timer to break it, such a machine repeats that trap
+/// forever, so a run can stop and say so.
+pub fn trap_changed_nothing(before: Psw, old_e0: u64, after: Psw) -> bool {
+    after == before && old_e0 == before.pack()
+}
