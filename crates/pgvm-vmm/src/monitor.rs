@@ -1,0 +1,277 @@
+//! The control program `CP = <D, A, {v_i}>` of the paper's proof of Theorem 1.
+//!
+//! - The **dispatcher** ([`Monitor::dispatch`]) owns every trap of the real machine: guests
+//!   run in real user mode with the real machine's trap policy set to hand every trap to it.
+//! - The **allocator** ([`Allocator`]) owns every physical word given to a VM.
+//! - The **interpreters** are not written by hand: the interpreter of a trapped instruction is
+//!   its own semantics from the ISA description, run by `pgvm_machine::step` on the VM's
+//!   virtual state ([`VirtualView`]), with the virtual `M` and `R`.
+
+use std::sync::Arc;
+
+use pgvm_isa::{Isa, Mode};
+use pgvm_machine::{Exit, Machine, MachineError, Psw, StateView, Step, TrapPolicy};
+
+use crate::allocator::{AllocError, Allocator, VmId};
+use crate::view::VirtualView;
+use crate::vm::{VmExit, VmState};
+use crate::vmmap::VmMap;
+
+/// Physical words the control program keeps for itself: the real trap pair and vectors.
+pub const CP_WORDS: u64 = 16;
+
+/// Errors setting up VMs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VmmError {
+    /// The real machine could not be built.
+    #[error(transparent)]
+    Machine(#[from] MachineError),
+    /// The allocator refused a VM's memory.
+    #[error(transparent)]
+    Alloc(#[from] AllocError),
+    /// A guest's words do not fit in the memory it asked for.
+    #[error("VM {vm}: words {start}..{end} do not fit in its {w} words")]
+    ImageTooLarge {
+        /// The VM.
+        vm: VmId,
+        /// First address.
+        start: u64,
+        /// One past the last.
+        end: u64,
+        /// The VM's memory size.
+        w: u64,
+    },
+}
+
+/// The monitor and the real machine it controls.
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    isa: Arc<Isa>,
+    real: Machine,
+    allocator: Allocator,
+    vms: Vec<VmState>,
+}
+
+impl Monitor {
+    /// A monitor on a real machine of `q` words.
+    pub fn new(isa: Arc<Isa>, q: u64) -> Result<Monitor, VmmError> {
+        let mut real = Machine::new(isa.clone(), q)?;
+        real.set_trap_policy(TrapPolicy::Exit);
+        Ok(Monitor {
+            isa,
+            real,
+            allocator: Allocator::new(q, CP_WORDS),
+            vms: Vec::new(),
+        })
+    }
+
+    /// Creates a VM of `w` words holding `segments` (guest addresses), starting at `entry`.
+    /// When the allocator refuses, nothing changes and no VM is created.
+    pub fn create_vm(
+        &mut self,
+        w: u64,
+        segments: &[(u64, &[u64])],
+        entry: Psw,
+    ) -> Result<VmId, VmmError> {
+        let id = self.vms.len();
+        for &(org, words) in segments {
+            let end = org.saturating_add(words.len() as u64);
+            if end > w {
+                return Err(VmmError::ImageTooLarge {
+                    vm: id,
+                    start: org,
+                    end,
+                    w,
+                });
+            }
+        }
+        let region = self.allocator.allocate(id, w)?;
+        for &(org, words) in segments {
+            self.real.write(region.base + org, words)?;
+        }
+        let map = VmMap {
+            base: region.base,
+            w,
+        };
+        self.vms.push(VmState::new(id, map, entry));
+        Ok(id)
+    }
+
+    /// The VMs.
+    pub fn vms(&self) -> &[VmState] {
+        &self.vms
+    }
+
+    /// A VM's state.
+    pub fn vm(&self, id: VmId) -> &VmState {
+        &self.vms[id]
+    }
+
+    /// Queues console input for a VM.
+    pub fn push_input(&mut self, id: VmId, bytes: &[u8]) {
+        self.vms[id].input.extend_from_slice(bytes);
+    }
+
+    /// The guest's memory, `E[0..w)`.
+    pub fn window(&self, id: VmId) -> &[u64] {
+        let m = self.vms[id].map;
+        &self.real.memory()[m.base as usize..(m.base + m.w) as usize]
+    }
+
+    /// The real machine (for isolation checks).
+    pub fn real(&self) -> &Machine {
+        &self.real
+    }
+
+    /// The allocator.
+    pub fn allocator(&self) -> &Allocator {
+        &self.allocator
+    }
+
+    /// The ISA.
+    pub fn isa(&self) -> &Arc<Isa> {
+        &self.isa
+    }
+
+    /// Runs VM `id` for at most `budget` guest instructions.
+    pub fn run_vm(&mut self, id: VmId, budget: u64) -> VmExit {
+        let end = self.vms[id].steps.saturating_add(budget);
+        loop {
+            if let Some(exit) = self.vms[id].exit {
+                return exit;
+            }
+            self.deliver_interrupt(id);
+            let vm = &self.vms[id];
+            if vm.steps >= end {
+                return VmExit::BudgetSpent;
+            }
+            let stop = vm.timer_due.map_or(end, |due| due.min(end));
+            let n = stop.saturating_sub(vm.steps).max(1);
+            self.real.set_psw(vm.map.real_psw(vm.psw));
+            let before = self.real.steps();
+            let exit = self.real.run(n);
+            let ran = self.real.steps() - before;
+            let vm = &mut self.vms[id];
+            vm.steps += ran;
+            vm.psw.p = self.real.psw().p;
+            match exit {
+                Exit::Trapped(_) => {
+                    vm.counts.direct += ran - 1;
+                    self.dispatch(id);
+                }
+                Exit::Halted => {
+                    // Only an unprivileged halt gets here: the real processor stopped.
+                    vm.counts.direct += ran;
+                    vm.exit = Some(VmExit::Halted);
+                }
+                Exit::BudgetSpent | Exit::Stuck => vm.counts.direct += ran,
+            }
+            let vm = &mut self.vms[id];
+            if let Some(due) = vm.timer_due
+                && vm.steps >= due
+            {
+                vm.timer_due = None;
+                vm.timer_pending = true;
+            }
+        }
+    }
+
+    /// Runs every VM round-robin, `slice` guest instructions a turn, until each has halted
+    /// or run `max_steps` instructions. A guest that never halts costs the others nothing
+    /// but its own slices.
+    pub fn run_all(&mut self, slice: u64, max_steps: u64) {
+        let slice = slice.max(1);
+        loop {
+            let mut ran_any = false;
+            for id in 0..self.vms.len() {
+                let vm = &self.vms[id];
+                if vm.exit.is_some() || vm.steps >= max_steps {
+                    continue;
+                }
+                let turn = slice.min(max_steps - vm.steps);
+                self.run_vm(id, turn);
+                ran_any = true;
+            }
+            if !ran_any {
+                return;
+            }
+        }
+    }
+
+    fn deliver_interrupt(&mut self, id: VmId) {
+        let class = self.isa.features.timer.unwrap_or(1);
+        let vm = &mut self.vms[id];
+        if vm.timer_pending && vm.psw.mode == Mode::User {
+            vm.timer_pending = false;
+            let mut view = VirtualView {
+                real: &mut self.real,
+                vm,
+            };
+            if pgvm_machine::trap_entry(&mut view, class) {
+                view.vm.counts.interrupts += 1;
+            }
+        }
+    }
+
+    /// The dispatcher: every trap of the real machine comes here.
+    ///
+    /// In virtual supervisor mode the bare machine would have run the instruction without
+    /// this trap (it trapped only because the guest really runs in user mode), so the
+    /// interpreter runs the instruction's own semantics on the virtual state; if it traps there
+    /// too (a supervisor call, a memory trap), that trap is the guest's and is reflected. In
+    /// virtual user mode the bare machine traps as well, so the trap is reflected at once.
+    fn dispatch(&mut self, id: VmId) {
+        let isa = Arc::clone(&self.isa);
+        let vm = &mut self.vms[id];
+        let supervisor = vm.psw.mode == Mode::Supervisor;
+        let mut view = VirtualView {
+            real: &mut self.real,
+            vm,
+        };
+        if !supervisor {
+            reflect(&mut view);
+            return;
+        }
+        let word = fetch(&view);
+        match pgvm_machine::step(&isa, &mut view) {
+            Step::Done => record_emulated(&isa, word, view.vm),
+            Step::Halted => {
+                record_emulated(&isa, word, view.vm);
+                view.vm.exit = Some(VmExit::Halted);
+            }
+            Step::Trapped(_) => reflect(&mut view),
+        }
+    }
+}
+
+/// The word at the virtual `P`, if it develops.
+fn fetch(view: &VirtualView<'_>) -> Option<u64> {
+    let psw = view.psw();
+    pgvm_machine::develop(psw.p, psw.r, view.size()).map(|pa| view.load(pa))
+}
+
+fn record_emulated(isa: &Isa, word: Option<u64>, vm: &mut VmState) {
+    vm.counts.emulated += 1;
+    if let Some(id) = word.and_then(|w| isa.decode(w)) {
+        *vm.counts
+            .emulated_by_mnemonic
+            .entry(isa.insns[id].mnemonic.clone())
+            .or_insert(0) += 1;
+    }
+}
+
+/// Reflects a trap into the guest: its own `E[0] <- PSW; PSW <- E[1]`. A VM whose trap
+/// re-enters exactly the state it left is stuck, as the bare machine would be.
+fn reflect(view: &mut VirtualView<'_>) {
+    let before = view.psw();
+    let old_e0 = if view.size() > 0 { view.load(0) } else { 0 };
+    if !pgvm_machine::trap_entry(view, 0) {
+        view.vm.exit = Some(VmExit::Stuck);
+        return;
+    }
+    view.vm.counts.reflected += 1;
+    let quiet = view.vm.timer_due.is_none() && !view.vm.timer_pending;
+    if quiet && pgvm_machine::trap_changed_nothing(before, old_e0, view.psw()) {
+        view.vm.exit = Some(VmExit::Stuck);
+    }
+}
