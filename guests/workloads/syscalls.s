@@ -1,0 +1,7 @@
+; The syscalls workload on the bare machine: it runs alone, in supervisor mode, and prints through
+; the console directly. The same program runs as a process under tsos (guests/tsos/).
+
+        .isa     s370
+        .entry   syscalls
+        .include "../lib/usys-bare.s"
+        .include "prog/syscalls.s"
