@@ -70,6 +70,7 @@ pub fn tour() -> Result<ExitCode> {
             failures += 1;
         }
     }
+    failures += tsos(&dir)?;
     println!("Next: pgvm run guests/hello.s --trace, pgvm isa doc ia32, pgvm --help.");
     Ok(if failures == 0 {
         ExitCode::SUCCESS
@@ -77,4 +78,31 @@ pub fn tour() -> Result<ExitCode> {
         eprintln!("tour: {failures} guest(s) did not halt");
         ExitCode::from(1)
     })
+}
+
+/// The time-sharing OS (guests/tsos/s370.s): its processes' interleaved output, shortened to
+/// its first and last lines, and the summary. Returns 1 if it did not halt.
+fn tsos(dir: &std::path::Path) -> Result<u32> {
+    const HEAD: usize = 12;
+    const TAIL: usize = 4;
+    let path = dir.join("tsos/s370.s");
+    println!(
+        "== guests/tsos/s370.s: tsos, a time-sharing OS: six processes in their own windows,\n   \
+         preempted by the interval timer, calling the kernel with svc (docs/guests.md)\n"
+    );
+    let (isa, image) =
+        program::load(&path, None).with_context(|| format!("The tour needs {}", path.display()))?;
+    let mut m = run::boot(isa, &image, 65536)?;
+    let exit = m.run(50_000_000);
+    let output = String::from_utf8_lossy(m.output()).into_owned();
+    let lines: Vec<&str> = output.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if i < HEAD || i + TAIL >= lines.len() {
+            println!("  | {line}");
+        } else if i == HEAD {
+            println!("  | ... {} more lines ...", lines.len() - HEAD - TAIL);
+        }
+    }
+    println!("  {}\n", run::summary(&m, exit));
+    Ok(u32::from(exit != Exit::Halted))
 }
