@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use pgvm_isa::Stmt;
+use pgvm_machine::{Exit, Machine};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -393,44 +395,96 @@ fn a_process_whose_region_does_not_fit_is_not_started() {
 
 // ---- misbehaving processes --------------------------------------------------------------------
 
-#[test]
-fn faults_are_contained() {
+/// The fault build (guests/tsos/faults.s), run once per test: it is cheap.
+fn faults() -> String {
     let (out, err) = run_halting("guests/tsos/faults.s", &[]);
-    // Each bad process is killed, with who and why.
-    for line in [
-        "tsos: process 1 (loop) killed: CPU time limit",
+    assert!(out.ends_with("tsos: all processes have exited; halting\n"));
+    insta::assert_snapshot!("tsos_faults", golden(&out, &err));
+    out
+}
+
+#[test]
+fn a_process_that_loops_forever_does_not_stop_the_others() {
+    let out = faults();
+    // It printed (through the putc call), then spun until its CPU limit of 20 slices ran out;
+    // meanwhile the others ran, and they finished after it was gone.
+    let started = line_index(&out, "loop: spinning forever");
+    let killed = line_index(&out, "tsos: process 1 (loop) killed: CPU time limit");
+    let others = line_index(&out, "scribble: clearing memory from my last word upward");
+    assert!(started < others && others < killed, "{out}");
+    assert!(killed < line_index(&out, "sieve: checksum 593823"));
+    check_sieve(&out);
+    check_sort(&out);
+    line_index(&out, "tsos: process 3 (sieve) exited");
+    line_index(&out, "tsos: process 8 (sort) exited");
+}
+
+#[test]
+fn a_process_that_scribbles_past_its_region_is_killed_cleanly() {
+    let out = faults();
+    // Killed at its first store past its bounds (the stx at P=0x103)...
+    let killed = line_index(
+        &out,
         "tsos: process 2 (scribble) killed: memory trap at P=0x000103",
+    );
+    // ... and its neighbour, the sieve in the next region up, still computes the right sum.
+    assert!(killed < line_index(&out, "sieve: checksum 593823"), "{out}");
+    check_sieve(&out);
+}
+
+#[test]
+fn the_scribbler_writes_nothing_outside_its_region() {
+    // In process, to look at memory afterwards: the scribbler (region 0x5000..0x6000) stores
+    // 0xdead upward from its last word. It must have filled its own window up to the last
+    // word, and no word outside it may hold 0xdead except the constant in its template.
+    let isa = Arc::new(pgvm_isa::load("s370").expect("s370"));
+    let image = pgvm_asm::assemble_file(&root().join("guests/tsos/faults.s"), &isa)
+        .expect("faults.s assembles");
+    let mut m = Machine::new(isa, 65536).expect("machine");
+    image.load_into(&mut m).expect("image fits");
+    assert_eq!(m.run(20_000_000), Exit::Halted);
+    let mem = m.memory();
+    assert_eq!(mem[0x5fff], 0xdead, "it ran to the end of its window");
+    let outside: Vec<usize> = (0..mem.len())
+        .filter(|&a| mem[a] == 0xdead && !(0x5000..0x6000).contains(&a))
+        .collect();
+    assert_eq!(outside.len(), 1, "{outside:x?}");
+    assert!(
+        outside[0] < 0x4000,
+        "only the template's constant: {outside:x?}"
+    );
+    assert_eq!(
+        m.stats().memory,
+        1,
+        "one memory trap: the first store past the bounds"
+    );
+}
+
+#[test]
+fn a_bad_pointer_in_a_system_call_kills_only_the_caller() {
+    let out = faults();
+    line_index(&out, "badptr: svc 99 refused; now puts from address 0x2000");
+    line_index(
+        &out,
         "tsos: process 4 (badptr) killed: bad address in system call at P=0x000107",
+    );
+    assert!(!out.contains("badptr: still alive"), "{out}");
+    check_sort(&out);
+}
+
+#[test]
+fn privileged_and_other_faulting_instructions_kill_only_their_process() {
+    let out = faults();
+    for line in [
         "tsos: process 5 (priv) killed: privileged instruction at P=0x000103",
         "tsos: process 6 (divzero) killed: divide by zero at P=0x000102",
         "tsos: process 7 (illegal) killed: illegal instruction at P=0x000103",
     ] {
         line_index(&out, line);
     }
-    // What they tried had no effect: nothing printed after the attempt, no other output.
     assert!(!out.contains("still alive"), "{out}");
-    line_index(&out, "loop: spinning forever");
-    line_index(&out, "badptr: svc 99 refused; now puts from address 0x2000");
-    // The loop did not stop the others; the scribbler's neighbour (the sieve, in the next
-    // region up) and the sort still compute their correct checksums, and the OS halts.
-    let loop_killed = line_index(&out, "tsos: process 1 (loop) killed: CPU time limit");
-    let scribble_killed = line_index(
-        &out,
-        "tsos: process 2 (scribble) killed: memory trap at P=0x000103",
-    );
-    assert!(loop_killed < line_index(&out, "sieve: checksum 593823"));
     check_sieve(&out);
     check_sort(&out);
-    assert!(scribble_killed < line_index(&out, "sieve: checksum 593823"));
-    line_index(&out, "tsos: process 3 (sieve) exited");
-    line_index(&out, "tsos: process 8 (sort) exited");
-    assert!(out.ends_with("tsos: all processes have exited; halting\n"));
-    assert!(
-        err.contains("(memory 1, privileged 1, instruction "),
-        "{err}"
-    );
-    assert!(err.contains("illegal 1)"), "{err}");
-    insta::assert_snapshot!("tsos_faults", golden(&out, &err));
 }
 
 // ---- the build ----------------------------------------------------------------------------------
