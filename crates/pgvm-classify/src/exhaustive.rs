@@ -1,0 +1,238 @@
+//! Exhaustive checking on a small stated configuration.
+//!
+//! The configuration ([`describe`] prints it): a machine of `q = 4` words; every `R = <l, b>`
+//! with `b >= 1` and `l + b <= q`; every `P < b` (the instruction sits at `l + P`); both modes;
+//! every operand field the body reads set to each of `0, 1, 2, 3, 4` and all ones (-1 for a
+//! signed field); every other word of memory, the trap vectors included, set to each value
+//! of `V = {0, 1, 2, 3, 4, 2^64 - 1}` plus up to four constants of the body itself (its
+//! literals and the bits its shifts select); the clock 0, against 1 for timing; every shift
+//! `x` that keeps the window inside memory. The assist bit is the classification's.
+//!
+//! Every state is checked for every atom still open, through the same [`Prober`] as the
+//! search. The enumeration is split into chunks run in parallel with rayon; the witness kept
+//! for an atom is the one at the lowest index, so the result does not depend on scheduling.
+
+use pgvm_isa::{BinOp, Expr, Mode, Stmt};
+use pgvm_machine::Reloc;
+use rayon::prelude::*;
+
+use crate::generate::Target;
+use crate::search::{Prober, Tally};
+use crate::state::State;
+
+/// The memory size of the exhaustive configuration.
+pub const Q: u64 = 4;
+
+/// Values every operand field takes.
+const FIELD_VALUES: [u64; 6] = [0, 1, 2, 3, 4, u64::MAX];
+
+/// Values every memory word takes, before the body's own constants are added.
+const WORD_VALUES: [u64; 6] = [0, 1, 2, 3, 4, u64::MAX];
+
+/// At most this many of the body's constants join [`WORD_VALUES`].
+const MAX_BODY_CONSTANTS: usize = 4;
+
+/// States enumerated per parallel chunk.
+const CHUNK: u64 = 4096;
+
+/// The configuration, in words, for reports.
+pub fn describe() -> String {
+    format!(
+        "q = {Q}; every R = <l, b> with b >= 1 and l + b <= q; every P < b; both modes; operand fields in {{0, 1, 2, 3, 4, -1}}; every other word in {{0, 1, 2, 3, 4, 2^64-1}} plus up to {MAX_BODY_CONSTANTS} constants of the body; clock 0 (1 for timing); every shift that fits"
+    )
+}
+
+/// The windows and program counters of the configuration: `(l, b, p)`.
+fn windows() -> Vec<(u64, u64, u64)> {
+    let mut w = Vec::new();
+    for l in 0..Q {
+        for b in 1..=Q - l {
+            for p in 0..b {
+                w.push((l, b, p));
+            }
+        }
+    }
+    w
+}
+
+/// The word values for one instruction: `0, 1, 2, 3, 4, 2^64 - 1` and the body's literal constants and
+/// shifted bits, in order of appearance.
+pub fn word_values(body: &[Stmt]) -> Vec<u64> {
+    let mut extra = Vec::new();
+    for s in body {
+        stmt_literals(s, &mut extra);
+    }
+    let mut v = WORD_VALUES.to_vec();
+    for c in extra {
+        if v.len() == WORD_VALUES.len() + MAX_BODY_CONSTANTS {
+            break;
+        }
+        if !v.contains(&c) {
+            v.push(c);
+        }
+    }
+    v
+}
+
+fn stmt_literals(s: &Stmt, out: &mut Vec<u64>) {
+    match s {
+        Stmt::Store { addr, value, .. } => {
+            expr_literals(addr, out);
+            expr_literals(value, out);
+        }
+        Stmt::Set(_, e) | Stmt::Let(_, e) | Stmt::Out(e) | Stmt::Timer(e) => expr_literals(e, out),
+        Stmt::If(c, t, e) => {
+            expr_literals(c, out);
+            t.iter().chain(e).for_each(|s| stmt_literals(s, out));
+        }
+        Stmt::Trap(_) | Stmt::Halt => {}
+    }
+}
+
+fn expr_literals(e: &Expr, out: &mut Vec<u64>) {
+    match e {
+        // Bits picked out by shifts first: they are where profiles keep their mode bits.
+        Expr::Binary(BinOp::Shr | BinOp::Shl | BinOp::Sar, a, b) => {
+            if let Expr::Const(k) = **b {
+                out.push(1u64 << (k & 63));
+            }
+            expr_literals(a, out);
+        }
+        Expr::Binary(_, a, b) => {
+            expr_literals(a, out);
+            expr_literals(b, out);
+        }
+        Expr::Const(c) => out.push(*c),
+        Expr::Load(_, a) | Expr::Unary(_, a) => expr_literals(a, out),
+        _ => {}
+    }
+}
+
+/// The enumeration for one instruction: a mixed-radix counter over window, fields and words.
+struct Space<'t, 'a> {
+    target: &'t Target<'a>,
+    windows: Vec<(u64, u64, u64)>,
+    words: Vec<u64>,
+}
+
+impl Space<'_, '_> {
+    /// States per window: field combinations times memory contents (the instruction's own
+    /// word is fixed by the fields).
+    fn per_window(&self) -> u64 {
+        let fields = (FIELD_VALUES.len() as u64).pow(self.target.fields.len() as u32);
+        fields * (self.words.len() as u64).pow(Q as u32 - 1)
+    }
+
+    fn total(&self) -> u64 {
+        self.windows.len() as u64 * self.per_window()
+    }
+
+    /// The `index`-th state, in supervisor mode.
+    fn state(&self, index: u64) -> State {
+        let per = self.per_window();
+        let (l, b, p) = self.windows[(index / per) as usize];
+        let mut rest = index % per;
+        let mut digit = |radix: u64| {
+            let d = rest % radix;
+            rest /= radix;
+            d as usize
+        };
+        let fields: Vec<u64> = (0..self.target.fields.len())
+            .map(|_| FIELD_VALUES[digit(FIELD_VALUES.len() as u64)])
+            .collect();
+        let mut s = State::new(Q, Mode::Supervisor, p, Reloc { l, b });
+        s.assist = self.target.assist;
+        for pa in 0..Q {
+            if pa == l + p {
+                s.set_word(pa, self.target.word(&fields));
+            } else {
+                let v = self.words[digit(self.words.len() as u64)];
+                s.set_word(pa, v);
+            }
+        }
+        s
+    }
+}
+
+/// How many states the configuration has for `target`.
+pub fn size(target: &Target<'_>) -> u64 {
+    let space = Space {
+        target,
+        windows: windows(),
+        words: word_values(&target.isa.insns[target.id].body),
+    };
+    space.total()
+}
+
+/// Checks every state of the configuration for every atom in `open`.
+pub fn enumerate(target: &Target<'_>, open: [bool; 8]) -> Tally {
+    let space = Space {
+        target,
+        windows: windows(),
+        words: word_values(&target.isa.insns[target.id].body),
+    };
+    let total = space.total();
+    let chunks = total.div_ceil(CHUNK);
+    (0..chunks)
+        .into_par_iter()
+        .map(|c| {
+            let mut tally = Tally::default();
+            let mut prober = Prober::new(target.isa);
+            for index in c * CHUNK..((c + 1) * CHUNK).min(total) {
+                let mut now = open;
+                for (i, n) in now.iter_mut().enumerate() {
+                    *n &= tally.found[i].is_none();
+                }
+                if !now.contains(&true) {
+                    break;
+                }
+                let s = space.state(index);
+                let shifts: Vec<i64> = match s.shift_range() {
+                    Some((lo, hi)) => (lo..=hi).filter(|&x| x != 0).collect(),
+                    None => Vec::new(),
+                };
+                prober.probe(&s, &shifts, 1, now, index, &mut tally);
+            }
+            tally
+        })
+        .reduce(Tally::default, |mut a, b| {
+            a.merge(b);
+            a
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_has_twenty_windows() {
+        assert_eq!(windows().len(), 20);
+    }
+
+    #[test]
+    fn every_index_is_a_distinct_fetchable_state() {
+        let isa = pgvm_isa::load("ppc").expect("loads");
+        let id = isa.insn("mtmsr").expect("exists");
+        let t = Target::new(&isa, id, false);
+        let space = Space {
+            target: &t,
+            windows: windows(),
+            words: word_values(&isa.insns[id].body),
+        };
+        assert!(
+            space.words.contains(&(1 << 14)),
+            "PR bit: {:x?}",
+            space.words
+        );
+        let n = space.total();
+        assert_eq!(n, 20 * 6 * (space.words.len() as u64).pow(3));
+        let mut seen = std::collections::HashSet::new();
+        for i in (0..n).step_by(97) {
+            let s = space.state(i);
+            let pa = s.develop(s.p).expect("fetchable");
+            assert_eq!(isa.decode(s.word(pa)), Some(id));
+            assert!(seen.insert(format!("{s:?}")));
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! The classifier: derives every instruction's classes (DESIGN.md §2) from its semantics, with a
+//! proof or a replayable witness for each answer, and decides the conditions of Theorems 1, 2
+//! and 3 (§3).
+//!
+//! How an instruction is classified ([`classify`]):
+//!
+//! 1. **Proof** ([`proof`]): the body is specialized to each starting mode and its residual's
+//!    effects settle whatever they can, for all states: Lemma 1's innocuous case, the
+//!    structural form of privilege, and per-mode "cannot be control-, location- or
+//!    timing-sensitive".
+//! 2. **Search** ([`search`]): every question still open is put to states generated from the
+//!    seed, run through the machine's own interpreter ([`pgvm_machine::step`]) on the
+//!    classifier's state view ([`HypoView`]). A witness settles a question; N states without
+//!    one are reported as exactly that, never as a proof.
+//! 3. **Exhaustive** ([`exhaustive`], on request): what is still open is checked on every state
+//!    of a small stated configuration.
+//!
+//! Instructions are classified in parallel (rayon); each one's states come from its own stream
+//! of the seed, so results never depend on scheduling.
+
+pub mod check;
+pub mod exhaustive;
+pub mod generate;
+pub mod proof;
+pub mod search;
+pub mod state;
+pub mod theorem;
+pub mod verdict;
+pub mod witness;
+
+use std::collections::BTreeMap;
+
+use pgvm_isa::{InsnId, Isa};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+pub use check::Observation;
+pub use state::{HypoView, State};
+pub use theorem::Theorem;
+pub use verdict::{ATOMS, Atom, CLASSES, Class, ClassVerdict, Evidence, Finding};
+pub use witness::{Replay, Witness, WitnessError, WitnessFile, replay};
+
+use crate::generate::{Target, insn_seed};
+use crate::search::Tally;
+
+/// The default number of states searched per instruction and open question.
+pub const DEFAULT_SAMPLES: u64 = 100_000;
+
+/// How to classify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The seed of every generated state.
+    pub seed: u64,
+    /// States searched per instruction and open question (at least 1).
+    pub samples: u64,
+    /// Also check every state of the small exhaustive configuration.
+    pub exhaustive: bool,
+    /// Use proofs from the semantics. Off only to test the proofs against the search.
+    pub proofs: bool,
+    /// The assist bit of every state; `None` means on exactly when the profile has
+    /// `feature assist` (the monitor enables it).
+    pub assist: Option<bool>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            seed: 0,
+            samples: DEFAULT_SAMPLES,
+            exhaustive: false,
+            proofs: true,
+            assist: None,
+        }
+    }
+}
+
+/// Errors of the classifier's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClassifyError {
+    /// A search of zero states.
+    #[error(
+        "Samples must be at least 1: a search of no states finds no witness and shows nothing\n  hint: leave it at the default ({DEFAULT_SAMPLES}), or use --exhaustive for a complete check of a small configuration"
+    )]
+    NoSamples,
+}
+
+impl Config {
+    /// Refuses settings that would make the evidence meaningless.
+    pub fn validate(&self) -> Result<(), ClassifyError> {
+        if self.samples == 0 {
+            return Err(ClassifyError::NoSamples);
+        }
+        Ok(())
+    }
+
+    /// Whether states of `isa` have the assist bit on.
+    pub fn assist_for(&self, isa: &Isa) -> bool {
+        isa.features.assist && self.assist.unwrap_or(true)
+    }
+}
+
+/// One instruction's classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsnReport {
+    /// The mnemonic.
+    pub mnemonic: String,
+    /// The opcode.
+    pub opcode: u64,
+    /// Every class, with its evidence.
+    pub classes: BTreeMap<Class, ClassVerdict>,
+    /// How each atomic question was settled.
+    pub findings: BTreeMap<Atom, Finding>,
+    /// The witnesses the findings refer to.
+    pub witnesses: Vec<Witness>,
+    /// States in the exhaustive configuration, when it ran.
+    pub exhaustive_states: Option<u64>,
+}
+
+impl InsnReport {
+    /// Whether the instruction is in `class`.
+    pub fn is(&self, class: Class) -> bool {
+        self.classes.get(&class).is_some_and(|v| v.value)
+    }
+
+    /// Sensitive: control- or behavior-sensitive.
+    pub fn sensitive(&self) -> bool {
+        !self.is(Class::Innocuous)
+    }
+}
+
+/// One profile's classification and theorem verdicts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The profile's name.
+    pub isa: String,
+    /// The file it was read from.
+    pub file: String,
+    /// Whether every state had the assist bit on ("under the assist").
+    pub assist: bool,
+    /// The settings used.
+    pub config: Config,
+    /// Per instruction, in the profile's order.
+    pub instructions: Vec<InsnReport>,
+    /// Theorem 1: sensitive ⊆ privileged.
+    pub theorem1: Theorem,
+    /// Theorem 2: Theorem 1 and no timing dependence.
+    pub theorem2: Theorem,
+    /// Theorem 3: user-sensitive ⊆ privileged.
+    pub theorem3: Theorem,
+}
+
+/// Classifies one profile.
+pub fn classify(isa: &Isa, config: &Config) -> Result<Report, ClassifyError> {
+    let mut reports = classify_all(std::slice::from_ref(isa), config, &|| {})?;
+    Ok(reports.remove(0))
+}
+
+/// Classifies several profiles at once, every instruction of every profile in parallel.
+/// `progress` is called once per instruction finished.
+pub fn classify_all(
+    isas: &[Isa],
+    config: &Config,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<Report>, ClassifyError> {
+    config.validate()?;
+    let jobs: Vec<(usize, InsnId)> = isas
+        .iter()
+        .enumerate()
+        .flat_map(|(k, isa)| (0..isa.insns.len()).map(move |id| (k, id)))
+        .collect();
+    let mut done: Vec<InsnReport> = jobs
+        .par_iter()
+        .map(|&(k, id)| {
+            let r = classify_insn(&isas[k], id, config);
+            progress();
+            r
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for isa in isas.iter().rev() {
+        let instructions = done.split_off(done.len() - isa.insns.len());
+        reports.push(report(isa, config, instructions));
+    }
+    reports.reverse();
+    Ok(reports)
+}
+
+/// The total number of instructions [`classify_all`] will report progress for.
+pub fn job_count(isas: &[Isa]) -> u64 {
+    isas.iter().map(|i| i.insns.len() as u64).sum()
+}
+
+fn report(isa: &Isa, config: &Config, instructions: Vec<InsnReport>) -> Report {
+    let theorem1 = theorem::theorem1(&instructions);
+    let theorem3 = theorem::theorem3(&instructions);
+    let theorem2 = theorem::theorem2(&instructions, &theorem1);
+    Report {
+        isa: isa.name.clone(),
+        file: isa.file.clone(),
+        assist: config.assist_for(isa),
+        config: config.clone(),
+        instructions,
+        theorem1,
+        theorem2,
+        theorem3,
+    }
+}
+
+/// Classifies one instruction: proofs, then search, then (on request) the exhaustive check.
+pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
+    let insn = &isa.insns[id];
+    let assist = config.assist_for(isa);
+    let target = Target::new(isa, id, assist);
+    let mut findings: BTreeMap<Atom, Finding> = BTreeMap::new();
+    if config.proofs {
+        for (atom, reason) in proved(isa, id, assist) {
+            findings.insert(
+                atom,
+                Finding::Absent {
+                    by: Evidence::Proof,
+                    detail: format!("proof: {reason}"),
+                },
+            );
+        }
+    }
+    let open = |f: &BTreeMap<Atom, Finding>| ATOMS.map(|a| !f.contains_key(&a));
+    let seed = insn_seed(config.seed, &isa.name, &insn.mnemonic);
+    let tally = search::search(&target, seed, config.samples, open(&findings));
+    let mut witnesses = Vec::new();
+    let searched = tally.checked;
+    take_witnesses(
+        isa,
+        id,
+        config,
+        tally,
+        Evidence::Search,
+        &mut findings,
+        &mut witnesses,
+    );
+    let mut exhaustive_states = None;
+    if config.exhaustive && open(&findings).contains(&true) {
+        let n = exhaustive::size(&target);
+        exhaustive_states = Some(n);
+        let tally = exhaustive::enumerate(&target, open(&findings));
+        take_witnesses(
+            isa,
+            id,
+            config,
+            tally,
+            Evidence::Exhaustive,
+            &mut findings,
+            &mut witnesses,
+        );
+        for a in ATOMS {
+            findings.entry(a).or_insert_with(|| Finding::Absent {
+                by: Evidence::Exhaustive,
+                detail: format!(
+                    "exhaustive: no witness in all {n} states of the configuration (nor in {} searched, seed {})",
+                    searched[a.index()],
+                    config.seed
+                ),
+            });
+        }
+    }
+    for a in ATOMS {
+        findings.entry(a).or_insert_with(|| Finding::Absent {
+            by: Evidence::Search,
+            detail: format!(
+                "search: no witness in {} states, seed {}",
+                searched[a.index()],
+                config.seed
+            ),
+        });
+    }
+    let claims: Vec<String> = witnesses
+        .iter()
+        .map(|w: &Witness| w.claim.clone())
+        .collect();
+    let classes = CLASSES
+        .iter()
+        .map(|&c| (c, verdict::derive(c, &findings, &claims)))
+        .collect();
+    InsnReport {
+        mnemonic: insn.mnemonic.clone(),
+        opcode: insn.opcode,
+        classes,
+        findings,
+        witnesses,
+        exhaustive_states,
+    }
+}
+
+/// The atoms proven absent for instruction `id`, with the reason.
+pub fn proved(isa: &Isa, id: InsnId, assist: bool) -> Vec<(Atom, String)> {
+    let insn = &isa.insns[id];
+    let p = proof::prove(&insn.body, &insn.effects, Some(assist));
+    let assist_note = |r: String| {
+        if assist && insn.effects.reads.contains(&pgvm_isa::Primitive::Assist) {
+            format!("{r} (under the assist)")
+        } else {
+            r
+        }
+    };
+    let mut out = Vec::new();
+    let mut add = |a: Atom, r: &Option<String>| {
+        if let Some(r) = r {
+            out.push((a, assist_note(r.clone())));
+        }
+    };
+    add(Atom::NotPrivileged, &p.privileged);
+    add(Atom::ControlUser, &p.no_control[0]);
+    add(Atom::ControlSuper, &p.no_control[1]);
+    add(Atom::LocationUser, &p.no_location[0]);
+    add(Atom::LocationSuper, &p.no_location[1]);
+    add(Atom::ModeSensitive, &p.no_mode);
+    add(Atom::TimingUser, &p.no_timing[0]);
+    add(Atom::TimingSuper, &p.no_timing[1]);
+    out
+}
+
+fn take_witnesses(
+    isa: &Isa,
+    id: InsnId,
+    config: &Config,
+    tally: Tally,
+    by: Evidence,
+    findings: &mut BTreeMap<Atom, Finding>,
+    witnesses: &mut Vec<Witness>,
+) {
+    for (sample, found) in tally.found.into_iter().flatten() {
+        findings.insert(
+            found.atom,
+            Finding::Witnessed {
+                witness: witnesses.len(),
+                by,
+            },
+        );
+        witnesses.push(Witness {
+            isa: isa.name.clone(),
+            isa_file: isa.file.clone(),
+            mnemonic: isa.insns[id].mnemonic.clone(),
+            atom: found.atom,
+            found_by: by,
+            seed: config.seed,
+            sample,
+            states: found.states,
+            shift: found.shift,
+            claim: found.observation.to_string(),
+            observation: found.observation,
+        });
+    }
+}
+
+impl Report {
+    /// The JSON object `pgvm classify --json` prints for this profile.
+    pub fn to_json(&self) -> Value {
+        let instructions: Vec<Value> = self.instructions.iter().map(insn_json).collect();
+        json!({
+            "isa": self.isa,
+            "file": self.file,
+            "assist": self.assist,
+            "search": { "samples": self.config.samples, "seed": self.config.seed },
+            "exhaustive": self.config.exhaustive.then(exhaustive::describe),
+            "instructions": instructions,
+            "theorem1": self.theorem1,
+            "theorem2": self.theorem2,
+            "theorem3": self.theorem3,
+        })
+    }
+
+    /// Every witness of every instruction, as a witness file.
+    pub fn witness_file(reports: &[Report]) -> WitnessFile {
+        WitnessFile {
+            pgvm_witnesses: 1,
+            witnesses: reports
+                .iter()
+                .flat_map(|r| &r.instructions)
+                .flat_map(|i| i.witnesses.iter().cloned())
+                .collect(),
+        }
+    }
+}
+
+fn insn_json(i: &InsnReport) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("mnemonic".into(), json!(i.mnemonic));
+    o.insert("opcode".into(), json!(i.opcode));
+    for (c, v) in &i.classes {
+        o.insert(c.key().into(), json!(v.value));
+    }
+    let evidence: serde_json::Map<String, Value> = i
+        .classes
+        .iter()
+        .map(|(c, v)| (c.key().to_string(), json!(v.evidence.name())))
+        .collect();
+    let detail: serde_json::Map<String, Value> = i
+        .classes
+        .iter()
+        .map(|(c, v)| {
+            (
+                c.key().to_string(),
+                json!({ "detail": v.detail, "witness": v.witness }),
+            )
+        })
+        .collect();
+    o.insert("evidence".into(), Value::Object(evidence));
+    o.insert("evidence_detail".into(), Value::Object(detail));
+    if let Some(n) = i.exhaustive_states {
+        o.insert("exhaustive_states".into(), json!(n));
+    }
+    o.insert("witnesses".into(), json!(i.witnesses));
+    Value::Object(o)
+}

@@ -1,0 +1,240 @@
+//! The witness search: run states through the machine and apply the definitions.
+//!
+//! [`Prober::probe`] takes one state and checks every atom still open on it: the state in
+//! supervisor and in user mode (privilege, mode sensitivity, control sensitivity from each
+//! mode), each mode's state shifted by each given `x` (location sensitivity), and each mode's
+//! state with a second clock (timing, only when the first run actually read the clock: a run
+//! that never called `clock()` cannot depend on it). The random search ([`search`]) and the
+//! exhaustive enumeration (`crate::exhaustive`) both feed states to it.
+
+use pgvm_isa::{Isa, Mode};
+
+use crate::check::{self, Observation, Run};
+use crate::generate::{Rng, Target};
+use crate::state::{self, HypoView, State};
+use crate::verdict::{ATOMS, Atom};
+
+/// A witness as the search finds it, before it is dressed with its profile and instruction.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The atom it witnesses.
+    pub atom: Atom,
+    /// The states, in the order [`crate::Witness::states`] documents.
+    pub states: Vec<State>,
+    /// The shift, for location.
+    pub shift: Option<i64>,
+    /// What the check observed.
+    pub observation: Observation,
+}
+
+/// What a search (or part of an enumeration) found: per atom, the first witness (with the
+/// index of its state) and how many states the atom was checked on.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// The first witness of each atom, with its state's index.
+    pub found: [Option<(u64, Found)>; 8],
+    /// States checked, per atom.
+    pub checked: [u64; 8],
+}
+
+impl Tally {
+    fn record(&mut self, index: u64, found: Found) {
+        let slot = &mut self.found[found.atom.index()];
+        if slot.as_ref().is_none_or(|(i, _)| index < *i) {
+            *slot = Some((index, found));
+        }
+    }
+
+    /// Folds another part's tally in: counts add, the earliest witness wins.
+    pub fn merge(&mut self, other: Tally) {
+        for (i, f) in other.found.into_iter().enumerate() {
+            self.checked[i] += other.checked[i];
+            if let Some((index, found)) = f {
+                self.record(index, found);
+            }
+        }
+    }
+}
+
+/// Scratch views reused from state to state, so that the search allocates little.
+pub struct Prober<'a> {
+    isa: &'a Isa,
+    views: [HypoView; 3],
+}
+
+/// The atoms a mode's runs decide: control, location, timing.
+fn mode_atoms(m: Mode) -> [Atom; 3] {
+    match m {
+        Mode::User => [Atom::ControlUser, Atom::LocationUser, Atom::TimingUser],
+        Mode::Supervisor => [Atom::ControlSuper, Atom::LocationSuper, Atom::TimingSuper],
+    }
+}
+
+impl<'a> Prober<'a> {
+    /// A prober for one profile.
+    pub fn new(isa: &'a Isa) -> Prober<'a> {
+        let blank = HypoView::new(State::new(1, Mode::Supervisor, 0, Default::default()));
+        Prober {
+            isa,
+            views: [blank.clone(), blank.clone(), blank],
+        }
+    }
+
+    /// Checks every atom in `open` on the state `sup` (in supervisor mode) and its user-mode
+    /// twin, with the shifts `shifts` and the second clock `clock2`.
+    pub fn probe(
+        &mut self,
+        sup: &State,
+        shifts: &[i64],
+        clock2: u64,
+        open: [bool; 8],
+        index: u64,
+        tally: &mut Tally,
+    ) {
+        let need = |a: Atom| open[a.index()];
+        let user = sup.with_mode(Mode::User);
+        let [vs, vu, scratch] = &mut self.views;
+        vs.reset(sup);
+        let ss = state::run(self.isa, vs);
+        vu.reset(&user);
+        let su = state::run(self.isa, vu);
+        let rs = Run {
+            before: sup,
+            after: vs,
+            step: ss,
+        };
+        let ru = Run {
+            before: &user,
+            after: vu,
+            step: su,
+        };
+        for (atom, check) in [
+            (
+                Atom::NotPrivileged,
+                check::not_privileged as fn(Run, Run) -> _,
+            ),
+            (Atom::ModeSensitive, check::mode),
+        ] {
+            if need(atom) {
+                tally.checked[atom.index()] += 1;
+                if let Some(observation) = check(rs, ru) {
+                    let states = vec![sup.clone(), user.clone()];
+                    tally.record(
+                        index,
+                        Found {
+                            atom,
+                            states,
+                            shift: None,
+                            observation,
+                        },
+                    );
+                }
+            }
+        }
+        for run in [rs, ru] {
+            let [control, location, timing] = mode_atoms(run.before.mode);
+            if need(control) {
+                tally.checked[control.index()] += 1;
+                if let Some(observation) = check::control(run) {
+                    let states = vec![run.before.clone()];
+                    tally.record(
+                        index,
+                        Found {
+                            atom: control,
+                            states,
+                            shift: None,
+                            observation,
+                        },
+                    );
+                }
+            }
+            if need(location) && !shifts.is_empty() {
+                tally.checked[location.index()] += 1;
+                for &x in shifts {
+                    if let Some(f) = self_shift(self.isa, scratch, run, x, location) {
+                        tally.record(index, f);
+                        break;
+                    }
+                }
+            }
+            if need(timing) {
+                tally.checked[timing.index()] += 1;
+                if run.after.clock_read() {
+                    let other = State {
+                        clock: clock2,
+                        ..run.before.clone()
+                    };
+                    scratch.reset(&other);
+                    let step = state::run(self.isa, scratch);
+                    let second = Run {
+                        before: &other,
+                        after: scratch,
+                        step,
+                    };
+                    if let Some(observation) = check::timing(run, second) {
+                        let states = vec![run.before.clone(), other.clone()];
+                        tally.record(
+                            index,
+                            Found {
+                                atom: timing,
+                                states,
+                                shift: None,
+                                observation,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `run`'s state shifted by `x` and compares.
+fn self_shift(
+    isa: &Isa,
+    scratch: &mut HypoView,
+    run: Run<'_>,
+    x: i64,
+    atom: Atom,
+) -> Option<Found> {
+    let shifted = run.before.shifted(x)?;
+    scratch.reset(&shifted);
+    let step = state::run(isa, scratch);
+    let second = Run {
+        before: &shifted,
+        after: scratch,
+        step,
+    };
+    let observation = check::location(run, second)?;
+    Some(Found {
+        atom,
+        states: vec![run.before.clone(), shifted],
+        shift: Some(x),
+        observation,
+    })
+}
+
+/// The random search for one instruction: samples from the instruction's own stream (every
+/// other one small, so that witnesses tend to be short) until every
+/// atom in `open` has a witness or has been checked on `samples` states. A location atom is only
+/// checked on states whose window leaves room to shift, so the search may draw more samples
+/// than `samples` (at most four times as many).
+pub fn search(target: &Target<'_>, seed: u64, samples: u64, open: [bool; 8]) -> Tally {
+    let mut rng = Rng::new(seed);
+    let mut tally = Tally::default();
+    let mut prober = Prober::new(target.isa);
+    for k in 0..samples.saturating_mul(4) {
+        let mut now = [false; 8];
+        for a in ATOMS {
+            let i = a.index();
+            now[i] = open[i] && tally.found[i].is_none() && tally.checked[i] < samples;
+        }
+        if !now.contains(&true) {
+            break;
+        }
+        let sample = target.sample(&mut rng, k % 2 == 0);
+        let shifts: Vec<i64> = sample.shift.into_iter().collect();
+        prober.probe(&sample.state, &shifts, sample.clock2, now, k, &mut tally);
+    }
+    tally
+}
