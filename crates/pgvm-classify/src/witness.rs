@@ -60,12 +60,12 @@ pub struct WitnessFile {
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
     /// The file could not be read or written.
-    #[error("Cannot access {path}: {source}")]
+    #[error("Cannot access {path}: {cause}")]
     Io {
         /// The path.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not also a `source` that would print it twice).
+        cause: std::io::Error,
     },
     /// The file is not a witness file.
     #[error(
@@ -93,24 +93,23 @@ pub enum WitnessError {
         /// What is wrong.
         reason: String,
     },
-    /// The witness's profile does not load.
-    #[error("Witness {index}: {source}")]
-    Isa {
-        /// 0-based index in the file.
-        index: usize,
-        /// The cause.
-        source: IsaError,
-    },
 }
 
 impl WitnessFile {
     /// Parses a witness file's text; `path` is only for messages.
     pub fn parse(path: &str, text: &str) -> Result<WitnessFile, WitnessError> {
-        let file: WitnessFile = serde_json::from_str(text).map_err(|e| WitnessError::Json {
-            path: path.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
+        let file: WitnessFile = serde_json::from_str(text).map_err(|e| {
+            // serde_json appends " at line L column C"; the location leads the message instead.
+            let mut message = e.to_string();
+            if let Some(i) = message.rfind(" at line ") {
+                message.truncate(i);
+            }
+            WitnessError::Json {
+                path: path.to_string(),
+                line: e.line(),
+                column: e.column().max(1),
+                message,
+            }
         })?;
         if file.pgvm_witnesses != 1 {
             return Err(WitnessError::Json {
@@ -128,9 +127,9 @@ impl WitnessFile {
 
     /// Reads a witness file.
     pub fn read(path: &Path) -> Result<WitnessFile, WitnessError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WitnessError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| WitnessError::Io {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         WitnessFile::parse(&path.display().to_string(), &text)
     }

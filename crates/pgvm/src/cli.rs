@@ -53,6 +53,10 @@ enum Command {
     Isa(IsaCommand),
     /// A guided run of the main capabilities on built-in programs.
     Tour,
+    /// Derive every instruction's classes and the verdicts of Theorems 1-3, with evidence.
+    Classify(crate::classify::ClassifyArgs),
+    /// Re-execute the witnesses in a file and show each pair of runs side by side.
+    Replay(crate::classify::ReplayArgs),
 }
 
 #[derive(Subcommand)]
@@ -122,6 +126,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tour => crate::tour::tour(),
+        Command::Classify(args) => crate::classify::classify(&args),
+        Command::Replay(args) => crate::classify::replay(&args),
     }
 }
 

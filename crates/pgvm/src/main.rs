@@ -3,6 +3,7 @@
 //! This binary is the only place that uses `anyhow`: every library error arrives here and is
 //! printed with its location and hint, and the process exits with code 2.
 
+mod classify;
 mod cli;
 mod program;
 mod run;

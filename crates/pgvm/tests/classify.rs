@@ -1,0 +1,256 @@
+//! `pgvm classify` and `pgvm replay` end to end, and their bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn pgvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgvm"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("pgvm runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = pgvm(args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+fn fails(args: &[&str]) -> String {
+    let o = pgvm(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "args {args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pgvm-classify-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A small search keeps the debug binary quick; every verdict below is settled by a proof or
+/// a witness found early.
+const FEW: &str = "2000";
+
+#[test]
+fn pdp10_fails_theorem_1_and_names_the_culprits() {
+    let out = ok(&["classify", "--isa", "pdp10", "--samples", FEW]);
+    assert!(out.starts_with("pdp10\n"), "{out}");
+    assert!(out.contains("search: 2000 states per instruction"), "{out}");
+    let header = out.lines().find(|l| l.starts_with("insn")).expect("table");
+    for h in [
+        "priv", "ctrl", "loc", "mode", "user", "super", "timing", "innoc", "evidence",
+    ] {
+        assert!(header.contains(h), "{header}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("add ") && l.ends_with("proof")),
+        "{out}"
+    );
+    assert!(
+        out.contains("Theorem 1: fails — sensitive but not privileged: jrstu, jrstf, jsp"),
+        "{out}"
+    );
+    assert!(
+        out.contains("jrstu: not_privileged: in user mode it did not trap"),
+        "{out}"
+    );
+    assert!(out.contains("Theorem 3: holds (proof)"), "{out}");
+    assert!(
+        out.contains("Theorem 2: fails — Theorem 1's condition fails"),
+        "{out}"
+    );
+    assert!(!out.contains("proven not virtualizable"));
+}
+
+#[test]
+fn ia32_vt_is_classified_under_the_assist() {
+    let out = ok(&["classify", "--isa", "ia32-vt", "--samples", FEW]);
+    assert!(out.contains("under the assist"), "{out}");
+    assert!(out.contains("Theorem 1: holds under the assist"), "{out}");
+    assert!(
+        out.contains("Theorem 2: fails — timing-dependent: rdtsc"),
+        "{out}"
+    );
+}
+
+#[test]
+fn all_prints_every_profile_and_the_summary_matrix() {
+    let out = ok(&["classify", "--all", "--samples", FEW]);
+    let matrix: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("profile "))
+        .collect();
+    assert_eq!(matrix.len(), 8, "{out}");
+    let row = |name: &str| {
+        *matrix
+            .iter()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert!(row("s370").contains("holds"));
+    assert!(row("pdp10").contains("fails (jrstu, jrstf, jsp)"));
+    assert!(row("ia32-vt").contains("holds under the assist"));
+}
+
+#[test]
+fn json_has_the_documented_keys() {
+    let out = ok(&["classify", "--isa", "m68000", "--json", "--samples", FEW]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let r = &v[0];
+    assert_eq!(r["isa"], "m68000");
+    let movesr = r["instructions"]
+        .as_array()
+        .expect("instructions")
+        .iter()
+        .find(|i| i["mnemonic"] == "movesr")
+        .expect("movesr");
+    for key in [
+        "opcode",
+        "privileged",
+        "control_sensitive",
+        "location_sensitive",
+        "mode_sensitive",
+        "user_sensitive",
+        "supervisor_sensitive",
+        "timing_dependent",
+        "innocuous",
+        "evidence",
+        "witnesses",
+    ] {
+        assert!(!movesr[key].is_null(), "{key}");
+    }
+    assert_eq!(movesr["mode_sensitive"], true);
+    assert_eq!(movesr["privileged"], false);
+    assert_eq!(movesr["evidence"]["control_sensitive"], "proof");
+    assert!(
+        movesr["witnesses"]
+            .as_array()
+            .is_some_and(|w| !w.is_empty())
+    );
+    assert_eq!(r["theorem1"]["holds"], false);
+    assert_eq!(r["theorem1"]["violations"], serde_json::json!(["movesr"]));
+    assert_eq!(r["theorem3"]["holds"], true);
+    assert_eq!(r["theorem2"]["holds"], false);
+}
+
+#[test]
+fn witnesses_written_by_classify_replay_side_by_side() {
+    let dir = scratch("replay");
+    let file = dir.join("w.json").to_string_lossy().into_owned();
+    let o = pgvm(&[
+        "classify",
+        "--isa",
+        "ia32",
+        "--samples",
+        FEW,
+        "--witness-out",
+        &file,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("witnesses written to"),
+        "{}",
+        stderr(&o)
+    );
+    let out = ok(&["replay", &file]);
+    assert!(
+        out.contains("witness 0: ia32 add — not_privileged"),
+        "{out}"
+    );
+    assert!(out.contains("S2 = S1 shifted by x ="), "{out}");
+    assert!(out.contains("<-- differs"), "{out}");
+    assert!(out.contains("(as claimed)"), "{out}");
+    assert!(!out.contains("NOT as claimed"), "{out}");
+    assert!(out.trim_end().ends_with("replayed as claimed"), "{out}");
+}
+
+#[test]
+fn exhaustive_mode_states_its_configuration() {
+    let out = ok(&[
+        "classify",
+        "--isa",
+        "crates/pgvm-classify/tests/isa/user-nop.isa",
+        "--samples",
+        FEW,
+        "--exhaustive",
+    ]);
+    assert!(out.contains("exhaustive: q = 4;"), "{out}");
+    let unop = out
+        .lines()
+        .find(|l| l.starts_with("unop "))
+        .expect("unop row");
+    assert!(unop.contains("exhaustive: loc mode"), "{unop}");
+}
+
+// ---- bad input -------------------------------------------------------------------------------
+
+#[test]
+fn zero_samples_are_refused() {
+    let err = fails(&["classify", "--isa", "s370", "--samples", "0"]);
+    assert!(err.contains("--samples 0 is refused"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn an_unknown_isa_lists_the_available_ones() {
+    let err = fails(&["classify", "--isa", "vax"]);
+    assert!(err.contains("Unknown ISA `vax`"), "{err}");
+    assert!(err.contains("ia32-vt"), "{err}");
+}
+
+#[test]
+fn a_malformed_witness_file_is_located() {
+    let dir = scratch("badwitness");
+    let path = dir.join("bad.json");
+    std::fs::write(
+        &path,
+        "{\n  \"pgvm_witnesses\": 1,\n  \"witnesses\": [ { \"isa\": 3 } ]\n}\n",
+    )
+    .expect("write");
+    let p = path.to_string_lossy().into_owned();
+    let err = fails(&["replay", &p]);
+    assert!(err.contains(&format!("{p}:3:")), "{err}");
+    assert!(err.contains("expected a string"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    std::fs::write(&path, "not json").expect("write");
+    assert!(fails(&["replay", &p]).contains(&format!("{p}:1:")));
+    let err = fails(&["replay", "no/such/file.json"]);
+    assert!(err.contains("no/such/file.json"), "{err}");
+}
+
+#[test]
+fn a_witness_for_a_missing_instruction_is_refused() {
+    let dir = scratch("wrongisa");
+    let file = dir.join("w.json").to_string_lossy().into_owned();
+    let o = pgvm(&[
+        "classify",
+        "--isa",
+        "m68000",
+        "--samples",
+        FEW,
+        "--witness-out",
+        &file,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Replayed on a profile without movesr.
+    let err = fails(&["replay", &file, "--isa", "s370"]);
+    assert!(err.contains("has no instruction"), "{err}");
+}
