@@ -71,6 +71,7 @@ pub fn tour() -> Result<ExitCode> {
         }
     }
     failures += tsos(&dir)?;
+    classification()?;
     println!("Next: pgvm run guests/hello.s --trace, pgvm isa doc ia32, pgvm --help.");
     Ok(if failures == 0 {
         ExitCode::SUCCESS
@@ -105,4 +106,28 @@ fn tsos(dir: &std::path::Path) -> Result<u32> {
     }
     println!("  {}\n", run::summary(&m, exit));
     Ok(u32::from(exit != Exit::Halted))
+}
+
+/// The classifier's verdict matrix over every built-in profile, with the default settings.
+fn classification() -> Result<()> {
+    println!(
+        "== The classifier (pgvm classify --all): each instruction's classes derived from its\n   \
+         semantics (proof, or a replayable witness), then the conditions of Theorems 1-3\n"
+    );
+    let mut isas = Vec::new();
+    for name in pgvm_isa::builtin_names() {
+        let isa = pgvm_isa::load(name)?;
+        if !isa.is_abstract {
+            isas.push(isa);
+        }
+    }
+    let reports = crate::classify::run_classifier(&isas, &pgvm_classify::Config::default())?;
+    for line in crate::classify::matrix(&reports).lines() {
+        println!("  {line}");
+    }
+    println!(
+        "\n  Sufficient conditions: where one fails, `pgvm classify --isa NAME` names the\n  \
+         instructions and their witnesses.\n"
+    );
+    Ok(())
 }
