@@ -43,8 +43,10 @@ pub struct Divergence {
 pub struct EquivReport {
     /// Whether `f(S2) == S2'` held at the comparison point.
     pub equivalent: bool,
-    /// Guest instructions run (on each side).
+    /// Guest instructions the bare run executed (the comparison point).
     pub guest_instructions: u64,
+    /// Guest instructions the virtualized run executed (fewer when it stopped early).
+    pub vm_instructions: u64,
     /// Whether the bare run halted.
     pub halted: bool,
     /// Guest instructions executed directly by the real processor.
@@ -180,6 +182,7 @@ pub fn check_equivalence(
     Ok(EquivReport {
         equivalent,
         guest_instructions: steps,
+        vm_instructions: vm.steps,
         halted: whole.bare_stopped,
         direct: vm.counts.direct,
         emulated: vm.counts.emulated,

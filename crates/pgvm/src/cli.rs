@@ -57,6 +57,18 @@ enum Command {
     Classify(crate::classify::ClassifyArgs),
     /// Re-execute the witnesses in a file and show each pair of runs side by side.
     Replay(crate::classify::ReplayArgs),
+    /// Run a guest bare and under the monitor, and compare: equivalence and efficiency.
+    ///
+    /// The bare run has q = --mem words; the monitored run gives the guest a VM of the same
+    /// size. They are compared at the halt, or after the same number of guest instructions.
+    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input.
+    Equiv(crate::vmm::EquivArgs),
+    /// Run several guests at once, each in its own VM under the trap-and-emulate monitor.
+    ///
+    /// The monitor shares out one real machine: the allocator gives each VM its own memory
+    /// (refusing, with a message, a VM that does not fit), and the VMs take turns of --slice
+    /// guest instructions, so a guest that never halts cannot starve the others.
+    Vm(crate::vmm::VmArgs),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +140,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Tour => crate::tour::tour(),
         Command::Classify(args) => crate::classify::classify(&args),
         Command::Replay(args) => crate::classify::replay(&args),
+        Command::Equiv(args) => crate::vmm::equiv(&args),
+        Command::Vm(args) => crate::vmm::vm(&args),
     }
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod program;
 mod run;
 mod tour;
+mod vmm;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,298 @@
+//! `pgvm equiv` and `pgvm vm`: guests under the trap-and-emulate monitor.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use pgvm_asm::Image;
+use pgvm_isa::Isa;
+use pgvm_machine::Psw;
+use pgvm_vmm::{EquivReport, Guest, Monitor, VmExit, check_equivalence};
+use serde_json::json;
+
+use crate::program;
+
+/// Which monitor runs the guest.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum MonitorKind {
+    /// Trap-and-emulate, as in the proof of Theorem 1.
+    Tae,
+}
+
+/// Arguments of `pgvm equiv`.
+#[derive(clap::Args)]
+pub struct EquivArgs {
+    /// An assembly source (.s) or an image.
+    pub guest: PathBuf,
+    /// ISA profile name or .isa path [default: the program's own, else s370].
+    #[arg(long)]
+    pub isa: Option<String>,
+    /// The monitor to compare against the bare machine.
+    #[arg(long, value_enum, default_value = "tae")]
+    pub monitor: MonitorKind,
+    /// The guest's memory w: the bare machine has q = w words.
+    #[arg(long, default_value_t = 65536)]
+    pub mem: u64,
+    /// Compare after this many guest instructions if the guest has not halted.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_steps: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `pgvm vm`.
+#[derive(clap::Args)]
+pub struct VmArgs {
+    /// Guests, each an assembly source or an image; each runs in its own VM.
+    #[arg(required = true)]
+    pub guests: Vec<PathBuf>,
+    /// ISA profile name or .isa path; every guest must be written for it.
+    #[arg(long)]
+    pub isa: Option<String>,
+    /// Memory w of each VM, in words.
+    #[arg(long, default_value_t = 65536)]
+    pub mem: u64,
+    /// Memory of the real machine the monitor shares out [default: the largest possible].
+    #[arg(long)]
+    pub host_mem: Option<u64>,
+    /// Guest instructions a VM runs before the monitor switches to the next.
+    #[arg(long, default_value_t = 10_000)]
+    pub slice: u64,
+    /// Stop a VM after this many guest instructions if it has not halted.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_steps: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The image as both the bare machine and a VM start it.
+pub fn guest_of(image: &Image, w: u64) -> Result<Guest> {
+    let e = image.entry;
+    let b = match e.b {
+        Some(b) => b,
+        None if e.l < w => w - e.l,
+        None => bail!(
+            "the entry's l = {} leaves no window in {w} words\n  hint: raise --mem",
+            e.l
+        ),
+    };
+    let entry = Psw::new(e.mode, e.p, e.l, b)?;
+    Ok(Guest {
+        w,
+        segments: image
+            .segments
+            .iter()
+            .map(|s| (s.org, s.words.clone()))
+            .collect(),
+        entry,
+        input: Vec::new(),
+    })
+}
+
+pub fn equiv(args: &EquivArgs) -> Result<ExitCode> {
+    let (isa, image) = program::load(&args.guest, args.isa.as_deref())?;
+    if args.mem == 0 || args.mem > pgvm_machine::MAX_WORDS - pgvm_vmm::CP_WORDS {
+        bail!(
+            "--mem {} is out of range\n  hint: a guest has 1 to {} words",
+            args.mem,
+            pgvm_machine::MAX_WORDS - pgvm_vmm::CP_WORDS
+        );
+    }
+    let guest = guest_of(&image, args.mem)?;
+    let report = check_equivalence(isa.clone(), &guest, args.max_steps)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&equiv_json(&isa, &report))?
+        );
+    } else {
+        print!(
+            "{}",
+            equiv_text(&args.guest.display().to_string(), &isa, &report)
+        );
+    }
+    Ok(if report.equivalent {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
+    json!({
+        "isa": isa.name,
+        "monitor": "tae",
+        "equivalent": r.equivalent,
+        "halted": r.halted,
+        "guest_instructions": r.guest_instructions,
+        "vm_instructions": r.vm_instructions,
+        "direct": r.direct,
+        "emulated": r.emulated,
+        "reflected": r.reflected,
+        "emulated_by_mnemonic": r.emulated_by_mnemonic,
+        "console_bare": r.console_bare,
+        "console_vm": r.console_vm,
+        "divergence": r.divergence,
+    })
+}
+
+/// The report as text: the verdict, the efficiency counts, the first divergence.
+pub fn equiv_text(name: &str, isa: &Isa, r: &EquivReport) -> String {
+    let mut out = String::new();
+    let at = if r.halted {
+        format!(
+            "at the halt, after {} guest instructions",
+            r.guest_instructions
+        )
+    } else {
+        format!(
+            "after {} guest instructions (no halt)",
+            r.guest_instructions
+        )
+    };
+    let verdict = if r.equivalent {
+        "equivalent: f(S2) == S2'"
+    } else {
+        "NOT equivalent"
+    };
+    out.push_str(&format!(
+        "{name} on {} under trap-and-emulate: {verdict} {at}\n",
+        isa.name
+    ));
+    if r.vm_instructions != r.guest_instructions {
+        out.push_str(&format!(
+            "  the virtualized run stopped after {} guest instructions\n",
+            r.vm_instructions
+        ));
+    }
+    let total = (r.direct + r.emulated + r.reflected).max(1);
+    out.push_str(&format!(
+        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected\n",
+        r.direct,
+        100.0 * r.direct as f64 / total as f64,
+        r.emulated,
+        r.reflected
+    ));
+    if !r.emulated_by_mnemonic.is_empty() {
+        let list: Vec<String> = r
+            .emulated_by_mnemonic
+            .iter()
+            .map(|(m, n)| format!("{m} x{n}"))
+            .collect();
+        out.push_str(&format!("  emulated: {}\n", list.join(", ")));
+    }
+    if let Some(d) = &r.divergence {
+        out.push_str(&format!(
+            "  first divergence: guest instruction #{} at P={:#x} ({})\n",
+            d.index, d.p, d.mnemonic
+        ));
+        for line in &d.differences {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    if r.console_bare != r.console_vm {
+        let (bare, virt, at) = first_difference(&r.console_bare, &r.console_vm);
+        out.push_str(&format!(
+            "  console differs from byte {at}:\n    bare:    {bare:?}\n    virtual: {virt:?}\n"
+        ));
+    }
+    out
+}
+
+/// The two texts from the first byte where they differ, each cut to one short line.
+fn first_difference<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str, usize) {
+    let mut at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    while !a.is_char_boundary(at) || !b.is_char_boundary(at) {
+        at -= 1;
+    }
+    let cut = |s: &'a str| {
+        let rest = &s[at..];
+        let end = rest.char_indices().nth(72).map_or(rest.len(), |(i, _)| i);
+        &rest[..end]
+    };
+    (cut(a), cut(b), at)
+}
+
+pub fn vm(args: &VmArgs) -> Result<ExitCode> {
+    let mut isa: Option<Arc<Isa>> = None;
+    let mut guests = Vec::new();
+    for path in &args.guests {
+        let (gi, image) = program::load(path, args.isa.as_deref())?;
+        if let Some(first) = &isa
+            && first.name != gi.name
+        {
+            bail!(
+                "{} is for `{}` but the first guest is for `{}`\n  hint: all VMs share one real machine, so they need one ISA",
+                path.display(),
+                gi.name,
+                first.name
+            );
+        }
+        isa.get_or_insert(gi);
+        guests.push((path.display().to_string(), guest_of(&image, args.mem)?));
+    }
+    let Some(isa) = isa else {
+        bail!("no guests\n  hint: pgvm vm GUEST...");
+    };
+    let q = args.host_mem.unwrap_or(pgvm_machine::MAX_WORDS);
+    let mut mon = Monitor::new(isa.clone(), q)?;
+    let mut placed = Vec::new();
+    for (name, g) in &guests {
+        let segs: Vec<(u64, &[u64])> = g.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
+        match mon.create_vm(g.w, &segs, g.entry) {
+            Ok(id) => placed.push((id, name.clone())),
+            Err(e) => eprintln!("{name}: refused: {e}"),
+        }
+    }
+    mon.run_all(args.slice, args.max_steps);
+    let mut all_halted = true;
+    let mut reports = Vec::new();
+    for (id, name) in &placed {
+        let vm = mon.vm(*id);
+        let exit = match vm.exit {
+            Some(VmExit::Halted) => "halted",
+            Some(VmExit::Stuck) => "stuck",
+            Some(VmExit::BudgetSpent) | None => "step budget spent",
+        };
+        all_halted &= vm.exit == Some(VmExit::Halted);
+        if args.json {
+            reports.push(json!({
+                "vm": id, "guest": name, "base": vm.map.base, "words": vm.map.w,
+                "exit": exit, "guest_instructions": vm.steps,
+                "direct": vm.counts.direct, "emulated": vm.counts.emulated,
+                "reflected": vm.counts.reflected, "interrupts": vm.counts.interrupts,
+                "console": String::from_utf8_lossy(&vm.console),
+            }));
+        } else {
+            println!(
+                "== VM {id}: {name} ({} words at physical {:#x})",
+                vm.map.w, vm.map.base
+            );
+            for line in String::from_utf8_lossy(&vm.console).lines() {
+                println!("  | {line}");
+            }
+            println!(
+                "  {exit} after {} guest instructions: {} direct, {} emulated, {} reflected, {} interrupts\n",
+                vm.steps,
+                vm.counts.direct,
+                vm.counts.emulated,
+                vm.counts.reflected,
+                vm.counts.interrupts
+            );
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "isa": isa.name, "vms": reports }))?
+        );
+    }
+    Ok(if all_halted && placed.len() == guests.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

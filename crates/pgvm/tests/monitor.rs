@@ -1,0 +1,157 @@
+//! `pgvm equiv` and `pgvm vm` end to end, on the guest OS and the samples.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn pgvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgvm"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("pgvm runs")
+}
+
+fn equiv_json(guest: &str) -> (Option<i32>, serde_json::Value) {
+    let o = pgvm(&["equiv", guest, "--json"]);
+    let v = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{guest}: {e}: {}", String::from_utf8_lossy(&o.stderr)));
+    (o.status.code(), v)
+}
+
+#[test]
+fn the_os_is_equivalent_where_theorem_1_holds() {
+    for profile in ["s370", "ppc", "m68010"] {
+        let (code, v) = equiv_json(&format!("guests/tsos/{profile}.s"));
+        assert_eq!(code, Some(0), "{profile}: {v}");
+        assert_eq!(v["equivalent"], true, "{profile}");
+        assert_eq!(v["halted"], true, "{profile}");
+        assert!(v["divergence"].is_null());
+        let direct = v["direct"].as_u64().expect("direct");
+        let total = v["guest_instructions"].as_u64().expect("total");
+        assert_eq!(
+            direct
+                + v["emulated"].as_u64().expect("emulated")
+                + v["reflected"].as_u64().expect("reflected"),
+            total,
+            "{profile}: every guest instruction is counted once"
+        );
+        assert!(
+            direct * 10 > total * 9,
+            "{profile}: most instructions run directly"
+        );
+        assert_eq!(v["console_bare"], v["console_vm"]);
+    }
+}
+
+#[test]
+fn the_os_diverges_at_the_critical_instruction_where_theorem_1_fails() {
+    for (profile, critical) in [("pdp10", "jrstu"), ("m68000", "movesr"), ("ia32", "sgdt")] {
+        let (code, v) = equiv_json(&format!("guests/tsos/{profile}.s"));
+        assert_eq!(code, Some(1), "{profile}");
+        assert_eq!(v["equivalent"], false, "{profile}");
+        assert_eq!(
+            v["divergence"]["mnemonic"], critical,
+            "{profile}: {}",
+            v["divergence"]
+        );
+        assert!(
+            v["divergence"]["differences"]
+                .as_array()
+                .is_some_and(|d| !d.is_empty()),
+            "{profile}"
+        );
+    }
+}
+
+#[test]
+fn equiv_text_names_the_verdict_and_the_counts() {
+    let o = pgvm(&["equiv", "guests/svc.s"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("equivalent: f(S2) == S2' at the halt"),
+        "{out}"
+    );
+    assert!(out.contains("emulated: halt x1, lpsw x"), "{out}");
+    assert!(out.contains("reflected"), "{out}");
+}
+
+#[test]
+fn vm_runs_guests_side_by_side_and_a_spinner_starves_nobody() {
+    let dir = std::env::temp_dir().join(format!("pgvm-vm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let spin = dir.join("spin.s");
+    std::fs::write(&spin, ".entry start\nstart: jmp start\n").expect("write");
+    let spin = spin.to_string_lossy().into_owned();
+    let o = pgvm(&[
+        "vm",
+        &spin,
+        "guests/hello.s",
+        "guests/svc.s",
+        "--mem",
+        "4096",
+        "--slice",
+        "100",
+        "--max-steps",
+        "200000",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "the spinner never halts");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let vms = v["vms"].as_array().expect("vms");
+    assert_eq!(vms.len(), 3);
+    assert_eq!(vms[0]["exit"], "step budget spent");
+    assert_eq!(vms[1]["exit"], "halted");
+    assert_eq!(
+        vms[1]["console"],
+        "Hello from the third-generation machine!\n"
+    );
+    assert_eq!(vms[2]["exit"], "halted");
+    assert!(
+        vms[2]["console"]
+            .as_str()
+            .is_some_and(|c| c.contains("user: hello through svc 1"))
+    );
+    let bases: Vec<u64> = vms
+        .iter()
+        .map(|v| v["base"].as_u64().expect("base"))
+        .collect();
+    assert!(
+        bases.windows(2).all(|w| w[1] >= w[0] + 4096),
+        "disjoint memory: {bases:?}"
+    );
+}
+
+#[test]
+fn vm_refuses_what_does_not_fit_and_runs_the_rest() {
+    let o = pgvm(&[
+        "vm",
+        "guests/hello.s",
+        "guests/hello.s",
+        "--mem",
+        "4096",
+        "--host-mem",
+        "6000",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refused: VM 1 asks for 4096 words"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Hello from the third-generation machine!"),
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn equiv_bad_input_exits_2() {
+    let o = pgvm(&["equiv", "guests/hello.s", "--mem", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--mem 0 is out of range"));
+    let o = pgvm(&["vm", "guests/hello.s", "guests/tsos/ia32.s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("one ISA"));
+}
