@@ -27,6 +27,17 @@ pub struct Found {
     pub observation: Observation,
 }
 
+impl Found {
+    fn new(atom: Atom, states: Vec<State>, shift: Option<i64>, observation: Observation) -> Found {
+        Found {
+            atom,
+            states,
+            shift,
+            observation,
+        }
+    }
+}
+
 /// What a search (or part of an enumeration) found: per atom, the first witness (with the
 /// index of its state) and how many states the atom was checked on.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +66,9 @@ impl Tally {
         }
     }
 }
+
+/// A check on a `(supervisor, user)` pair of runs.
+type PairCheck = fn(Run<'_>, Run<'_>) -> Option<Observation>;
 
 /// Scratch views reused from state to state, so that the search allocates little.
 pub struct Prober<'a> {
@@ -91,98 +105,95 @@ impl<'a> Prober<'a> {
         index: u64,
         tally: &mut Tally,
     ) {
-        let need = |a: Atom| open[a.index()];
         let user = sup.with_mode(Mode::User);
         let [vs, vu, scratch] = &mut self.views;
         vs.reset(sup);
-        let ss = state::run(self.isa, vs);
-        vu.reset(&user);
-        let su = state::run(self.isa, vu);
+        let step = state::run(self.isa, vs);
         let rs = Run {
             before: sup,
             after: vs,
-            step: ss,
+            step,
         };
+        vu.reset(&user);
+        let step = state::run(self.isa, vu);
         let ru = Run {
             before: &user,
             after: vu,
-            step: su,
+            step,
         };
-        for (atom, check) in [
-            (
-                Atom::NotPrivileged,
-                check::not_privileged as fn(Run, Run) -> _,
-            ),
+        let pairs: [(Atom, PairCheck); 2] = [
+            (Atom::NotPrivileged, check::not_privileged),
             (Atom::ModeSensitive, check::mode),
-        ] {
-            if need(atom) {
+        ];
+        for (atom, check) in pairs {
+            if open[atom.index()] {
                 tally.checked[atom.index()] += 1;
                 if let Some(observation) = check(rs, ru) {
                     let states = vec![sup.clone(), user.clone()];
-                    tally.record(
-                        index,
-                        Found {
-                            atom,
-                            states,
-                            shift: None,
-                            observation,
-                        },
-                    );
+                    tally.record(index, Found::new(atom, states, None, observation));
                 }
             }
         }
-        for run in [rs, ru] {
-            let [control, location, timing] = mode_atoms(run.before.mode);
-            if need(control) {
-                tally.checked[control.index()] += 1;
-                if let Some(observation) = check::control(run) {
-                    let states = vec![run.before.clone()];
-                    tally.record(
-                        index,
-                        Found {
-                            atom: control,
-                            states,
-                            shift: None,
-                            observation,
-                        },
-                    );
+        let per_mode = PerMode {
+            isa: self.isa,
+            shifts,
+            clock2,
+            open,
+            index,
+        };
+        per_mode.probe(rs, scratch, tally);
+        per_mode.probe(ru, scratch, tally);
+    }
+}
+
+/// The checks made on one mode's run: control, location (shifted runs), timing (a second
+/// clock).
+struct PerMode<'s> {
+    isa: &'s Isa,
+    shifts: &'s [i64],
+    clock2: u64,
+    open: [bool; 8],
+    index: u64,
+}
+
+impl PerMode<'_> {
+    fn probe(&self, run: Run<'_>, scratch: &mut HypoView, tally: &mut Tally) {
+        let [control, location, timing] = mode_atoms(run.before.mode);
+        let need = |a: Atom| self.open[a.index()];
+        if need(control) {
+            tally.checked[control.index()] += 1;
+            if let Some(observation) = check::control(run) {
+                let states = vec![run.before.clone()];
+                tally.record(self.index, Found::new(control, states, None, observation));
+            }
+        }
+        if need(location) && !self.shifts.is_empty() {
+            tally.checked[location.index()] += 1;
+            for &x in self.shifts {
+                if let Some(f) = self_shift(self.isa, scratch, run, x, location) {
+                    tally.record(self.index, f);
+                    break;
                 }
             }
-            if need(location) && !shifts.is_empty() {
-                tally.checked[location.index()] += 1;
-                for &x in shifts {
-                    if let Some(f) = self_shift(self.isa, scratch, run, x, location) {
-                        tally.record(index, f);
-                        break;
-                    }
-                }
-            }
-            if need(timing) {
-                tally.checked[timing.index()] += 1;
-                if run.after.clock_read() {
-                    let other = State {
-                        clock: clock2,
-                        ..run.before.clone()
-                    };
-                    scratch.reset(&other);
-                    let step = state::run(self.isa, scratch);
-                    let second = Run {
-                        before: &other,
-                        after: scratch,
-                        step,
-                    };
-                    if let Some(observation) = check::timing(run, second) {
-                        let states = vec![run.before.clone(), other.clone()];
-                        tally.record(
-                            index,
-                            Found {
-                                atom: timing,
-                                states,
-                                shift: None,
-                                observation,
-                            },
-                        );
-                    }
+        }
+        if need(timing) {
+            tally.checked[timing.index()] += 1;
+            // A run that never called clock() cannot depend on it.
+            if run.after.clock_read() {
+                let other = State {
+                    clock: self.clock2,
+                    ..run.before.clone()
+                };
+                scratch.reset(&other);
+                let step = state::run(self.isa, scratch);
+                let second = Run {
+                    before: &other,
+                    after: scratch,
+                    step,
+                };
+                if let Some(observation) = check::timing(run, second) {
+                    let states = vec![run.before.clone(), other.clone()];
+                    tally.record(self.index, Found::new(timing, states, None, observation));
                 }
             }
         }
@@ -215,10 +226,10 @@ fn self_shift(
 }
 
 /// The random search for one instruction: samples from the instruction's own stream (every
-/// other one small, so that witnesses tend to be short) until every
-/// atom in `open` has a witness or has been checked on `samples` states. A location atom is only
-/// checked on states whose window leaves room to shift, so the search may draw more samples
-/// than `samples` (at most four times as many).
+/// other one small, so that witnesses tend to be short) until every atom in `open` has a
+/// witness or has been checked on `samples` states. A location atom is only checked on states
+/// whose window leaves room to shift, so the search may draw more samples than `samples` (at
+/// most four times as many).
 pub fn search(target: &Target<'_>, seed: u64, samples: u64, open: [bool; 8]) -> Tally {
     let mut rng = Rng::new(seed);
     let mut tally = Tally::default();

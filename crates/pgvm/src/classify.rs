@@ -520,6 +520,48 @@ fn step_text(s: Step) -> String {
     pgvm_classify::check::step_name(s)
 }
 
+/// The rows of a replay, in sections: one (before/after) for a single run, "before" and
+/// "after" for a pair.
+fn sections(isa: &Isa, w: &Witness, r: &pgvm_classify::Replay) -> Vec<(&'static str, Vec<Row>)> {
+    let Some(at) = r.runs.first().map(|(s, _, _)| s.p) else {
+        return Vec::new();
+    };
+    let show = Show {
+        at,
+        physical: w.shift.is_none(),
+        clock: r.runs.iter().any(|(_, v, _)| v.clock_read()),
+    };
+    if let [(before, after, step)] = r.runs.as_slice() {
+        let mut rows = state_rows(isa, before, &after.state, show);
+        rows.push(row("step", String::new(), step_text(*step)));
+        rows.push(row("events", String::new(), events(after)));
+        return vec![("", rows)];
+    }
+    let [(a, va, sa), (b, vb, sb), ..] = r.runs.as_slice() else {
+        return Vec::new();
+    };
+    let before = Show {
+        physical: false,
+        ..show
+    };
+    let mut after = vec![row("step", step_text(*sa), step_text(*sb))];
+    let shown = Show {
+        clock: false,
+        ..show
+    };
+    after.extend(
+        state_rows(isa, &va.state, &vb.state, shown)
+            .into_iter()
+            .filter(|r| r.label != "q"),
+    );
+    // Store addresses are physical: they differ between shifted windows without meaning it.
+    after.push(Row {
+        differs: false,
+        ..row("events", events(va), events(vb))
+    });
+    vec![("before", state_rows(isa, a, b, before)), ("after", after)]
+}
+
 fn side_by_side(isa: &Isa, w: &Witness, k: usize, r: &pgvm_classify::Replay) -> String {
     let mut out = format!(
         "witness {k}: {} {} — {} (found by {}, seed {}, sample {})\nclaim:    {}\n",
@@ -532,53 +574,11 @@ fn side_by_side(isa: &Isa, w: &Witness, k: usize, r: &pgvm_classify::Replay) -> 
         w.claim
     );
     let labels = column_labels(w);
-    let Some(at) = r.runs.first().map(|(s, _, _)| s.p) else {
-        return out;
-    };
-    let show = Show {
-        at,
-        physical: w.shift.is_none(),
-        clock: r.runs.iter().any(|(_, v, _)| v.clock_read()),
-    };
-    let quiet = |label: &str, left: String, right: String| Row {
-        differs: false,
-        ..row(label, left, right)
-    };
-    let mut sections: Vec<(&str, Vec<Row>)> = Vec::new();
-    if r.runs.len() == 1 {
-        let (before, after, step) = &r.runs[0];
-        let mut rows = state_rows(isa, before, &after.state, show);
-        rows.push(row("step", String::new(), step_text(*step)));
-        rows.push(row("events", String::new(), events(after)));
-        sections.push(("", rows));
-    } else {
-        let (a, va, sa) = &r.runs[0];
-        let (b, vb, sb) = &r.runs[1];
-        let before = Show {
-            physical: false,
-            ..show
-        };
-        sections.push(("before", state_rows(isa, a, b, before)));
-        let mut rows = vec![row("step", step_text(*sa), step_text(*sb))];
-        let after = Show {
-            clock: false,
-            ..show
-        };
-        let mut after = state_rows(isa, &va.state, &vb.state, after);
-        after.retain(|r| r.label != "q");
-        rows.extend(after);
-        rows.push(quiet("events", events(va), events(vb)));
-        sections.push(("after", rows));
-    }
-    let lw = sections
-        .iter()
-        .flat_map(|(_, rows)| rows.iter().map(|r| r.label.len()))
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let cw = sections
-        .iter()
-        .flat_map(|(_, rows)| rows.iter().map(|r| r.left.chars().count()))
+    let sections = sections(isa, w, r);
+    let rows = || sections.iter().flat_map(|(_, rows)| rows);
+    let lw = rows().map(|r| r.label.len()).max().unwrap_or(8).max(8);
+    let cw = rows()
+        .map(|r| r.left.chars().count())
         .chain(std::iter::once(labels[0].len()))
         .max()
         .unwrap_or(10);
