@@ -211,6 +211,25 @@ mod tests {
     }
 
     #[test]
+    fn the_enumeration_finds_witnesses_and_counts_every_state() {
+        use crate::verdict::Atom;
+        let isa = pgvm_isa::load("m68000").expect("loads");
+        let id = isa.insn("movesr").expect("exists");
+        let t = Target::new(&isa, id, false);
+        let mut open = [false; 8];
+        open[Atom::ModeSensitive.index()] = true;
+        open[Atom::ControlSuper.index()] = true;
+        let tally = enumerate(&t, open);
+        let (index, found) = tally.found[Atom::ModeSensitive.index()]
+            .as_ref()
+            .expect("movesr is mode-sensitive on q = 4");
+        assert_eq!(found.states[0].q, Q);
+        assert!(*index < size(&t));
+        assert!(tally.found[Atom::ControlSuper.index()].is_none());
+        assert_eq!(tally.checked[Atom::ControlSuper.index()], size(&t));
+    }
+
+    #[test]
     fn every_index_is_a_distinct_fetchable_state() {
         let isa = pgvm_isa::load("ppc").expect("loads");
         let id = isa.insn("mtmsr").expect("exists");
