@@ -1,27 +1,9 @@
 //! The `pgvm` command end to end: golden runs of every guest, and every kind of bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn pgvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgvm"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("pgvm runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{pgvm, stderr, stdout};
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {

@@ -2,32 +2,13 @@
 //! with misbehaving processes. Every checksum a guest prints is compared with the same
 //! quantity computed here, in Rust, from the workload's definition.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use pgvm_isa::Stmt;
 use pgvm_machine::{Exit, Machine};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn pgvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgvm"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("pgvm runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{pgvm, root, stderr, stdout};
 
 /// Runs a guest that must halt within the step bound; its console output and summary.
 fn run_halting(file: &str, extra: &[&str]) -> (String, String) {

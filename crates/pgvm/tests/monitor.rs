@@ -1,19 +1,7 @@
 //! `pgvm equiv` and `pgvm vm` end to end, on the guest OS and the samples.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn pgvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgvm"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("pgvm runs")
-}
+mod common;
+use common::pgvm;
 
 fn equiv_json(guest: &str) -> (Option<i32>, serde_json::Value) {
     let o = pgvm(&["equiv", guest, "--json"]);

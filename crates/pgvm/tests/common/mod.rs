@@ -1,0 +1,29 @@
+//! Helpers shared by the CLI's integration tests: run the built `pgvm` from the repo root.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The top of the source tree, where `guests/` and `isa/` live.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `pgvm` with `args` from the repo root.
+pub fn pgvm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pgvm"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("pgvm runs")
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
