@@ -72,7 +72,7 @@ pub fn tour() -> Result<ExitCode> {
     }
     failures += tsos(&dir)?;
     classification()?;
-    failures += monitor(&dir)?;
+    monitor(&dir)?;
     println!(
         "Next: pgvm run guests/hello.s --trace, pgvm classify --isa ia32, pgvm equiv guests/tsos/pdp10.s, pgvm --help."
     );
@@ -135,14 +135,14 @@ fn classification() -> Result<()> {
     Ok(())
 }
 
-/// The trap-and-emulate monitor: the OS bare and virtualized where Theorem 1 holds, and the
-/// first divergence where it fails. Returns 1 if the equivalence that should hold does not.
-fn monitor(dir: &std::path::Path) -> Result<u32> {
+/// The trap-and-emulate monitor: the OS bare and virtualized on a profile where Theorem 1
+/// holds and on one where it fails. What it says comes from the reports; the expected
+/// outcomes are asserted by the tests, not here.
+fn monitor(dir: &std::path::Path) -> Result<()> {
     println!(
         "== The trap-and-emulate monitor (pgvm equiv): the OS run bare on a machine of w words and\n   \
          in a VM of w words, compared at the halt (docs/monitor.md)\n"
     );
-    let mut failures = 0;
     for profile in ["s370", "m68000"] {
         let path = dir.join(format!("tsos/{profile}.s"));
         let (isa, image) = program::load(&path, None)
@@ -153,14 +153,21 @@ fn monitor(dir: &std::path::Path) -> Result<u32> {
         for line in text.lines() {
             println!("  {line}");
         }
-        println!();
-        if profile == "s370" && !report.equivalent {
-            failures += 1;
+        if let Some(d) = &report.divergence {
+            if report.emulated_by_mnemonic.contains_key(&d.mnemonic) {
+                println!(
+                    "  `{}` was emulated and still diverged: that is a monitor bug.",
+                    d.mnemonic
+                );
+            } else {
+                println!(
+                    "  `{}` never trapped, so it ran directly in real user mode and saw the real\n  \
+                     machine instead of the virtual one.",
+                    d.mnemonic
+                );
+            }
         }
+        println!();
     }
-    println!(
-        "  Theorem 1 holds for s370, so trap-and-emulate reproduces the bare run exactly; m68000's\n  \
-         unprivileged MOVE from SR runs directly in real user mode and reads the real mode.\n"
-    );
-    Ok(failures)
+    Ok(())
 }
