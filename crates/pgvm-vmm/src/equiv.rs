@@ -108,6 +108,13 @@ impl Pair {
         if self.bare.psw() != vm.psw {
             out.push(format!("PSW: bare {}, virtual {}", self.bare.psw(), vm.psw));
         }
+        if self.bare.assist_bit() != vm.assist {
+            out.push(format!(
+                "assist: bare {}, virtual {}",
+                self.bare.assist_bit(),
+                vm.assist
+            ));
+        }
         let diffs: Vec<String> = self
             .bare
             .memory()

@@ -57,6 +57,11 @@ impl Monitor {
     pub fn new(isa: Arc<Isa>, q: u64) -> Result<Monitor, VmmError> {
         let mut real = Machine::new(isa.clone(), q)?;
         real.set_trap_policy(TrapPolicy::Exit);
+        // The monitor is the supervisor program that turns a hardware assist on: with it on,
+        // the instructions the assist covers trap in real user mode, where guests run.
+        if isa.features.assist {
+            real.set_assist(true);
+        }
         Ok(Monitor {
             isa,
             real,
@@ -215,23 +220,24 @@ impl Monitor {
 
     /// The dispatcher: every trap of the real machine comes here.
     ///
-    /// In virtual supervisor mode the bare machine would have run the instruction without
-    /// this trap (it trapped only because the guest really runs in user mode), so the
-    /// interpreter runs the instruction's own semantics on the virtual state; if it traps there
-    /// too (a supervisor call, a memory trap), that trap is the guest's and is reflected. In
-    /// virtual user mode the bare machine traps as well, so the trap is reflected at once.
+    /// The real machine trapped; the question is what the bare machine would have done, and
+    /// the instruction's own semantics run on the virtual state answer it:
+    ///
+    /// - in virtual supervisor mode a privileged instruction completes there (it trapped only
+    ///   because the guest really runs in user mode): the interpreter has applied its effect;
+    /// - in virtual user mode a privileged instruction traps there too, and so do supervisor
+    ///   calls and memory traps in either mode: the trap is the guest's and is reflected.
+    ///
+    /// Asking the semantics rather than the mode also covers a real machine that is stricter
+    /// than the virtual one: with the hardware assist on for the monitor but off in the VM, an
+    /// instruction the assist covers traps for real yet completes on the virtual machine.
     fn dispatch(&mut self, id: VmId) {
         let isa = Arc::clone(&self.isa);
         let vm = &mut self.vms[id];
-        let supervisor = vm.psw.mode == Mode::Supervisor;
         let mut view = VirtualView {
             real: &mut self.real,
             vm,
         };
-        if !supervisor {
-            reflect(&mut view);
-            return;
-        }
         let word = fetch(&view);
         match pgvm_machine::step(&isa, &mut view) {
             Step::Done => record_emulated(&isa, word, view.vm),

@@ -12,7 +12,7 @@ fn equiv_json(guest: &str) -> (Option<i32>, serde_json::Value) {
 
 #[test]
 fn the_os_is_equivalent_where_theorem_1_holds() {
-    for profile in ["s370", "ppc", "m68010"] {
+    for profile in ["s370", "ppc", "m68010", "ia32-vt"] {
         let (code, v) = equiv_json(&format!("guests/tsos/{profile}.s"));
         assert_eq!(code, Some(0), "{profile}: {v}");
         assert_eq!(v["equivalent"], true, "{profile}");
