@@ -3,87 +3,39 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::Reference;
-use pgvm_isa::Mode;
-use pgvm_machine::{Exit, Machine, Psw, Reloc, StateView};
+use pgvm_isa::Isa;
+use pgvm_machine::{Exit, Machine, StateView};
+use pgvm_testkit::{Program, hostile_guest, random_guest};
 use proptest::prelude::*;
-
-/// A small deterministic generator, so a failing case is reproducible from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-const Q: u64 = 256;
-
-/// A random program: mostly instructions with small operands (so that most addresses
-/// develop), some data words, a trap vector that keeps execution going, and a random PSW.
-fn random_machine(isa: &pgvm_isa::Isa, seed: u64) -> (Vec<u64>, Psw) {
-    let mut rng = Rng(seed | 1);
-    let mut mem = vec![0u64; Q as usize];
-    for w in mem.iter_mut() {
-        *w = match rng.below(10) {
-            0..=6 => {
-                let id = rng.below(isa.insns.len() as u64) as usize;
-                let insn = &isa.insns[id];
-                let format = &isa.formats[insn.format];
-                let ops: Vec<i128> = insn
-                    .operands
-                    .iter()
-                    .map(|&f| {
-                        let (min, max) = format.fields[f].range();
-                        let v = if rng.below(8) == 0 {
-                            rng.next() as i128
-                        } else {
-                            rng.below(72) as i128
-                        };
-                        v.clamp(min, max)
-                    })
-                    .collect();
-                isa.encode(id, &ops).unwrap_or(0)
-            }
-            7 => rng.below(8),
-            8 => rng.next(),
-            _ => Psw::new(Mode::User, rng.below(64), rng.below(64), rng.below(200))
-                .map(|p| p.pack())
-                .unwrap_or(0),
-        };
-    }
-    let mode = if rng.below(2) == 0 {
-        Mode::User
-    } else {
-        Mode::Supervisor
-    };
-    mem[1] = Psw::new(Mode::Supervisor, rng.below(64), 0, Q).map_or(0, |p| p.pack());
-    let psw = Psw {
-        mode,
-        p: rng.below(64),
-        r: Reloc {
-            l: rng.below(40),
-            b: 64 + rng.below(200),
-        },
-    };
-    (mem, psw)
-}
 
 fn check(name: &str, seed: u64) -> Result<(), TestCaseError> {
     let isa = common::isa(name);
-    let (mem, psw) = random_machine(&isa, seed);
-    let mut m = Machine::new(isa.clone(), Q).expect("machine");
+    compare(random_guest(&isa, seed), &isa, seed)
+}
+
+fn check_hostile(name: &str, seed: u64) -> Result<(), TestCaseError> {
+    let isa = common::isa(name);
+    compare(hostile_guest(&isa, seed), &isa, seed)
+}
+
+/// Runs a program on the engine and on the reference interpreter and compares the states.
+/// Console input is left out: the reference has no input device.
+fn compare(program: Program, isa: &Arc<Isa>, seed: u64) -> Result<(), TestCaseError> {
+    let Program {
+        w,
+        image: mem,
+        entry: psw,
+        ..
+    } = program;
+    let mut m = Machine::new(isa.clone(), w).expect("machine");
     m.write(0, &mem).expect("fits");
     m.set_psw(psw);
     let exit = m.run(3000);
     let mut r = Reference::new(mem, psw);
-    r.run_to(&isa, m.steps(), isa.features.timer.unwrap_or(1));
+    r.run_to(isa, m.steps(), isa.features.timer.unwrap_or(1));
     prop_assert_eq!(
         exit == Exit::Halted,
         r.halted,
@@ -104,5 +56,17 @@ proptest! {
     fn engine_agrees_with_interpreter(seed in any::<u64>(), which in 0usize..7) {
         let names = ["s370", "ppc", "pdp10", "m68000", "m68010", "ia32", "ia32-vt"];
         check(names[which], seed)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Hostile programs reach the engine's edges: `R` loaded from arbitrary words, addresses
+    /// at the top of their fields, indexed stores that wrap around 2^64, self-modifying code.
+    #[test]
+    fn engine_agrees_with_interpreter_on_hostile_programs(seed in any::<u64>(), which in 0usize..7) {
+        let names = ["s370", "ppc", "pdp10", "m68000", "m68010", "ia32", "ia32-vt"];
+        check_hostile(names[which], seed)?;
     }
 }

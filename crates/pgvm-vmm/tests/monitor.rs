@@ -156,60 +156,14 @@ fn a_looping_guest_does_not_starve_another_and_cannot_touch_it() {
     );
 }
 
-/// A small deterministic generator, so that a failing case is reproducible from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A random program: instructions with small operands, data, a trap vector, a random PSW.
+/// The shared random program (`pgvm_testkit::random_guest`) as the monitor runs it.
 fn random_guest(isa: &Isa, seed: u64) -> Guest {
-    const W: u64 = 256;
-    let mut rng = Rng(seed | 1);
-    let mut mem = vec![0u64; W as usize];
-    for w in mem.iter_mut() {
-        *w = match rng.below(10) {
-            0..=6 => {
-                let id = rng.below(isa.insns.len() as u64) as usize;
-                let insn = &isa.insns[id];
-                let format = &isa.formats[insn.format];
-                let ops: Vec<i128> = insn
-                    .operands
-                    .iter()
-                    .map(|&f| {
-                        let (min, max) = format.fields[f].range();
-                        (rng.below(80) as i128).clamp(min, max)
-                    })
-                    .collect();
-                isa.encode(id, &ops).unwrap_or(0)
-            }
-            7 => rng.below(8),
-            8 => rng.next(),
-            _ => Psw::new(Mode::User, rng.below(64), rng.below(64), rng.below(200))
-                .map_or(0, |p| p.pack()),
-        };
-    }
-    mem[1] = supervisor(rng.below(64), W).pack();
-    let mode = if rng.below(2) == 0 {
-        Mode::User
-    } else {
-        Mode::Supervisor
-    };
-    let entry = Psw::new(mode, rng.below(64), rng.below(40), 64 + rng.below(200)).expect("psw");
+    let p = pgvm_testkit::random_guest(isa, seed);
     Guest {
-        w: W,
-        segments: vec![(0, mem)],
-        entry,
-        input: b"xy".to_vec(),
+        w: p.w,
+        segments: vec![(0, p.image)],
+        entry: p.entry,
+        input: p.input,
     }
 }
 

@@ -1,0 +1,524 @@
+//! Shared generators for pgvm's tests: random and hostile guest programs.
+//!
+//! Several test suites need the same thing, a guest program drawn at random from an ISA
+//! description, and each used to carry its own copy of the generator. One copy here means a
+//! fix or a sharper distribution reaches every suite at once.
+//!
+//! Every generator is a pure function of the ISA and a seed. A failing case is reproduced
+//! from the seed printed beside it, with no proptest state and no file to keep.
+//!
+//! - [`random_guest`]: mostly instructions with small operands (so that most addresses
+//!   develop), data words, a trap vector that keeps execution going and a random PSW. It is
+//!   meant for comparing two runs of the same program (engine against interpreter, bare
+//!   against virtualized).
+//! - [`hostile_guest`]: a program that attacks its monitor. It loads `R` and the PSW from
+//!   arbitrary words, stores and jumps far outside its window, rewrites its own code, spins
+//!   in tight loops and traps in storms. It is meant for the isolation tests.
+
+use pgvm_isa::{InsnId, Isa, Mode};
+use pgvm_machine::{Psw, REG_MAX, Reloc};
+
+/// A small deterministic generator (xorshift64). A seed fixes every draw, so a failing case
+/// reproduces from its seed on any machine, and a test needs no random-number crate.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`. The seed is scrambled first (one SplitMix64 step):
+    /// xorshift's first draws from small, nearby seeds are nearly alike, and tests number their
+    /// cases 0, 1, 2, ... Xorshift needs a non-zero state; SplitMix64 is a bijection, so only
+    /// one seed maps to 0, and it gets 1 instead.
+    pub fn new(seed: u64) -> Rng {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        Rng(z.max(1))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (0 when `n` is 0, so that a degenerate range is not a panic).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    /// True once in `n` draws on average.
+    pub fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+
+    /// Supervisor or user mode, evenly.
+    pub fn mode(&mut self) -> Mode {
+        if self.one_in(2) {
+            Mode::User
+        } else {
+            Mode::Supervisor
+        }
+    }
+
+    /// A value in `min..=max` (a field's range), drawn evenly.
+    pub fn in_range(&mut self, min: i128, max: i128) -> i128 {
+        let span = (max - min + 1).clamp(1, u64::MAX as i128) as u64;
+        min + self.below(span) as i128
+    }
+}
+
+/// A guest program as the generators produce it: `image` fills the whole guest memory
+/// `E[0..w)` and execution starts from `entry`.
+///
+/// The testkit stops at the machine's types, so that the monitor's own tests can use it as a
+/// dev-dependency without a cycle. `pgvm_vmm::Guest` is `{ w, segments: vec![(0, image)],
+/// entry, input }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// The guest's memory size, in words.
+    pub w: u64,
+    /// `E[0..w)`, exactly `w` words.
+    pub image: Vec<u64>,
+    /// The PSW the program starts from.
+    pub entry: Psw,
+    /// Console input queued before the start.
+    pub input: Vec<u8>,
+}
+
+/// A PSW from any components: each is cut to its 21-bit register, as `Psw::unpack` would.
+/// Never fails, so generators need no `unwrap`.
+pub fn psw(mode: Mode, p: u64, l: u64, b: u64) -> Psw {
+    Psw {
+        mode,
+        p: p & REG_MAX,
+        r: Reloc {
+            l: l & REG_MAX,
+            b: b & REG_MAX,
+        },
+    }
+}
+
+/// The memory size of every [`random_guest`] program.
+pub const RANDOM_WORDS: u64 = 256;
+
+/// A random program of [`RANDOM_WORDS`] words: mostly instructions with small operands (so
+/// that most addresses develop) and now and then an operand anywhere in its field's range (so
+/// that memory traps happen too), some data words and PSW words, a supervisor trap vector in
+/// `E[1]` that keeps execution going, and a random entry PSW in either mode.
+pub fn random_guest(isa: &Isa, seed: u64) -> Program {
+    let mut rng = Rng::new(seed);
+    let mut image = vec![0u64; RANDOM_WORDS as usize];
+    for word in image.iter_mut() {
+        *word = match rng.below(10) {
+            0..=6 => {
+                let id = rng.below(isa.insns.len() as u64) as usize;
+                let insn = &isa.insns[id];
+                let format = &isa.formats[insn.format];
+                let ops: Vec<i128> = insn
+                    .operands
+                    .iter()
+                    .map(|&f| {
+                        let (min, max) = format.fields[f].range();
+                        if rng.one_in(8) {
+                            rng.in_range(min, max)
+                        } else {
+                            (rng.below(80) as i128).clamp(min, max)
+                        }
+                    })
+                    .collect();
+                isa.encode(id, &ops).unwrap_or(0)
+            }
+            7 => rng.below(8),
+            8 => rng.next_u64(),
+            _ => psw(Mode::User, rng.below(64), rng.below(64), rng.below(200)).pack(),
+        };
+    }
+    image[1] = psw(Mode::Supervisor, rng.below(64), 0, RANDOM_WORDS).pack();
+    let mode = rng.mode();
+    let entry = psw(mode, rng.below(64), rng.below(40), 64 + rng.below(200));
+    Program {
+        w: RANDOM_WORDS,
+        image,
+        entry,
+        input: b"xy".to_vec(),
+    }
+}
+
+/// The largest memory of a [`hostile_guest`] program, in words.
+pub const HOSTILE_MAX_WORDS: u64 = 256;
+
+/// Instructions of the base machine that attack a monitor most directly: they load `M` and
+/// `R`, read the PSW, arm the timer, trap, halt, jump and store anywhere.
+const CORE_HOSTILE: &[&str] = &[
+    "lpsw", "lrb", "spsw", "stmr", "svc", "halt", "jmp", "jr", "stx", "mov", "ldx", "jal", "jz",
+    "div", "out", "in",
+];
+
+/// The profiles' own sensitive, privileged or trapping instructions. A profile lacks most of
+/// them; the generator skips what it lacks.
+const PROFILE_HOSTILE: &[&str] = &[
+    "rfi", "sc", "mtsr", "mtmsr", "mfsr", "mfmsr", "lctl", "stctl", "lra", "lgdt", "lidt", "lmsw",
+    "popf", "pushf", "sgdt", "sidt", "str", "smsw", "rdtsc", "movetosr", "movesr", "jrstu",
+    "jrstf", "jsp", "vmxon", "vmxoff",
+];
+
+/// Instructions that load `M`, `R` or the whole PSW from the cell their first operand names:
+/// that cell gets an arbitrary word.
+const LOADS_CONTROL: &[&str] = &[
+    "lpsw", "lrb", "mtsr", "mtmsr", "lctl", "lgdt", "lidt", "lmsw", "popf", "movetosr", "jrstf",
+    "stmr", "jr",
+];
+
+/// A hostile program, for isolation tests: everything a guest can do to escape its window,
+/// take the processor or confuse its monitor, drawn at random.
+///
+/// - Memory of 1 to [`HOSTILE_MAX_WORDS`] words: sometimes too small to hold its own trap pair,
+///   so that the monitor cannot reflect a trap into it.
+/// - `lpsw`, `lrb` and the profiles' loads of `M` and `R`, with arbitrary 64-bit words in
+///   their operand cells: any `R` at all, either mode, `P` anywhere.
+/// - Stores (`mov`, `stx`, arithmetic) to addresses beyond the window and to the top of the
+///   address field, indexed stores whose index wraps around 2^64, and stores into the program's
+///   own next instruction.
+/// - `jmp`, `jr` and `jal` far outside the window, and `jmp` to itself: a tight infinite loop.
+/// - `svc`, `halt` (in user mode it traps), `stmr` with random counts, the console devices.
+/// - A random trap pair `E[0]`/`E[1]` and timer pair `E[2]`/`E[3]`: sometimes a valid
+///   supervisor handler, sometimes garbage, sometimes a PSW whose first fetch traps again (a
+///   trap storm).
+/// - A random entry PSW in either mode, usually inside the window, sometimes not.
+pub fn hostile_guest(isa: &Isa, seed: u64) -> Program {
+    let mut rng = Rng::new(seed);
+    let w = match rng.below(10) {
+        0 => 1 + rng.below(4),
+        1 => HOSTILE_MAX_WORDS,
+        _ => 5 + rng.below(HOSTILE_MAX_WORDS - 4),
+    };
+    let ids =
+        |names: &[&str]| -> Vec<InsnId> { names.iter().filter_map(|m| isa.insn(m)).collect() };
+    let mut g = Hostile {
+        isa,
+        rng,
+        w,
+        image: vec![0; w as usize],
+        plants: Vec::new(),
+        core: ids(CORE_HOSTILE),
+        profile: ids(PROFILE_HOSTILE),
+    };
+    for i in 0..w {
+        let word = g.word(i);
+        g.image[i as usize] = word;
+    }
+    // Operand cells get their arbitrary words after the code, so that later code does not
+    // cover them; the trap pairs come last, so that their distribution is the one stated.
+    for (at, value) in std::mem::take(&mut g.plants) {
+        if let Some(cell) = g.image.get_mut(at as usize) {
+            *cell = value;
+        }
+    }
+    let pairs = [g.arbitrary(), g.trap_psw(), g.arbitrary(), g.trap_psw()];
+    for (cell, value) in g.image.iter_mut().zip(pairs) {
+        *cell = value;
+    }
+    let entry = g.entry();
+    let input = (0..g.rng.below(5))
+        .map(|_| g.rng.next_u64() as u8)
+        .collect();
+    Program {
+        w,
+        image: g.image,
+        entry,
+        input,
+    }
+}
+
+/// The state of one hostile draw.
+struct Hostile<'a> {
+    isa: &'a Isa,
+    rng: Rng,
+    w: u64,
+    image: Vec<u64>,
+    /// `(address, word)`: operand cells to fill once the code is laid out.
+    plants: Vec<(u64, u64)>,
+    core: Vec<InsnId>,
+    profile: Vec<InsnId>,
+}
+
+impl Hostile<'_> {
+    /// The word at guest address `i`.
+    fn word(&mut self, i: u64) -> u64 {
+        match self.rng.below(20) {
+            0..=8 => {
+                let pool = if self.profile.is_empty() || self.rng.below(3) != 0 {
+                    &self.core
+                } else {
+                    &self.profile
+                };
+                match pool.get(self.rng.below(pool.len() as u64) as usize) {
+                    Some(&id) => self.insn(id, i),
+                    None => self.rng.next_u64(),
+                }
+            }
+            9..=13 => {
+                let id = self.rng.below(self.isa.insns.len() as u64) as usize;
+                self.insn(id, i)
+            }
+            14 | 15 => self.rng.next_u64(),
+            16 | 17 => self.psw_word(),
+            _ => self.small(),
+        }
+    }
+
+    /// Instruction `id` at address `i`, with hostile operands; its operand cells may be
+    /// planted with words that make it as harmful as it can be.
+    fn insn(&mut self, id: InsnId, i: u64) -> u64 {
+        let isa = self.isa;
+        let insn = &isa.insns[id];
+        let format = &isa.formats[insn.format];
+        let ops: Vec<i128> = insn
+            .operands
+            .iter()
+            .map(|&f| {
+                let field = &format.fields[f];
+                let (min, max) = field.range();
+                let v = if field.signed || field.name == "imm" {
+                    self.target(i, min, max)
+                } else {
+                    self.address(i, max)
+                };
+                v.clamp(min, max)
+            })
+            .collect();
+        let m = insn.mnemonic.as_str();
+        let cell = |k: usize| ops.get(k).map(|&v| v as u64);
+        if LOADS_CONTROL.contains(&m) {
+            for k in 0..ops.len().min(2) {
+                if let Some(a) = cell(k)
+                    && !self.rng.one_in(4)
+                {
+                    let v = self.arbitrary();
+                    self.plants.push((a, v));
+                }
+            }
+        }
+        if matches!(m, "stx" | "ldx")
+            && let (Some(b), Some(c)) = (cell(1), cell(2))
+        {
+            // E[b] + E[c] wraps around 2^64 or lands beyond the window.
+            let base = match self.rng.below(4) {
+                0 => self.rng.next_u64(),
+                1 => u64::MAX - self.rng.below(self.w + 8),
+                2 => self.w + self.rng.below(4096),
+                _ => self.rng.below(self.w),
+            };
+            let offset = match self.rng.below(3) {
+                0 => self.rng.next_u64(),
+                _ => self.rng.below(self.w + 8),
+            };
+            self.plants.push((b, base));
+            self.plants.push((c, offset));
+        }
+        if matches!(m, "div" | "rem")
+            && let Some(c) = cell(2)
+            && self.rng.one_in(2)
+        {
+            self.plants.push((c, 0));
+        }
+        isa.encode(id, &ops).unwrap_or(0)
+    }
+
+    /// An address operand at instruction address `i`, for a field whose largest value is
+    /// `max`: mostly inside the window, else the trap pair, the instruction itself or the next
+    /// one, the window's edge, far beyond it, or anywhere in the field.
+    fn address(&mut self, i: u64, max: i128) -> i128 {
+        let w = self.w;
+        let a = match self.rng.below(16) {
+            0..=6 => self.rng.below(w),
+            7 => 0,
+            8 => 1,
+            9 => i,
+            10 => i + 1,
+            11 => (w + self.rng.below(3)).saturating_sub(1),
+            12 => w + self.rng.below(4096),
+            13 => return max,
+            14 => return self.rng.in_range(0, max),
+            _ => self.rng.below(16),
+        };
+        a as i128
+    }
+
+    /// A jump target (or immediate) at instruction address `i`: itself (a tight loop), the
+    /// next word, inside the window, far beyond it, or anywhere in the field, negative values
+    /// included.
+    fn target(&mut self, i: u64, min: i128, max: i128) -> i128 {
+        let w = self.w;
+        let t = match self.rng.below(8) {
+            0 | 1 => i,
+            2 => i + 1,
+            3 | 4 => self.rng.below(w),
+            5 => w + self.rng.below(4096),
+            6 => self.rng.below(REG_MAX + 1),
+            _ => return self.rng.in_range(min, max),
+        };
+        t as i128
+    }
+
+    /// A value for a PSW or `R` component: 0, near or at the window's size, the register's
+    /// largest value, anything, or small.
+    fn component(&mut self) -> u64 {
+        match self.rng.below(6) {
+            0 => 0,
+            1 => self.rng.below(self.w + 2),
+            2 => self.w,
+            3 => REG_MAX,
+            4 => self.rng.below(REG_MAX + 1),
+            _ => self.rng.below(16),
+        }
+    }
+
+    /// A PSW word built from hostile components, in either mode.
+    fn psw_word(&mut self) -> u64 {
+        let mode = self.rng.mode();
+        let (p, l, b) = (self.component(), self.component(), self.component());
+        psw(mode, p, l, b).pack()
+    }
+
+    /// An arbitrary word for a cell that an instruction loads `M`, `R` or the PSW from.
+    fn arbitrary(&mut self) -> u64 {
+        match self.rng.below(4) {
+            0 | 1 => self.rng.next_u64(),
+            2 => self.psw_word(),
+            _ => Reloc {
+                l: self.component(),
+                b: self.component(),
+            }
+            .pack(),
+        }
+    }
+
+    /// A small data word, or one at the edges of the window or of the word.
+    fn small(&mut self) -> u64 {
+        match self.rng.below(8) {
+            0 => 0,
+            1 => 1,
+            2 => self.w.saturating_sub(1),
+            3 => self.w,
+            4 => self.w + 1,
+            5 => u64::MAX,
+            6 => u64::MAX - self.rng.below(self.w + 1),
+            _ => self.rng.below(8),
+        }
+    }
+
+    /// A trap or interrupt vector's new PSW: a valid supervisor handler in the window, an
+    /// arbitrary word, a supervisor PSW whose first fetch traps again (a trap storm), or a
+    /// user-mode PSW.
+    fn trap_psw(&mut self) -> u64 {
+        let w = self.w;
+        match self.rng.below(6) {
+            0 | 1 => psw(Mode::Supervisor, self.rng.below(w), 0, w).pack(),
+            2 => self.rng.next_u64(),
+            3 => psw(Mode::Supervisor, w + self.rng.below(8), 0, w).pack(),
+            4 => {
+                let (l, b) = (self.component(), self.component());
+                psw(Mode::User, self.rng.below(w), l, b).pack()
+            }
+            _ => self.psw_word(),
+        }
+    }
+
+    /// The entry PSW: either mode, usually `R = <0, w>` and `P` inside the window.
+    fn entry(&mut self) -> Psw {
+        let mode = self.rng.mode();
+        let w = self.w;
+        let p = if self.rng.one_in(8) {
+            self.component()
+        } else {
+            self.rng.below(w)
+        };
+        let l = if self.rng.one_in(4) {
+            self.component()
+        } else {
+            0
+        };
+        let b = if self.rng.one_in(4) {
+            self.component()
+        } else {
+            w
+        };
+        psw(mode, p, l, b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn isa(name: &str) -> Isa {
+        pgvm_isa::load(name).expect("built-in profile")
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_program() {
+        let s = isa("s370");
+        assert_eq!(random_guest(&s, 7), random_guest(&s, 7));
+        assert_eq!(hostile_guest(&s, 7), hostile_guest(&s, 7));
+        assert_ne!(hostile_guest(&s, 7), hostile_guest(&s, 9));
+    }
+
+    #[test]
+    fn images_fill_the_memory_they_ask_for() {
+        for name in ["s370", "pdp10", "ia32-vt"] {
+            let i = isa(name);
+            for seed in 0..200 {
+                let r = random_guest(&i, seed);
+                assert_eq!(r.image.len() as u64, r.w);
+                let h = hostile_guest(&i, seed);
+                assert_eq!(h.image.len() as u64, h.w, "{name} seed {seed}");
+                assert!((1..=HOSTILE_MAX_WORDS).contains(&h.w));
+            }
+        }
+    }
+
+    /// The hostile generator is only worth its name if the attacks actually appear.
+    #[test]
+    fn hostile_programs_contain_the_attacks() {
+        let s = isa("s370");
+        let id = |m: &str| s.insn(m).expect("mnemonic");
+        let (mut lpsw, mut far_jump, mut self_loop, mut tiny) = (0, 0, 0, 0);
+        for seed in 0..300 {
+            let h = hostile_guest(&s, seed);
+            tiny += usize::from(h.w < 4);
+            for (i, &word) in h.image.iter().enumerate() {
+                let Some(d) = s.decode(word) else { continue };
+                let ops = s.operands_of(d, word).unwrap_or_default();
+                if d == id("lpsw") {
+                    lpsw += 1;
+                }
+                if d == id("jmp") {
+                    match ops.first() {
+                        Some(&t) if t == i as i128 => self_loop += 1,
+                        Some(&t) if t >= h.w as i128 => far_jump += 1,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert!(lpsw > 100, "lpsw {lpsw}");
+        assert!(far_jump > 50, "far jumps {far_jump}");
+        assert!(self_loop > 50, "self loops {self_loop}");
+        assert!(tiny > 10, "memories too small for both trap pairs {tiny}");
+    }
+
+    #[test]
+    fn rng_ranges_hold() {
+        let mut r = Rng::new(0);
+        assert_eq!(r.below(0), 0);
+        for _ in 0..1000 {
+            assert!(r.below(5) < 5);
+            let v = r.in_range(-3, 3);
+            assert!((-3..=3).contains(&v));
+        }
+    }
+}
