@@ -61,7 +61,10 @@ enum Command {
     ///
     /// The bare run has q = --mem words; the monitored run gives the guest a VM of the same
     /// size. They are compared at the halt, or after the same number of guest instructions.
-    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input.
+    /// Every emulated instruction is checked against the classifier: trap-and-emulate must
+    /// never run an unprivileged instruction in software.
+    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input, 3 if
+    /// the monitor emulated an instruction that is not privileged (a monitor bug).
     Equiv(crate::vmm::EquivArgs),
     /// Run several guests at once, each in its own VM under the trap-and-emulate monitor.
     ///
@@ -69,6 +72,14 @@ enum Command {
     /// (refusing, with a message, a VM that does not fit), and the VMs take turns of --slice
     /// guest instructions, so a guest that never halts cannot starve the others.
     Vm(crate::vmm::VmArgs),
+    /// Show each instruction that breaks Theorem 1 making a guest diverge under the monitor.
+    ///
+    /// The classifier finds the instructions that are sensitive but not privileged, with a
+    /// witness state for each. Every such state is run as a small guest, bare and under
+    /// trap-and-emulate, and the first difference is shown. Exit code: 0 if every violation
+    /// gave a divergence (or Theorem 1 holds and there is none), 1 if some did not, 2 on bad
+    /// input.
+    Counterexample(crate::counterexample::CounterexampleArgs),
 }
 
 #[derive(Subcommand)]
@@ -138,6 +149,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tour => crate::tour::tour(),
+        Command::Counterexample(args) => crate::counterexample::counterexample(&args),
         Command::Classify(args) => crate::classify::classify(&args),
         Command::Replay(args) => crate::classify::replay(&args),
         Command::Equiv(args) => crate::vmm::equiv(&args),

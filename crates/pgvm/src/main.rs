@@ -5,6 +5,7 @@
 
 mod classify;
 mod cli;
+mod counterexample;
 mod program;
 mod run;
 mod tour;

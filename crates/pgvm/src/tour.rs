@@ -73,6 +73,7 @@ pub fn tour() -> Result<ExitCode> {
     failures += tsos(&dir)?;
     classification()?;
     monitor(&dir)?;
+    counterexamples()?;
     println!(
         "Next: pgvm run guests/hello.s --trace, pgvm classify --isa ia32, pgvm equiv guests/tsos/pdp10.s, pgvm --help."
     );
@@ -153,6 +154,10 @@ fn monitor(dir: &std::path::Path) -> Result<()> {
         for line in text.lines() {
             println!("  {line}");
         }
+        let breaches = crate::vmm::efficiency_breaches(&isa, &report);
+        for line in crate::vmm::breaches_text(&report, &breaches).lines() {
+            println!("  {line}");
+        }
         if let Some(d) = &report.divergence {
             if report.emulated_by_mnemonic.contains_key(&d.mnemonic) {
                 println!(
@@ -169,5 +174,20 @@ fn monitor(dir: &std::path::Path) -> Result<()> {
         }
         println!();
     }
+    Ok(())
+}
+
+/// One profile's counterexamples: the classifier's witnesses run as guests.
+fn counterexamples() -> Result<()> {
+    println!(
+        "== Counterexamples (pgvm counterexample --isa m68000): each instruction that breaks\n   \
+         Theorem 1, its classifier witness run as a guest, bare and under the monitor\n"
+    );
+    let isa = std::sync::Arc::new(pgvm_isa::load("m68000")?);
+    let (t1, cases) = crate::counterexample::find(&isa, &pgvm_classify::Config::default(), 1)?;
+    for line in crate::counterexample::text(&isa, &t1, &cases).lines() {
+        println!("{}", format!("  {line}").trim_end());
+    }
+    println!();
     Ok(())
 }

@@ -103,25 +103,85 @@ pub fn equiv(args: &EquivArgs) -> Result<ExitCode> {
     }
     let guest = guest_of(&image, args.mem)?;
     let report = check_equivalence(isa.clone(), &guest, args.max_steps)?;
+    let breaches = efficiency_breaches(&isa, &report);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&equiv_json(&isa, &report))?
-        );
+        let mut json = equiv_json(&isa, &report);
+        json["efficiency_breaches"] = serde_json::to_value(&breaches)?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         print!(
             "{}",
             equiv_text(&args.guest.display().to_string(), &isa, &report)
         );
+        print!("{}", breaches_text(&report, &breaches));
     }
-    Ok(if report.equivalent {
+    Ok(if !breaches.is_empty() {
+        ExitCode::from(3)
+    } else if report.equivalent {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
+/// An emulated instruction that the classifier does not derive privileged.
+#[derive(Debug, serde::Serialize)]
+pub struct Breach {
+    /// The instruction.
+    pub mnemonic: String,
+    /// How many times the monitor emulated it.
+    pub count: u64,
+    /// The classifier's evidence that it is not privileged.
+    pub evidence: String,
+}
+
+/// Checks the efficiency property against the classifier. The monitor emulates only what
+/// trapped in real user mode, so every emulated instruction must be one the classifier
+/// derives privileged (with the profile's assist, as the monitor runs it); anything else
+/// means an innocuous instruction was run in software, which trap-and-emulate must never
+/// do: a bug in the monitor, not a property of the guest.
+pub fn efficiency_breaches(isa: &Isa, r: &EquivReport) -> Vec<Breach> {
+    let config = pgvm_classify::Config::default();
+    r.emulated_by_mnemonic
+        .iter()
+        .filter_map(|(mnemonic, &count)| {
+            let Some(id) = isa.insn(mnemonic) else {
+                return Some(Breach {
+                    mnemonic: mnemonic.clone(),
+                    count,
+                    evidence: "the profile has no such instruction".into(),
+                });
+            };
+            let insn = pgvm_classify::classify_insn(isa, id, &config);
+            let privileged = &insn.classes[&pgvm_classify::Class::Privileged];
+            (!privileged.value).then(|| Breach {
+                mnemonic: mnemonic.clone(),
+                count,
+                evidence: privileged.detail.clone(),
+            })
+        })
+        .collect()
+}
+
+pub fn breaches_text(r: &EquivReport, breaches: &[Breach]) -> String {
+    if r.emulated_by_mnemonic.is_empty() {
+        return String::new();
+    }
+    if breaches.is_empty() {
+        return "  efficiency check: the classifier derives every emulated instruction privileged\n"
+            .into();
+    }
+    let mut out = String::new();
+    for b in breaches {
+        out.push_str(&format!(
+            "  BUG: the monitor emulated `{}` x{}, which is not privileged ({})\n",
+            b.mnemonic, b.count, b.evidence
+        ));
+    }
+    out
+}
+
+pub fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
     json!({
         "isa": isa.name,
         "monitor": "tae",
@@ -295,4 +355,53 @@ pub fn vm(args: &VmArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(emulated: &[(&str, u64)]) -> EquivReport {
+        EquivReport {
+            equivalent: true,
+            guest_instructions: 0,
+            vm_instructions: 0,
+            halted: true,
+            direct: 0,
+            emulated: emulated.iter().map(|(_, n)| n).sum(),
+            reflected: 0,
+            emulated_by_mnemonic: emulated.iter().map(|(m, n)| (m.to_string(), *n)).collect(),
+            console_bare: String::new(),
+            console_vm: String::new(),
+            divergence: None,
+        }
+    }
+
+    #[test]
+    fn an_emulated_innocuous_instruction_is_a_breach() {
+        let isa = pgvm_isa::load("s370").expect("built-in");
+        let breaches = efficiency_breaches(&isa, &report(&[("add", 3), ("lpsw", 2)]));
+        assert_eq!(breaches.len(), 1, "{breaches:?}");
+        assert_eq!(
+            (breaches[0].mnemonic.as_str(), breaches[0].count),
+            ("add", 3)
+        );
+        assert!(
+            breaches[0].evidence.contains("did not trap"),
+            "{breaches:?}"
+        );
+        let text = breaches_text(&report(&[("add", 3)]), &breaches);
+        assert!(
+            text.contains("BUG: the monitor emulated `add` x3"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn privileged_emulations_pass() {
+        let isa = pgvm_isa::load("m68010").expect("built-in");
+        let r = report(&[("movesr", 1), ("halt", 1), ("out", 4)]);
+        assert!(efficiency_breaches(&isa, &r).is_empty());
+        assert!(breaches_text(&r, &[]).contains("derives every emulated instruction privileged"));
+    }
 }

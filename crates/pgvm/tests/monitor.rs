@@ -65,6 +65,12 @@ fn equiv_text_names_the_verdict_and_the_counts() {
     );
     assert!(out.contains("emulated: halt x1, lpsw x"), "{out}");
     assert!(out.contains("reflected"), "{out}");
+    assert!(
+        out.contains(
+            "efficiency check: the classifier derives every emulated instruction privileged"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -142,4 +148,97 @@ fn equiv_bad_input_exits_2() {
     let o = pgvm(&["vm", "guests/hello.s", "guests/tsos/ia32.s"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("one ISA"));
+}
+
+fn counterexample_json(profile: &str) -> (Option<i32>, serde_json::Value) {
+    let o = pgvm(&[
+        "counterexample",
+        "--isa",
+        profile,
+        "--samples",
+        "5000",
+        "--json",
+    ]);
+    let v = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{profile}: {e}: {}", String::from_utf8_lossy(&o.stderr)));
+    (o.status.code(), v)
+}
+
+#[test]
+fn counterexamples_diverge_for_every_violation_where_theorem_1_fails() {
+    for profile in ["pdp10", "m68000", "ia32"] {
+        let (code, v) = counterexample_json(profile);
+        assert_eq!(code, Some(0), "{profile}: {v}");
+        let violations = v["theorem1"]["violations"].as_array().expect("violations");
+        let cases = v["counterexamples"].as_array().expect("counterexamples");
+        assert!(!violations.is_empty(), "{profile}");
+        assert_eq!(cases.len(), violations.len(), "{profile}");
+        for (c, name) in cases.iter().zip(violations) {
+            assert_eq!(&c["mnemonic"], name, "{profile}");
+            assert_eq!(c["equiv"]["equivalent"], false, "{profile} {name}");
+            let d = &c["equiv"]["divergence"];
+            assert_eq!(
+                d["mnemonic"], *name,
+                "{profile}: the witness's own instruction diverges: {d}"
+            );
+            assert_eq!(d["index"], 0, "{profile} {name}");
+        }
+    }
+}
+
+#[test]
+fn no_counterexample_where_theorem_1_holds() {
+    for profile in ["s370", "ia32-vt"] {
+        let (code, v) = counterexample_json(profile);
+        assert_eq!(code, Some(0), "{profile}");
+        assert_eq!(v["theorem1"]["holds"], true, "{profile}");
+        assert_eq!(v["counterexamples"], serde_json::json!([]), "{profile}");
+    }
+}
+
+/// Every program in `guests/`: the sources that name their profile with `.isa`.
+fn guest_programs() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![common::root().join("guests")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("guests/") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "s") {
+                let src = std::fs::read_to_string(&path).expect("source");
+                // A program names its profile; the included parts (kernel.s, arch/...) do not.
+                if src.lines().any(|l| l.trim_start().starts_with(".isa")) {
+                    let rel = path.strip_prefix(common::root()).expect("under the root");
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_guest_is_equivalent_on_a_theorem_1_profile() {
+    let theorem_1 = ["s370", "ppc", "m68010", "ia32-vt"];
+    let guests = guest_programs();
+    assert!(guests.len() >= 15, "{guests:?}");
+    let mut checked = 0;
+    for g in &guests {
+        let (code, v) = equiv_json(g);
+        let isa = v["isa"].as_str().expect("isa").to_string();
+        if !theorem_1.contains(&isa.as_str()) {
+            continue;
+        }
+        checked += 1;
+        assert_eq!(code, Some(0), "{g} on {isa}: {}", v["divergence"]);
+        assert_eq!(v["equivalent"], true, "{g}");
+        assert_eq!(
+            v["efficiency_breaches"],
+            serde_json::json!([]),
+            "{g}: every emulated instruction is privileged"
+        );
+    }
+    assert!(checked >= 12, "{checked} guests checked");
 }
