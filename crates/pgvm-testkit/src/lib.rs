@@ -183,10 +183,13 @@ const LOADS_CONTROL: &[&str] = &[
 ///   address field, indexed stores whose index wraps around 2^64, and stores into the program's
 ///   own next instruction.
 /// - `jmp`, `jr` and `jal` far outside the window, and `jmp` to itself: a tight infinite loop.
+/// - Half the time, a loop that sweeps stores from inside the window upwards past its end,
+///   by an indexed store or by a `mov` that rewrites its own address field.
 /// - `svc`, `halt` (in user mode it traps), `stmr` with random counts, the console devices.
-/// - A random trap pair `E[0]`/`E[1]` and timer pair `E[2]`/`E[3]`: sometimes a valid
-///   supervisor handler, sometimes garbage, sometimes a PSW whose first fetch traps again (a
-///   trap storm).
+/// - A random trap pair `E[0]`/`E[1]` and timer pair `E[2]`/`E[3]`: most often a handler
+///   that resumes after the trapping instruction (so the program goes on through its attacks),
+///   else a PSW into random code, garbage, or a PSW whose first fetch traps again (a trap
+///   storm).
 /// - A random entry PSW in either mode, usually inside the window, sometimes not.
 pub fn hostile_guest(isa: &Isa, seed: u64) -> Program {
     let mut rng = Rng::new(seed);
@@ -203,6 +206,7 @@ pub fn hostile_guest(isa: &Isa, seed: u64) -> Program {
         w,
         image: vec![0; w as usize],
         plants: Vec::new(),
+        reserved: Vec::new(),
         core: ids(CORE_HOSTILE),
         profile: ids(PROFILE_HOSTILE),
     };
@@ -217,11 +221,32 @@ pub fn hostile_guest(isa: &Isa, seed: u64) -> Program {
             *cell = value;
         }
     }
-    let pairs = [g.arbitrary(), g.trap_psw(), g.arbitrary(), g.trap_psw()];
+    // Most programs get a handler that skips the trapping instruction, so that they go on
+    // through all of their attacks instead of dying in their first trap storm.
+    let new_trap = if g.rng.below(10) < 6 {
+        g.skip_handler()
+    } else {
+        None
+    };
+    let new_trap = new_trap.unwrap_or_else(|| g.trap_psw());
+    let new_timer = if g.rng.one_in(2) {
+        g.resume_handler()
+    } else {
+        None
+    };
+    let new_timer = new_timer.unwrap_or_else(|| g.trap_psw());
+    let sweep = if g.rng.one_in(2) { g.sweep() } else { None };
+    let pairs = [g.arbitrary(), new_trap, g.arbitrary(), new_timer];
     for (cell, value) in g.image.iter_mut().zip(pairs) {
         *cell = value;
     }
-    let entry = g.entry();
+    let mut entry = g.entry();
+    if let Some(start) = sweep
+        && g.rng.one_in(2)
+    {
+        entry.p = start;
+        entry.r.l = 0;
+    }
     let input = (0..g.rng.below(5))
         .map(|_| g.rng.next_u64() as u8)
         .collect();
@@ -241,6 +266,8 @@ struct Hostile<'a> {
     image: Vec<u64>,
     /// `(address, word)`: operand cells to fill once the code is laid out.
     plants: Vec<(u64, u64)>,
+    /// `[start, end)` of the handlers and gadgets laid out so far.
+    reserved: Vec<(u64, u64)>,
     core: Vec<InsnId>,
     profile: Vec<InsnId>,
 }
@@ -297,7 +324,12 @@ impl Hostile<'_> {
                 if let Some(a) = cell(k)
                     && !self.rng.one_in(4)
                 {
-                    let v = self.arbitrary();
+                    // A timer that falls due soon, now and then: interrupts in the storm.
+                    let v = if m == "stmr" && self.rng.one_in(2) {
+                        1 + self.rng.below(50)
+                    } else {
+                        self.arbitrary()
+                    };
                     self.plants.push((a, v));
                 }
             }
@@ -328,18 +360,110 @@ impl Hostile<'_> {
         isa.encode(id, &ops).unwrap_or(0)
     }
 
+    /// Lays out a trap handler that resumes after the trapping instruction, `E[0] <- E[0] +
+    /// (1 << 42)` (`P` is bits 62..42 of a PSW) then `lpsw E[0]`, somewhere in the window,
+    /// and returns the supervisor PSW that enters it. `None` when the window or the profile
+    /// cannot hold it.
+    fn skip_handler(&mut self) -> Option<u64> {
+        let (add, lpsw) = (self.isa.insn("add")?, self.isa.insn("lpsw")?);
+        let h = self.stub_at(3)?;
+        let one_p = 1u64 << (2 * pgvm_machine::REG_BITS);
+        self.image[h as usize] = self.isa.encode(add, &[0, 0, i128::from(h + 2)]).ok()?;
+        self.image[h as usize + 1] = self.isa.encode(lpsw, &[0]).ok()?;
+        self.image[h as usize + 2] = one_p;
+        Some(psw(Mode::Supervisor, h, 0, self.w).pack())
+    }
+
+    /// Lays out an interrupt handler that returns at once, `lpsw E[2]`, and returns the PSW
+    /// that enters it.
+    fn resume_handler(&mut self) -> Option<u64> {
+        let lpsw = self.isa.insn("lpsw")?;
+        let h = self.stub_at(1)?;
+        self.image[h as usize] = self.isa.encode(lpsw, &[2]).ok()?;
+        Some(psw(Mode::Supervisor, h, 0, self.w).pack())
+    }
+
+    /// Lays out a loop that stores a non-zero word at every address from just inside the
+    /// window upwards, and returns its first address. Every store past the end must trap; a
+    /// skip handler then lets the sweep go on, one address further each time. One of two
+    /// forms: an indexed store `stx` with an incremented index, or a `mov` whose own address
+    /// field the loop increments (self-modifying code).
+    fn sweep(&mut self) -> Option<u64> {
+        let isa = self.isa;
+        let id = |m: &str| isa.insn(m);
+        let (li, stx, mov, addi, add, jmp) = (
+            id("li")?,
+            id("stx")?,
+            id("mov")?,
+            id("addi")?,
+            id("add")?,
+            id("jmp")?,
+        );
+        let g = self.stub_at(7)?;
+        let w = i128::from(self.w);
+        let at = |k: u64| i128::from(g + k);
+        let start = w - 1 - self.rng.below(3) as i128;
+        let value = self.rng.next_u64() | 1;
+        let words = if self.rng.one_in(2) {
+            // g: li X, start; g+1: stx V, X, Z; g+2: addi X, 1; g+3: jmp g+1; X, V, Z.
+            [
+                isa.encode(li, &[at(4), start]).ok()?,
+                isa.encode(stx, &[at(5), at(4), at(6)]).ok()?,
+                isa.encode(addi, &[at(4), 1]).ok()?,
+                isa.encode(jmp, &[at(1)]).ok()?,
+                0,
+                value,
+                0,
+            ]
+        } else {
+            // g: jmp g+1; g+1: mov start, V; g+2: add g+1, g+1, K; g+3: jmp g+1; 0, V, K,
+            // with K = 1 << 38, the lowest bit of `mov`'s address field `a`.
+            let a_lo = isa.formats[isa.insns[mov].format]
+                .field("a")
+                .map(|f| isa.formats[isa.insns[mov].format].fields[f].lo)?;
+            [
+                isa.encode(jmp, &[at(1)]).ok()?,
+                isa.encode(mov, &[start, at(5)]).ok()?,
+                isa.encode(add, &[at(1), at(1), at(6)]).ok()?,
+                isa.encode(jmp, &[at(1)]).ok()?,
+                0,
+                value,
+                1u64 << a_lo,
+            ]
+        };
+        for (k, word) in words.into_iter().enumerate() {
+            self.image[g as usize + k] = word;
+        }
+        Some(g)
+    }
+
+    /// Where `n` words of a handler or gadget go: past the trap pairs, inside the window, and
+    /// clear of those laid out before it when a few tries find such a place.
+    fn stub_at(&mut self, n: u64) -> Option<u64> {
+        let room = self.w.checked_sub(4 + n)?;
+        let mut at = 4 + self.rng.below(room + 1);
+        for _ in 0..8 {
+            if self.reserved.iter().all(|&(s, e)| at + n <= s || e <= at) {
+                break;
+            }
+            at = 4 + self.rng.below(room + 1);
+        }
+        self.reserved.push((at, at + n));
+        Some(at)
+    }
+
     /// An address operand at instruction address `i`, for a field whose largest value is
     /// `max`: mostly inside the window, else the trap pair, the instruction itself or the next
     /// one, the window's edge, far beyond it, or anywhere in the field.
     fn address(&mut self, i: u64, max: i128) -> i128 {
         let w = self.w;
         let a = match self.rng.below(16) {
-            0..=6 => self.rng.below(w),
-            7 => 0,
-            8 => 1,
-            9 => i,
-            10 => i + 1,
-            11 => (w + self.rng.below(3)).saturating_sub(1),
+            0..=5 => self.rng.below(w),
+            6 | 7 => (w + self.rng.below(3)).saturating_sub(1),
+            8 => 0,
+            9 => 1,
+            10 => i,
+            11 => i + 1,
             12 => w + self.rng.below(4096),
             13 => return max,
             14 => return self.rng.in_range(0, max),
@@ -416,11 +540,11 @@ impl Hostile<'_> {
     /// user-mode PSW.
     fn trap_psw(&mut self) -> u64 {
         let w = self.w;
-        match self.rng.below(6) {
-            0 | 1 => psw(Mode::Supervisor, self.rng.below(w), 0, w).pack(),
-            2 => self.rng.next_u64(),
-            3 => psw(Mode::Supervisor, w + self.rng.below(8), 0, w).pack(),
-            4 => {
+        match self.rng.below(10) {
+            0..=5 => psw(Mode::Supervisor, self.rng.below(w), 0, w).pack(),
+            6 => self.rng.next_u64(),
+            7 => psw(Mode::Supervisor, w + self.rng.below(8), 0, w).pack(),
+            8 => {
                 let (l, b) = (self.component(), self.component());
                 psw(Mode::User, self.rng.below(w), l, b).pack()
             }
@@ -442,10 +566,13 @@ impl Hostile<'_> {
         } else {
             0
         };
-        let b = if self.rng.one_in(4) {
-            self.component()
-        } else {
-            w
+        // Half the time `R` claims more than the memory holds: the monitor must still stop
+        // every reference at the end of the window.
+        let b = match self.rng.below(8) {
+            0..=3 => w,
+            4 => w + 1 + self.rng.below(8),
+            5 => REG_MAX,
+            _ => self.component(),
         };
         psw(mode, p, l, b)
     }
