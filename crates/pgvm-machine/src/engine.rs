@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use pgvm_isa::{Isa, Mode};
+use pgvm_isa::{InsnId, Isa, Mode};
 use serde::Serialize;
 
 use crate::compile::{Op, compile};
@@ -428,6 +428,23 @@ impl Machine {
         };
         self.cache[pa] = op;
         op
+    }
+
+    /// The instruction the word at physical `pa` decodes as: what `isa.decode` says of it,
+    /// taken from the decode cache when the engine interprets that instruction (as it does
+    /// every privileged one), so that a monitor asking about the instruction that just
+    /// trapped skips the ISA's search.
+    pub fn decoded(&mut self, pa: u64) -> Option<InsnId> {
+        let pa = pa as usize;
+        let mut op = self.cache[pa];
+        if op == Op::Stale {
+            op = self.decode(pa);
+        }
+        match op {
+            Op::Generic(id) => Some(id),
+            Op::Illegal => None,
+            _ => self.isa.decode(self.mem[pa]),
+        }
     }
 
     /// A store that keeps the decode cache true.

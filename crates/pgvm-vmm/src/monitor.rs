@@ -4,13 +4,13 @@
 //!   run in real user mode with the real machine's trap policy set to hand every trap to it.
 //! - The **allocator** ([`Allocator`]) owns every physical word given to a VM.
 //! - The **interpreters** are not written by hand: the interpreter of a trapped instruction is
-//!   its own semantics from the ISA description, run by `pgvm_machine::step` on the VM's
+//!   its own semantics from the ISA description, run by `pgvm_machine::execute` on the VM's
 //!   virtual state ([`VirtualView`]), with the virtual `M` and `R`.
 
 use std::sync::Arc;
 
-use pgvm_isa::{Isa, Mode};
-use pgvm_machine::{Exit, Machine, MachineError, Psw, StateView, Step, TrapPolicy};
+use pgvm_isa::{InsnId, Isa, Mode};
+use pgvm_machine::{Exit, Machine, MachineError, Psw, StateView, Step, TrapKind, TrapPolicy};
 
 use crate::allocator::{AllocError, Allocator, VmId};
 use crate::view::VirtualView;
@@ -50,6 +50,10 @@ pub struct Monitor {
     real: Machine,
     allocator: Allocator,
     vms: Vec<VmState>,
+    /// Instructions emulated during the current `run_vm`, by instruction: added to the
+    /// VM's `emulated_by_mnemonic` when `run_vm` returns, so that no emulation looks a
+    /// name up or allocates one.
+    emulated_by_insn: Vec<u64>,
 }
 
 impl Monitor {
@@ -63,6 +67,7 @@ impl Monitor {
             real.set_assist(true);
         }
         Ok(Monitor {
+            emulated_by_insn: vec![0; isa.insns.len()],
             isa,
             real,
             allocator: Allocator::new(q, CP_WORDS),
@@ -140,6 +145,18 @@ impl Monitor {
 
     /// Runs VM `id` for at most `budget` guest instructions.
     pub fn run_vm(&mut self, id: VmId, budget: u64) -> VmExit {
+        let exit = self.run_until(id, budget);
+        let by_mnemonic = &mut self.vms[id].counts.emulated_by_mnemonic;
+        for (insn, n) in self.emulated_by_insn.iter_mut().enumerate() {
+            if *n > 0 {
+                let name = &self.isa.insns[insn].mnemonic;
+                *by_mnemonic.entry(name.clone()).or_insert(0) += std::mem::take(n);
+            }
+        }
+        exit
+    }
+
+    fn run_until(&mut self, id: VmId, budget: u64) -> VmExit {
         let end = self.vms[id].steps.saturating_add(budget);
         loop {
             if let Some(exit) = self.vms[id].exit {
@@ -232,17 +249,23 @@ impl Monitor {
     /// than the virtual one: with the hardware assist on for the monitor but off in the VM, an
     /// instruction the assist covers traps for real yet completes on the virtual machine.
     fn dispatch(&mut self, id: VmId) {
-        let isa = Arc::clone(&self.isa);
-        let vm = &mut self.vms[id];
+        // Borrowing the fields one by one keeps the ISA's reference count out of the loop.
+        let Monitor {
+            isa,
+            real,
+            vms,
+            emulated_by_insn,
+            ..
+        } = self;
         let mut view = VirtualView {
-            real: &mut self.real,
-            vm,
+            real,
+            vm: &mut vms[id],
         };
-        let word = fetch(&view);
-        match pgvm_machine::step(&isa, &mut view) {
-            Step::Done => record_emulated(&isa, word, view.vm),
+        let (outcome, insn) = interpret(isa, &mut view);
+        match outcome {
+            Step::Done => record_emulated(emulated_by_insn, insn, view.vm),
             Step::Halted => {
-                record_emulated(&isa, word, view.vm);
+                record_emulated(emulated_by_insn, insn, view.vm);
                 view.vm.exit = Some(VmExit::Halted);
             }
             Step::Trapped(_) => reflect(&mut view),
@@ -250,19 +273,27 @@ impl Monitor {
     }
 }
 
-/// The word at the virtual `P`, if it develops.
-fn fetch(view: &VirtualView<'_>) -> Option<u64> {
+/// What `pgvm_machine::step` does, on the virtual state: fetch the word at the virtual `P`,
+/// decode it and run its semantics with the virtual `M` and `R`. The real processor has just
+/// fetched the same word and trapped on it, so the decoding comes from its decode cache
+/// rather than from the ISA's search. Also returns the instruction, when the word fetched and
+/// decoded.
+fn interpret(isa: &Isa, view: &mut VirtualView<'_>) -> (Step, Option<InsnId>) {
     let psw = view.psw();
-    pgvm_machine::develop(psw.p, psw.r, view.size()).map(|pa| view.load(pa))
+    let Some(pa) = pgvm_machine::develop(psw.p, psw.r, view.size()) else {
+        return (Step::Trapped(TrapKind::Memory), None);
+    };
+    let word = view.load(pa);
+    match view.real.decoded(view.vm.map.base + pa) {
+        Some(insn) => (pgvm_machine::execute(isa, insn, word, view), Some(insn)),
+        None => (Step::Trapped(TrapKind::Illegal), None),
+    }
 }
 
-fn record_emulated(isa: &Isa, word: Option<u64>, vm: &mut VmState) {
+fn record_emulated(by_insn: &mut [u64], insn: Option<InsnId>, vm: &mut VmState) {
     vm.counts.emulated += 1;
-    if let Some(id) = word.and_then(|w| isa.decode(w)) {
-        *vm.counts
-            .emulated_by_mnemonic
-            .entry(isa.insns[id].mnemonic.clone())
-            .or_insert(0) += 1;
+    if let Some(id) = insn {
+        by_insn[id] += 1;
     }
 }
 
