@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use pgvm_isa::{InsnId, Isa, Mode};
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, MODE_USER, Mode, Reg, Stmt, TrapCause};
 use serde::Serialize;
 
 use crate::compile::{Op, compile};
@@ -130,6 +130,9 @@ pub struct Machine {
     input_pos: usize,
     stats: Stats,
     policy: TrapPolicy,
+    /// By instruction: the trap its body takes first thing in user mode, if it begins
+    /// `if M == user { trap; }` (as every `privileged` one does).
+    user_traps: Vec<Option<TrapKind>>,
 }
 
 impl Machine {
@@ -144,7 +147,6 @@ impl Machine {
             r: crate::Reloc { l: 0, b: q },
         };
         Ok(Machine {
-            isa,
             mem: vec![0; q as usize],
             cache: vec![Op::Stale; q as usize],
             psw,
@@ -157,6 +159,8 @@ impl Machine {
             input_pos: 0,
             stats: Stats::default(),
             policy: TrapPolicy::Hardware,
+            user_traps: isa.insns.iter().map(|i| user_trap(&i.body)).collect(),
+            isa,
         })
     }
 
@@ -396,6 +400,13 @@ impl Machine {
                 }
                 Op::Illegal | Op::Stale => break Some(Event::Trap(TrapKind::Illegal)),
                 Op::Generic(id) => {
+                    // What the body's first statement does in user mode, without the
+                    // interpreter: the common case under a monitor, which runs guests there.
+                    if self.psw.mode == Mode::User
+                        && let Some(kind) = self.user_traps[id]
+                    {
+                        break Some(Event::Trap(kind));
+                    }
                     // The view's clock reads the instructions executed before this one.
                     self.steps = steps - 1;
                     self.psw.p = p;
@@ -455,6 +466,26 @@ impl Machine {
         if self.cache[pa] != Op::Stale {
             self.cache[pa] = Op::Stale;
         }
+    }
+}
+
+/// The trap a body takes first in user mode: its first statement is `if M == user { trap; }`
+/// (the expansion of the `privileged` sugar, or the same written out), so in user mode it
+/// traps before it reads or writes anything else.
+fn user_trap(body: &[Stmt]) -> Option<TrapKind> {
+    let Some(Stmt::If(Expr::Binary(BinOp::Eq, a, b), then, otherwise)) = body.first() else {
+        return None;
+    };
+    let tests_user = matches!(
+        (a.as_ref(), b.as_ref()),
+        (Expr::Reg(Reg::M), Expr::Const(MODE_USER)) | (Expr::Const(MODE_USER), Expr::Reg(Reg::M))
+    );
+    match then.as_slice() {
+        [Stmt::Trap(cause)] if tests_user && otherwise.is_empty() => Some(match cause {
+            TrapCause::Privileged => TrapKind::Privileged,
+            TrapCause::Instruction => TrapKind::Instruction,
+        }),
+        _ => None,
     }
 }
 
