@@ -160,7 +160,7 @@ fn a_looping_guest_does_not_starve_another_and_cannot_touch_it() {
 /// hostile one (loads of arbitrary PSW and R words, stores and jumps outside the window,
 /// trap storms), the rest random instructions, operands, PSW words and trap pairs.
 fn generated_guest(isa: &Isa, seed: u64) -> Guest {
-    let p = if seed % 4 == 0 {
+    let p = if seed.is_multiple_of(4) {
         pgvm_testkit::hostile_guest(isa, seed)
     } else {
         pgvm_testkit::random_guest(isa, seed)
