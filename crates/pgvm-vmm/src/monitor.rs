@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use pgvm_isa::{InsnId, Isa, Mode};
-use pgvm_machine::{Exit, Machine, MachineError, Psw, StateView, Step, TrapKind, TrapPolicy};
+use pgvm_machine::{Exit, Machine, MachineError, Psw, StateView, Step, TrapPolicy};
 
 use crate::allocator::{AllocError, Allocator, VmId};
 use crate::view::VirtualView;
@@ -273,21 +273,13 @@ impl Monitor {
     }
 }
 
-/// What `pgvm_machine::step` does, on the virtual state: fetch the word at the virtual `P`,
-/// decode it and run its semantics with the virtual `M` and `R`. The real processor has just
-/// fetched the same word and trapped on it, so the decoding comes from its decode cache
-/// rather than from the ISA's search. Also returns the instruction, when the word fetched and
-/// decoded.
+/// `pgvm_machine::step` on the virtual state: the word at the virtual `P`, run with the
+/// virtual `M` and `R`. The real processor has just fetched the same word and trapped on it,
+/// so its decode cache already knows the instruction; asking it skips the ISA's search.
 fn interpret(isa: &Isa, view: &mut VirtualView<'_>) -> (Step, Option<InsnId>) {
-    let psw = view.psw();
-    let Some(pa) = pgvm_machine::develop(psw.p, psw.r, view.size()) else {
-        return (Step::Trapped(TrapKind::Memory), None);
-    };
-    let word = view.load(pa);
-    match view.real.decoded(view.vm.map.base + pa) {
-        Some(insn) => (pgvm_machine::execute(isa, insn, word, view), Some(insn)),
-        None => (Step::Trapped(TrapKind::Illegal), None),
-    }
+    pgvm_machine::step_decoding(isa, view, |view, pa| {
+        view.real.decoded(view.vm.map.base + pa)
+    })
 }
 
 fn record_emulated(by_insn: &mut [u64], insn: Option<InsnId>, vm: &mut VmState) {
