@@ -10,6 +10,7 @@ use pgvm_machine::{Exit, Machine, Psw, StateView};
 use serde::Serialize;
 
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
+use crate::vm::VmExit;
 
 /// A guest program as both runs start it.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct EquivReport {
     pub vm_instructions: u64,
     /// Whether the bare run halted.
     pub halted: bool,
+    /// Why the virtualized run stopped, if it did.
+    pub vm_exit: Option<VmExit>,
     /// Guest instructions executed directly by the real processor.
     pub direct: u64,
     /// Guest instructions interpreted by the monitor.
@@ -189,6 +192,7 @@ pub fn check_equivalence(
         guest_instructions: steps,
         vm_instructions: vm.steps,
         halted: whole.bare_stopped,
+        vm_exit: vm.exit,
         direct: vm.counts.direct,
         emulated: vm.counts.emulated,
         reflected: vm.counts.reflected,

@@ -169,13 +169,26 @@ impl Monitor {
             }
             let stop = vm.timer_due.map_or(end, |due| due.min(end));
             let n = stop.saturating_sub(vm.steps).max(1);
-            self.real.set_psw(vm.map.real_psw(vm.psw));
+            let real_psw = vm.map.real_psw(vm.psw);
+            self.real.set_psw(real_psw);
             let before = self.real.steps();
             let exit = self.real.run(n);
             let ran = self.real.steps() - before;
+            let now = self.real.psw();
             let vm = &mut self.vms[id];
             vm.steps += ran;
-            vm.psw.p = self.real.psw().p;
+            vm.psw.p = now.p;
+            // In real user mode only a trap may change M, R or the assist; a trap is
+            // transactional, so after one they are as set. Anything else is an unprivileged
+            // instruction writing control state, and the VM map no longer confines the guest.
+            if now.mode != Mode::User
+                || now.r != real_psw.r
+                || self.real.assist_bit() != self.isa.features.assist
+            {
+                vm.counts.direct += ran;
+                vm.exit = Some(VmExit::Escaped);
+                continue;
+            }
             match exit {
                 Exit::Trapped(_) => {
                     vm.counts.direct += ran - 1;

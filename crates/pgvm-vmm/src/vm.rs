@@ -32,6 +32,11 @@ pub enum VmExit {
     BudgetSpent,
     /// The guest's memory is too small for its own trap pair, so a trap cannot be reflected.
     Stuck,
+    /// The guest changed the real `M`, `R` or assist without a trap: the ISA lets user mode
+    /// write control state (an unprivileged, user-mode control-sensitive instruction), so no
+    /// trap-and-emulate monitor can confine a guest on it. The monitor stops the VM as soon as
+    /// it regains control; what the guest reached before that is not protected.
+    Escaped,
 }
 
 /// A VM: its map, its virtual PSW and devices, and its counters.

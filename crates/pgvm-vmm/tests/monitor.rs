@@ -209,3 +209,23 @@ fn generated_programs_are_equivalent_on_m68010() {
 fn generated_programs_are_equivalent_on_ia32_vt() {
     equivalent_on("ia32-vt");
 }
+
+#[test]
+fn a_guest_that_writes_the_real_r_without_a_trap_is_stopped() {
+    // An ISA whose user mode may load R: no VM map can confine a guest on it. The monitor
+    // must notice when it regains control, stop the VM, and say why.
+    let src = r#"isa leaky "base with an unprivileged load of R"
+extends base
+insn setr rrr 0x50 (a) "load R, unprivileged" { R = E[a]; }
+"#;
+    let leaky = Arc::new(pgvm_isa::parse_str("leaky.isa", src).expect("parses"));
+    let wide = Psw::new(Mode::User, 0, 0, 200).expect("psw").pack();
+    let code = vec![enc(&leaky, "setr", &[0x20]), enc(&leaky, "jmp", &[0x11])];
+    let mut mon = Monitor::new(leaky.clone(), 16 + 64 + 64).expect("monitor");
+    let a = mon
+        .create_vm(64, &[(0x10, &code), (0x20, &[wide])], supervisor(0x10, 64))
+        .expect("fits");
+    assert_eq!(mon.run_vm(a, 1000), VmExit::Escaped);
+    assert_eq!(mon.vm(a).exit, Some(VmExit::Escaped));
+    assert!(mon.vm(a).steps <= 1000);
+}

@@ -187,6 +187,7 @@ pub fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
         "monitor": "tae",
         "equivalent": r.equivalent,
         "halted": r.halted,
+        "vm_exit": r.vm_exit.map(vm_exit_text),
         "guest_instructions": r.guest_instructions,
         "vm_instructions": r.vm_instructions,
         "direct": r.direct,
@@ -223,8 +224,12 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &EquivReport) -> String {
         isa.name
     ));
     if r.vm_instructions != r.guest_instructions {
+        let why = match r.vm_exit {
+            Some(exit) => format!(" ({})", vm_exit_text(exit)),
+            None => String::new(),
+        };
         out.push_str(&format!(
-            "  the virtualized run stopped after {} guest instructions\n",
+            "  the virtualized run stopped after {} guest instructions{why}\n",
             r.vm_instructions
         ));
     }
@@ -276,6 +281,18 @@ fn first_difference<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str, usize) {
     (cut(a), cut(b), at)
 }
 
+/// Why a VM stopped, in words.
+fn vm_exit_text(exit: VmExit) -> &'static str {
+    match exit {
+        VmExit::Halted => "halted",
+        VmExit::Stuck => "stuck",
+        VmExit::Escaped => {
+            "escaped: it changed the real M or R without a trap, so this ISA cannot confine it"
+        }
+        VmExit::BudgetSpent => "step budget spent",
+    }
+}
+
 pub fn vm(args: &VmArgs) -> Result<ExitCode> {
     let mut isa: Option<Arc<Isa>> = None;
     let mut guests = Vec::new();
@@ -312,11 +329,7 @@ pub fn vm(args: &VmArgs) -> Result<ExitCode> {
     let mut reports = Vec::new();
     for (id, name) in &placed {
         let vm = mon.vm(*id);
-        let exit = match vm.exit {
-            Some(VmExit::Halted) => "halted",
-            Some(VmExit::Stuck) => "stuck",
-            Some(VmExit::BudgetSpent) | None => "step budget spent",
-        };
+        let exit = vm.exit.map_or("step budget spent", vm_exit_text);
         all_halted &= vm.exit == Some(VmExit::Halted);
         if args.json {
             reports.push(json!({
@@ -367,6 +380,7 @@ mod tests {
             guest_instructions: 0,
             vm_instructions: 0,
             halted: true,
+            vm_exit: None,
             direct: 0,
             emulated: emulated.iter().map(|(_, n)| n).sum(),
             reflected: 0,

@@ -242,3 +242,34 @@ fn every_guest_is_equivalent_on_a_theorem_1_profile() {
     }
     assert!(checked >= 12, "{checked} guests checked");
 }
+
+#[test]
+fn vm_reports_a_guest_that_escapes_through_an_unprivileged_load_of_r() {
+    let dir = std::env::temp_dir().join(format!("pgvm-leaky-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let isa = dir.join("leaky.isa");
+    std::fs::write(
+        &isa,
+        "isa leaky \"base with an unprivileged load of R\"\nextends base\n\
+         insn setr rrr 0x50 (a) \"load R, unprivileged\" { R = E[a]; }\n",
+    )
+    .expect("write");
+    let guest = dir.join("escape.s");
+    std::fs::write(
+        &guest,
+        ".entry start\nstart: setr wide\nspin: jmp spin\nwide: .psw user, 0, 0, 100\n",
+    )
+    .expect("write");
+    let other = dir.join("other.s");
+    std::fs::write(&other, ".entry start\nstart: halt\n").expect("write");
+    let isa = isa.to_string_lossy().into_owned();
+    let guest = guest.to_string_lossy().into_owned();
+    let other = other.to_string_lossy().into_owned();
+    let o = pgvm(&["vm", &guest, &other, "--isa", &isa, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    let exit = v["vms"][0]["exit"].as_str().expect("exit");
+    assert!(exit.starts_with("escaped"), "{exit}");
+    assert_eq!(v["vms"][1]["exit"], "halted", "the other VM still runs");
+}
