@@ -37,19 +37,20 @@ fn guests_dir() -> PathBuf {
 }
 
 pub fn tour() -> Result<ExitCode> {
-    println!("pgvm tour: Popek & Goldberg's third-generation machine, executable\n");
-    println!("== The built-in ISA profiles (pgvm isa list)\n");
+    outln!("pgvm tour: Popek & Goldberg's third-generation machine, executable\n");
+    outln!("== The built-in ISA profiles (pgvm isa list)\n");
     for name in pgvm_isa::builtin_names() {
         let isa = pgvm_isa::load(name)?;
         if !isa.is_abstract {
             let insns = isa.insns.len();
-            println!(
+            outln!(
                 "  {:<8} {insns:>2} instructions  {}",
-                isa.name, isa.description
+                isa.name,
+                isa.description
             );
         }
     }
-    println!(
+    outln!(
         "\nEach profile extends `base`, the paper's machine: memory-to-memory instructions whose\n\
          every address goes through R = <l, b>, in both modes.\n"
     );
@@ -57,15 +58,15 @@ pub fn tour() -> Result<ExitCode> {
     let mut failures = 0;
     for (file, what) in GUESTS {
         let path = dir.join(file);
-        println!("== guests/{file}: {what}\n");
+        outln!("== guests/{file}: {what}\n");
         let (isa, image) = program::load(&path, None)
             .with_context(|| format!("The tour needs {}", path.display()))?;
         let mut m = run::boot(isa, &image, 65536)?;
         let exit = m.run(1_000_000);
         for line in String::from_utf8_lossy(m.output()).lines() {
-            println!("  | {line}");
+            outln!("  | {line}");
         }
-        println!("  {}\n", run::summary(&m, exit));
+        outln!("  {}\n", run::summary(&m, exit));
         if exit != Exit::Halted {
             failures += 1;
         }
@@ -74,7 +75,7 @@ pub fn tour() -> Result<ExitCode> {
     classification()?;
     monitor(&dir)?;
     counterexamples()?;
-    println!(
+    outln!(
         "Next: pgvm run guests/hello.s --trace, pgvm classify --isa ia32, pgvm equiv guests/tsos/pdp10.s, pgvm --help."
     );
     Ok(if failures == 0 {
@@ -91,7 +92,7 @@ fn tsos(dir: &std::path::Path) -> Result<u32> {
     const HEAD: usize = 12;
     const TAIL: usize = 4;
     let path = dir.join("tsos/s370.s");
-    println!(
+    outln!(
         "== guests/tsos/s370.s: tsos, a time-sharing OS: six processes in their own windows,\n   \
          preempted by the interval timer, calling the kernel with svc (docs/guests.md)\n"
     );
@@ -103,18 +104,18 @@ fn tsos(dir: &std::path::Path) -> Result<u32> {
     let lines: Vec<&str> = output.lines().collect();
     for (i, line) in lines.iter().enumerate() {
         if i < HEAD || i + TAIL >= lines.len() {
-            println!("  | {line}");
+            outln!("  | {line}");
         } else if i == HEAD {
-            println!("  | ... {} more lines ...", lines.len() - HEAD - TAIL);
+            outln!("  | ... {} more lines ...", lines.len() - HEAD - TAIL);
         }
     }
-    println!("  {}\n", run::summary(&m, exit));
+    outln!("  {}\n", run::summary(&m, exit));
     Ok(u32::from(exit != Exit::Halted))
 }
 
 /// The classifier's verdict matrix over every built-in profile, with the default settings.
 fn classification() -> Result<()> {
-    println!(
+    outln!(
         "== The classifier (pgvm classify --all): each instruction's classes derived from its\n   \
          semantics (proof, or a replayable witness), then the conditions of Theorems 1-3\n"
     );
@@ -127,9 +128,9 @@ fn classification() -> Result<()> {
     }
     let reports = crate::classify::run_classifier(&isas, &pgvm_classify::Config::default())?;
     for line in crate::classify::matrix(&reports).lines() {
-        println!("  {line}");
+        outln!("  {line}");
     }
-    println!(
+    outln!(
         "\n  Sufficient conditions: where one fails, `pgvm classify --isa NAME` names the\n  \
          instructions and their witnesses.\n"
     );
@@ -140,7 +141,7 @@ fn classification() -> Result<()> {
 /// holds and on one where it fails. What it says comes from the reports; the expected
 /// outcomes are asserted by the tests, not here.
 fn monitor(dir: &std::path::Path) -> Result<()> {
-    println!(
+    outln!(
         "== The trap-and-emulate monitor (pgvm equiv): the OS run bare on a machine of w words and\n   \
          in a VM of w words, compared at the halt (docs/monitor.md)\n"
     );
@@ -152,42 +153,42 @@ fn monitor(dir: &std::path::Path) -> Result<()> {
         let report = pgvm_vmm::check_equivalence(isa.clone(), &guest, 50_000_000)?;
         let text = crate::vmm::equiv_text(&format!("guests/tsos/{profile}.s"), &isa, &report);
         for line in text.lines() {
-            println!("  {line}");
+            outln!("  {line}");
         }
         let breaches = crate::vmm::efficiency_breaches(&isa, &report);
         for line in crate::vmm::breaches_text(&report, &breaches).lines() {
-            println!("  {line}");
+            outln!("  {line}");
         }
         if let Some(d) = &report.divergence {
             if report.emulated_by_mnemonic.contains_key(&d.mnemonic) {
-                println!(
+                outln!(
                     "  `{}` was emulated and still diverged: that is a monitor bug.",
                     d.mnemonic
                 );
             } else {
-                println!(
+                outln!(
                     "  `{}` never trapped, so it ran directly in real user mode and saw the real\n  \
                      machine instead of the virtual one.",
                     d.mnemonic
                 );
             }
         }
-        println!();
+        outln!();
     }
     Ok(())
 }
 
 /// One profile's counterexamples: the classifier's witnesses run as guests.
 fn counterexamples() -> Result<()> {
-    println!(
+    outln!(
         "== Counterexamples (pgvm counterexample --isa m68000): each instruction that breaks\n   \
          Theorem 1, its classifier witness run as a guest, bare and under the monitor\n"
     );
     let isa = std::sync::Arc::new(pgvm_isa::load("m68000")?);
-    let (t1, cases) = crate::counterexample::find(&isa, &pgvm_classify::Config::default(), 1)?;
+    let (t1, cases) = crate::counterexample::find(&isa, &pgvm_classify::Config::default())?;
     for line in crate::counterexample::text(&isa, &t1, &cases).lines() {
-        println!("{}", format!("  {line}").trim_end());
+        outln!("{}", format!("  {line}").trim_end());
     }
-    println!();
+    outln!();
     Ok(())
 }
