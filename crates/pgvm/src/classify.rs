@@ -108,15 +108,15 @@ pub fn classify(args: &ClassifyArgs) -> Result<ExitCode> {
     }
     if args.json {
         let all: Vec<serde_json::Value> = reports.iter().map(Report::to_json).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(ExitCode::SUCCESS);
     }
     for r in &reports {
-        print!("{}", table(r));
-        println!();
+        out!("{}", table(r));
+        outln!();
     }
     if reports.len() > 1 {
-        print!("{}", matrix(&reports));
+        out!("{}", matrix(&reports));
     }
     if let Some(path) = &args.witness_out {
         let n: usize = reports
@@ -348,7 +348,7 @@ pub fn matrix(reports: &[Report]) -> String {
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     let file = WitnessFile::read(&args.file)?;
     if file.witnesses.is_empty() {
-        println!("{}: no witnesses", args.file.display());
+        outln!("{}: no witnesses", args.file.display());
         return Ok(ExitCode::SUCCESS);
     }
     let mut isas: HashMap<(String, String), Isa> = HashMap::new();
@@ -366,17 +366,17 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         }
         let isa = &isas[&key];
         let r = pgvm_classify::replay(isa, w, k)?;
-        print!("{}", side_by_side(isa, w, k, &r));
+        out!("{}", side_by_side(isa, w, k, &r));
         if !r.confirmed {
             failed += 1;
         }
     }
     let n = file.witnesses.len();
     if failed == 0 {
-        println!("all {n} witness(es) replayed as claimed");
+        outln!("all {n} witness(es) replayed as claimed");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{failed} of {n} witness(es) did NOT replay as claimed");
+        outln!("{failed} of {n} witness(es) did NOT replay as claimed");
         Ok(ExitCode::from(1))
     }
 }

@@ -61,8 +61,9 @@ enum Command {
     ///
     /// The bare run has q = --mem words; the monitored run gives the guest a VM of the same
     /// size. They are compared at the halt, or after the same number of guest instructions.
-    /// Every emulated instruction is checked against the classifier: trap-and-emulate must
-    /// never run an unprivileged instruction in software.
+    /// Every emulated instruction is checked: it must be privileged (by the classifier) or
+    /// trapping, since trap-and-emulate must never run an instruction that cannot trap in
+    /// software.
     /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input, 3 if
     /// the monitor emulated an instruction that is not privileged (a monitor bug).
     Equiv(crate::vmm::EquivArgs),
@@ -136,16 +137,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Disasm { image, isa } => {
             let (isa, image) = program::load(&image, isa.as_deref())?;
-            print!("{}", pgvm_asm::disassemble(&image, &isa));
+            out!("{}", pgvm_asm::disassemble(&image, &isa));
             Ok(ExitCode::SUCCESS)
         }
         Command::Isa(IsaCommand::List) => {
-            isa_list();
+            isa_list()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Isa(IsaCommand::Doc { isa }) => {
             let isa = pgvm_isa::load(&isa)?;
-            print!("{}", pgvm_isa::render_markdown(&isa));
+            out!("{}", pgvm_isa::render_markdown(&isa));
             Ok(ExitCode::SUCCESS)
         }
         Command::Tour => crate::tour::tour(),
@@ -157,19 +158,21 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn isa_list() {
+fn isa_list() -> Result<()> {
     let mut abstracts = Vec::new();
     for name in pgvm_isa::builtin_names() {
         match pgvm_isa::load(name) {
             Ok(isa) if isa.is_abstract => abstracts.push(isa),
-            Ok(isa) => println!("{:<8} {}", isa.name, isa.description),
-            Err(e) => println!("{name:<8} (does not load: {e})"),
+            Ok(isa) => outln!("{:<8} {}", isa.name, isa.description),
+            Err(e) => outln!("{name:<8} (does not load: {e})"),
         }
     }
     for isa in abstracts {
-        println!(
+        outln!(
             "\n{} (abstract, extended by the profiles above): {}",
-            isa.name, isa.description
+            isa.name,
+            isa.description
         );
     }
+    Ok(())
 }

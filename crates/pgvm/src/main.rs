@@ -3,6 +3,24 @@
 //! This binary is the only place that uses `anyhow`: every library error arrives here and is
 //! printed with its location and hint, and the process exits with code 2.
 
+/// `println!` that returns the error instead of panicking when stdout is closed (`pgvm tour |
+/// head`): the command then ends with an error message and exit code 2, as `pgvm run` does.
+macro_rules! outln {
+    () => {
+        std::io::Write::write_all(&mut std::io::stdout(), b"\n")?
+    };
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// `print!` that returns the error instead of panicking when stdout is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout(), format_args!($($arg)*))?
+    };
+}
+
 mod classify;
 mod cli;
 mod counterexample;

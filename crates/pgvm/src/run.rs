@@ -28,12 +28,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let mut m = boot(isa, &image, args.mem)?;
     m.push_input(args.input.as_bytes());
     let exit = if args.trace {
-        trace(&mut m, args.max_steps)
+        trace(&mut m, args.max_steps)?
     } else {
         run_streaming(&mut m, args.max_steps, !args.json)?
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report(&m, exit))?);
+        outln!("{}", serde_json::to_string_pretty(&report(&m, exit))?);
     } else {
         eprintln!("{}", summary(&m, exit));
     }
@@ -63,7 +63,7 @@ pub fn run_streaming(m: &mut Machine, max_steps: u64, echo: bool) -> Result<Exit
     }
 }
 
-fn trace(m: &mut Machine, max_steps: u64) -> Exit {
+fn trace(m: &mut Machine, max_steps: u64) -> Result<Exit> {
     let mut printed = 0;
     for _ in 0..max_steps {
         let psw = m.psw();
@@ -76,14 +76,14 @@ fn trace(m: &mut Machine, max_steps: u64) -> Exit {
         let exit = m.run(1);
         let out = &m.output()[printed..];
         if !out.is_empty() {
-            print!("{}", String::from_utf8_lossy(out));
+            out!("{}", String::from_utf8_lossy(out));
             printed = m.output().len();
         }
         if exit != Exit::BudgetSpent {
-            return exit;
+            return Ok(exit);
         }
     }
-    Exit::BudgetSpent
+    Ok(Exit::BudgetSpent)
 }
 
 pub fn exit_name(exit: Exit) -> String {
