@@ -217,6 +217,18 @@ impl Machine {
         self.assist
     }
 
+    /// Whether the interval timer is armed or its interrupt is waiting.
+    pub fn timer_armed(&self) -> bool {
+        self.timer.due.is_some() || self.timer.pending
+    }
+
+    /// Disarms the timer and forgets the console output: what a monitor does after a guest
+    /// reached the real devices, so that nothing of it carries over to the next guest.
+    pub fn reset_devices(&mut self) {
+        self.timer = Timer::default();
+        self.output.clear();
+    }
+
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
         let end = self.steps.saturating_add(budget);

@@ -178,15 +178,22 @@ impl Monitor {
             let vm = &mut self.vms[id];
             vm.steps += ran;
             vm.psw.p = now.p;
-            // In real user mode only a trap may change M, R or the assist; a trap is
-            // transactional, so after one they are as set. Anything else is an unprivileged
-            // instruction writing control state, and the VM map no longer confines the guest.
+            // In real user mode only a trap may change M, R or the assist, and the real
+            // devices are the monitor's (it interprets every device instruction on the VM's
+            // own); a trap is transactional, so after one all of these are as set. Anything
+            // else is an unprivileged instruction reaching real control state or devices,
+            // and the VM map no longer confines the guest: stop it, and clear the devices so
+            // that nothing carries over to the next VM.
             if now.mode != Mode::User
                 || now.r != real_psw.r
                 || self.real.assist_bit() != self.isa.features.assist
+                || self.real.timer_armed()
+                || !self.real.output().is_empty()
             {
                 vm.counts.direct += ran;
                 vm.exit = Some(VmExit::Escaped);
+                self.real.reset_devices();
+                self.real.set_assist(self.isa.features.assist);
                 continue;
             }
             match exit {

@@ -30,12 +30,15 @@ pub enum VmExit {
     Halted,
     /// The guest used its instruction budget (or its time slice).
     BudgetSpent,
-    /// The guest's memory is too small for its own trap pair, so a trap cannot be reflected.
+    /// A trap cannot be reflected (the guest's memory is too small for its own trap pair), or
+    /// its reflection re-enters exactly the state it left: the bare machine would loop there
+    /// forever.
     Stuck,
-    /// The guest changed the real `M`, `R` or assist without a trap: the ISA lets user mode
-    /// write control state (an unprivileged, user-mode control-sensitive instruction), so no
-    /// trap-and-emulate monitor can confine a guest on it. The monitor stops the VM as soon as
-    /// it regains control; what the guest reached before that is not protected.
+    /// The guest changed the real `M`, `R` or assist, or reached the real timer or console,
+    /// without a trap: the ISA lets user mode do so (an unprivileged instruction that is
+    /// control-sensitive in user mode, or a device one), so no trap-and-emulate monitor can
+    /// confine a guest on it. The monitor stops the VM as soon as it regains control; what the
+    /// guest reached before that is not protected.
     Escaped,
 }
 
