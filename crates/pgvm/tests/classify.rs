@@ -3,21 +3,12 @@
 use std::path::PathBuf;
 
 mod common;
-use common::{pgvm, stderr, stdout};
+use common::{fails, pgvm, stderr, stdout};
 
 fn ok(args: &[&str]) -> String {
     let o = pgvm(args);
     assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
     stdout(&o)
-}
-
-fn fails(args: &[&str]) -> String {
-    let o = pgvm(args);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "args {args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(err.starts_with("error: "), "{err}");
-    err
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -3,23 +3,13 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{pgvm, stderr, stdout};
+use common::{fails, pgvm, stderr, stdout};
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pgvm-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
-}
-
-/// Runs with bad input: exit code 2, no panic, and the message returned.
-fn fails(args: &[&str]) -> String {
-    let o = pgvm(args);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "args {args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(err.starts_with("error: "), "{err}");
-    err
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
