@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use pgvm_isa::{BinOp, Expr, InsnId, Isa, MODE_USER, Mode, Reg, Stmt, TrapCause};
+use pgvm_isa::{InsnId, Isa, Mode};
 use serde::Serialize;
 
-use crate::compile::{Op, compile};
+use crate::compile::{Op, compile, user_trap};
 use crate::exec::{Step, TrapKind, alu, execute};
 use crate::psw::{MAX_WORDS, Psw};
 use crate::view::{StateView, trap_changed_nothing, trap_entry};
@@ -478,26 +478,6 @@ impl Machine {
         if self.cache[pa] != Op::Stale {
             self.cache[pa] = Op::Stale;
         }
-    }
-}
-
-/// The trap a body takes first in user mode: its first statement is `if M == user { trap; }`
-/// (the expansion of the `privileged` sugar, or the same written out), so in user mode it
-/// traps before it reads or writes anything else.
-fn user_trap(body: &[Stmt]) -> Option<TrapKind> {
-    let Some(Stmt::If(Expr::Binary(BinOp::Eq, a, b), then, otherwise)) = body.first() else {
-        return None;
-    };
-    let tests_user = matches!(
-        (a.as_ref(), b.as_ref()),
-        (Expr::Reg(Reg::M), Expr::Const(MODE_USER)) | (Expr::Const(MODE_USER), Expr::Reg(Reg::M))
-    );
-    match then.as_slice() {
-        [Stmt::Trap(cause)] if tests_user && otherwise.is_empty() => Some(match cause {
-            TrapCause::Privileged => TrapKind::Privileged,
-            TrapCause::Instruction => TrapKind::Instruction,
-        }),
-        _ => None,
     }
 }
 

@@ -24,6 +24,16 @@ pub enum TrapKind {
     Illegal,
 }
 
+/// A body's `trap;` statement, as the trap it takes.
+impl From<TrapCause> for TrapKind {
+    fn from(cause: TrapCause) -> TrapKind {
+        match cause {
+            TrapCause::Privileged => TrapKind::Privileged,
+            TrapCause::Instruction => TrapKind::Instruction,
+        }
+    }
+}
+
 impl TrapKind {
     /// The short name used in reports.
     pub fn name(self) -> &'static str {
@@ -263,10 +273,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 }
             }
             Stmt::Trap(cause) => {
-                return Err(Stop::Trap(match cause {
-                    TrapCause::Privileged => TrapKind::Privileged,
-                    TrapCause::Instruction => TrapKind::Instruction,
-                }));
+                return Err(Stop::Trap((*cause).into()));
             }
             Stmt::Halt => return Err(Stop::Halt),
             Stmt::Out(v) => {
