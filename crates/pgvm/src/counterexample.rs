@@ -134,7 +134,7 @@ fn demonstrate(isa: &Arc<Isa>, insn: &InsnReport, config: &Config) -> Result<Cas
             let Some(w) = witnessed(report, atom) else {
                 continue;
             };
-            let guest = match guest_of(&w.states[0]) {
+            let guest = match guest_of_state(&w.states[0]) {
                 Ok(g) => g,
                 Err(why) => {
                     case.skipped
@@ -168,7 +168,7 @@ fn witnessed(insn: &InsnReport, atom: Atom) -> Option<&Witness> {
 
 /// The witness state as a guest of `w = q` words: its memory as segments, its PSW as the
 /// entry. Nothing is moved or shrunk, so the guest is exactly the state the classifier saw.
-fn guest_of(s: &State) -> Result<Guest, String> {
+fn guest_of_state(s: &State) -> Result<Guest, String> {
     let most = MAX_WORDS - CP_WORDS;
     if s.q > most {
         return Err(format!(
