@@ -76,7 +76,7 @@ fn bench_run_vm(b: &mut criterion::Bencher<'_>, template: &Monitor, steps: u64, 
         |mut mon| {
             assert_eq!(mon.run_vm(0, u64::MAX), VmExit::Halted);
             let vm = mon.vm(0);
-            assert_eq!(vm.steps, steps);
+            assert_eq!(vm.steps(), steps);
             assert_eq!(vm.counts.emulated, emulated);
             mon
         },
@@ -152,8 +152,8 @@ fn compute(c: &mut Criterion) {
     let check = |mon: &Monitor| {
         let vm = mon.vm(0);
         assert_eq!(vm.exit, Some(VmExit::Halted));
-        assert_eq!(vm.steps, steps);
-        assert_eq!(vm.console, output);
+        assert_eq!(vm.steps(), steps);
+        assert_eq!(vm.console(), output);
     };
     group.bench_function("monitor", |b| {
         b.iter_batched(

@@ -81,28 +81,16 @@ enum Stop {
 
 /// Fetches, decodes and executes the instruction at the view's `P`, without taking any trap:
 /// a trapping instruction leaves the view as it was and its kind comes back, for the caller
-/// (the hardware, a monitor's dispatcher, the classifier) to handle.
+/// (the processor cycle, a monitor's dispatcher, the classifier) to handle.
 pub fn step<V: StateView + ?Sized>(isa: &Isa, view: &mut V) -> Step {
-    step_decoding(isa, view, |view, pa| isa.decode(view.load(pa))).0
-}
-
-/// [`step`] with the decoding supplied by the caller, given the physical address of the word
-/// at `P`, and the instruction it decoded as. A monitor asking about the instruction that just
-/// trapped on the real machine takes the decoding from the real decode cache instead of the
-/// ISA's search; the fetch and the semantics stay these.
-pub fn step_decoding<V, D>(isa: &Isa, view: &mut V, decode: D) -> (Step, Option<InsnId>)
-where
-    V: StateView + ?Sized,
-    D: FnOnce(&mut V, u64) -> Option<InsnId>,
-{
     let psw = view.psw();
     let Some(pa) = crate::psw::develop(psw.p, psw.r, view.size()) else {
-        return (Step::Trapped(TrapKind::Memory), None);
+        return Step::Trapped(TrapKind::Memory);
     };
     let word = view.load(pa);
-    match decode(view, pa) {
-        Some(id) => (execute(isa, id, word, view), Some(id)),
-        None => (Step::Trapped(TrapKind::Illegal), None),
+    match isa.decode(word) {
+        Some(id) => execute(isa, id, word, view),
+        None => Step::Trapped(TrapKind::Illegal),
     }
 }
 

@@ -1,16 +1,24 @@
 //! The paper's third-generation machine: state `<E, M, P, R>`, address development, traps,
-//! the state-view seam through which every instruction is executed, and the engine.
+//! the state-view seam through which every instruction is executed, the processor cycle
+//! around it, the devices, the VM window, and the engines.
 //!
 //! See `docs/machine.md` for the machine reference.
 
-mod compile;
-mod engine;
+pub mod cycle;
+mod devices;
+pub mod engine;
 mod exec;
+mod machine;
 mod psw;
 mod view;
+mod window;
 
-pub use engine::{Exit, Machine, MachineError, Stats, TrapPolicy};
-pub use exec::{MAX_BODY_EFFECTS, Step, TrapKind, alu, execute, step, step_decoding};
+pub use cycle::{Exit, Processor, TrapPolicy, trap_entry};
+pub use devices::{Console, Devices, MAX_CONSOLE_OUTPUT, Timer};
+pub use engine::{Engine, Fast, Interpreter};
+pub use exec::{MAX_BODY_EFFECTS, Step, TrapKind, alu, execute, step};
+pub use machine::{Core, Machine, MachineError, Stats};
 pub use pgvm_isa::Mode;
 pub use psw::{MAX_WORDS, Psw, PswError, REG_BITS, REG_MAX, Reloc, develop};
-pub use view::{StateView, trap_changed_nothing, trap_entry};
+pub use view::StateView;
+pub use window::{GuestPa, HostPa, VirtualCpu, VmMap, Window};

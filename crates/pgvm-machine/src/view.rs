@@ -43,25 +43,3 @@ pub trait StateView {
     /// Arms the interval timer to fall due after `n` more instructions (0 disarms).
     fn set_timer(&mut self, _n: u64) {}
 }
-
-/// Performs the paper's trap on a view: `E[0] <- PSW` (whose `P` still points at the blocked
-/// instruction), then `<M, P, R> <- E[1]`; nothing else changes. With `class = t`, the pair is
-/// `(E[2t], E[2t+1])`, for interrupts. A view smaller than the pair cannot take the trap; then
-/// `false` comes back and nothing changes.
-pub fn trap_entry<V: StateView + ?Sized>(view: &mut V, class: u64) -> bool {
-    let (old, new) = (2 * class, 2 * class + 1);
-    if new >= view.size() {
-        return false;
-    }
-    let psw = view.psw();
-    view.store(old, psw.pack());
-    view.set_psw(Psw::unpack(view.load(new)));
-    true
-}
-
-/// True when a trap entry changed nothing: `E[0]` already held the PSW it stored and the new
-/// PSW is the one it replaced. Without a timer to break it, such a machine repeats that trap
-/// forever, so a run can stop and say so.
-pub fn trap_changed_nothing(before: Psw, old_e0: u64, after: Psw) -> bool {
-    after == before && old_e0 == before.pack()
-}

@@ -15,8 +15,35 @@
 //!   arbitrary words, stores and jumps far outside its window, rewrites its own code, spins
 //!   in tight loops and traps in storms. It is meant for the isolation tests.
 
+use std::sync::Arc;
+
 use pgvm_isa::{InsnId, Isa, Mode};
 use pgvm_machine::{Psw, REG_MAX, Reloc};
+
+/// Every runnable built-in profile (the abstract `base` aside), for tests that cover them all.
+pub const PROFILES: [&str; 7] = [
+    "s370", "ppc", "pdp10", "m68000", "m68010", "ia32", "ia32-vt",
+];
+
+/// A built-in profile, shared. Panics with the loader's message: a test's own setup failing
+/// is a test failure.
+pub fn isa(name: &str) -> Arc<Isa> {
+    Arc::new(pgvm_isa::load(name).unwrap_or_else(|e| panic!("{name}: {e}")))
+}
+
+/// One instruction word, from its mnemonic and operands, for hand-written test programs.
+pub fn enc(isa: &Isa, mnemonic: &str, ops: &[i128]) -> u64 {
+    let id = isa
+        .insn(mnemonic)
+        .unwrap_or_else(|| panic!("{} has no `{mnemonic}`", isa.name));
+    isa.encode(id, ops)
+        .unwrap_or_else(|e| panic!("{mnemonic}: {e}"))
+}
+
+/// A supervisor-mode PSW at `p` with `R = <0, w>`: where hand-written test programs start.
+pub fn supervisor(p: u64, w: u64) -> Psw {
+    psw(Mode::Supervisor, p, 0, w)
+}
 
 /// A small deterministic generator (xorshift64). A seed fixes every draw, so a failing case
 /// reproduces from its seed on any machine, and a test needs no random-number crate.

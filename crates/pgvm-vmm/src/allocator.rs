@@ -3,6 +3,7 @@
 //! It never gives one word to two VMs, and it refuses a request that does not fit, so a VM
 //! either gets all the words it asked for or does not run at all.
 
+use pgvm_machine::HostPa;
 use serde::Serialize;
 
 /// Identifies a virtual machine.
@@ -14,15 +15,15 @@ pub struct Region {
     /// The owner.
     pub vm: VmId,
     /// First physical word.
-    pub base: u64,
+    pub base: HostPa,
     /// Number of words (`w`).
     pub len: u64,
 }
 
 impl Region {
     /// One past the last word.
-    pub fn end(&self) -> u64 {
-        self.base + self.len
+    pub fn end(&self) -> HostPa {
+        HostPa(self.base.0 + self.len)
     }
 }
 
@@ -70,10 +71,10 @@ impl Allocator {
         let mut runs = Vec::new();
         let mut at = self.k;
         for r in &self.regions {
-            if r.base > at {
-                runs.push((at, r.base - at));
+            if r.base.0 > at {
+                runs.push((at, r.base.0 - at));
             }
-            at = r.end();
+            at = r.end().0;
         }
         if self.q > at {
             runs.push((at, self.q - at));
@@ -97,8 +98,12 @@ impl Allocator {
                 largest: runs.iter().map(|r| r.1).max().unwrap_or(0),
             });
         };
-        let region = Region { vm, base, len: w };
-        let at = self.regions.partition_point(|r| r.base < base);
+        let region = Region {
+            vm,
+            base: HostPa(base),
+            len: w,
+        };
+        let at = self.regions.partition_point(|r| r.base.0 < base);
         self.regions.insert(at, region);
         Ok(region)
     }
@@ -109,7 +114,7 @@ impl Allocator {
     }
 
     /// The VM owning a physical word, if any.
-    pub fn owner(&self, pa: u64) -> Option<VmId> {
+    pub fn owner(&self, pa: HostPa) -> Option<VmId> {
         self.regions
             .iter()
             .find(|r| r.base <= pa && pa < r.end())
@@ -141,7 +146,7 @@ mod tests {
             })
         );
         assert_eq!(a.regions(), &before[..]);
-        assert_eq!(a.allocate(1, 40).map(|r| r.base), Ok(60));
+        assert_eq!(a.allocate(1, 40).map(|r| r.base), Ok(HostPa(60)));
     }
 
     proptest! {
@@ -158,7 +163,7 @@ mod tests {
             for pair in rs.windows(2) {
                 prop_assert!(pair[0].end() <= pair[1].base);
             }
-            prop_assert!(rs.iter().all(|r| r.base >= 16 && r.end() <= 1000));
+            prop_assert!(rs.iter().all(|r| r.base.0 >= 16 && r.end().0 <= 1000));
         }
     }
 }

@@ -10,6 +10,7 @@ use pgvm_machine::{Exit, Machine, Psw, StateView};
 use serde::Serialize;
 
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
+use crate::technique::TechniqueKind;
 use crate::vm::VmExit;
 
 /// A guest program as both runs start it.
@@ -41,6 +42,8 @@ pub struct Divergence {
 /// What the checker measured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EquivReport {
+    /// The technique the guest ran under.
+    pub technique: TechniqueKind,
     /// Whether `f(S2) == S2'` held at the comparison point.
     pub equivalent: bool,
     /// Guest instructions the bare run executed (the comparison point).
@@ -76,14 +79,14 @@ struct Pair {
 }
 
 impl Pair {
-    fn new(isa: &Arc<Isa>, g: &Guest) -> Result<Pair, VmmError> {
+    fn new(isa: &Arc<Isa>, g: &Guest, technique: TechniqueKind) -> Result<Pair, VmmError> {
         let mut bare = Machine::new(isa.clone(), g.w)?;
         for (org, words) in &g.segments {
             bare.write(*org, words)?;
         }
         bare.set_psw(g.entry);
         bare.push_input(&g.input);
-        let mut mon = Monitor::new(isa.clone(), CP_WORDS + g.w)?;
+        let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + g.w, technique)?;
         let segs: Vec<(u64, &[u64])> = g.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
         let id = mon.create_vm(g.w, &segs, g.entry)?;
         mon.push_input(id, &g.input);
@@ -108,14 +111,18 @@ impl Pair {
     fn differences(&self) -> Vec<String> {
         let vm = self.mon.vm(0);
         let mut out = Vec::new();
-        if self.bare.psw() != vm.psw {
-            out.push(format!("PSW: bare {}, virtual {}", self.bare.psw(), vm.psw));
+        if self.bare.psw() != vm.psw() {
+            out.push(format!(
+                "PSW: bare {}, virtual {}",
+                self.bare.psw(),
+                vm.psw()
+            ));
         }
-        if self.bare.assist_bit() != vm.assist {
+        if self.bare.assist_bit() != vm.cpu.assist {
             out.push(format!(
                 "assist: bare {}, virtual {}",
                 self.bare.assist_bit(),
-                vm.assist
+                vm.cpu.assist
             ));
         }
         let diffs: Vec<String> = self
@@ -129,11 +136,11 @@ impl Pair {
             .map(|(i, (a, b))| format!("E[{i:#x}]: bare {a:#x}, virtual {b:#x}"))
             .collect();
         out.extend(diffs);
-        if self.bare.output() != &vm.console[..] {
+        if self.bare.output() != vm.console() {
             out.push(format!(
                 "console: bare {:?}, virtual {:?}",
                 String::from_utf8_lossy(self.bare.output()),
-                String::from_utf8_lossy(&vm.console)
+                String::from_utf8_lossy(vm.console())
             ));
         }
         if self.bare_stopped != vm.exit.is_some() {
@@ -175,30 +182,32 @@ fn first_stretch(w: u64) -> u64 {
 pub fn check_equivalence(
     isa: Arc<Isa>,
     guest: &Guest,
+    technique: TechniqueKind,
     max_steps: u64,
 ) -> Result<EquivReport, VmmError> {
-    let mut whole = Pair::new(&isa, guest)?;
+    let mut whole = Pair::new(&isa, guest, technique)?;
     whole.advance(max_steps);
     // Compare after the bare run's own instruction count.
     let steps = whole.bare.steps();
     let vm = whole.mon.vm(0);
-    if vm.steps > steps {
+    if vm.steps() > steps {
         // The bare run stopped early (a halt) while the virtualized one ran on: compare
         // both at the bare run's count instead.
-        whole = Pair::new(&isa, guest)?;
+        whole = Pair::new(&isa, guest, technique)?;
         whole.advance(steps);
     }
-    let equivalent = whole.differences().is_empty() && whole.mon.vm(0).steps == steps;
+    let equivalent = whole.differences().is_empty() && whole.mon.vm(0).steps() == steps;
     let divergence = if equivalent {
         None
     } else {
-        first_divergence(&isa, guest, steps)?
+        first_divergence(&isa, guest, technique, steps)?
     };
     let vm = whole.mon.vm(0);
     Ok(EquivReport {
+        technique,
         equivalent,
         guest_instructions: steps,
-        vm_instructions: vm.steps,
+        vm_instructions: vm.steps(),
         halted: whole.bare_stopped,
         vm_exit: vm.exit,
         direct: vm.counts.direct,
@@ -206,7 +215,7 @@ pub fn check_equivalence(
         reflected: vm.counts.reflected,
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
         console_bare: String::from_utf8_lossy(whole.bare.output()).into_owned(),
-        console_vm: String::from_utf8_lossy(&vm.console).into_owned(),
+        console_vm: String::from_utf8_lossy(vm.console()).into_owned(),
         divergence,
     })
 }
@@ -220,9 +229,10 @@ pub fn check_equivalence(
 fn first_divergence(
     isa: &Arc<Isa>,
     guest: &Guest,
+    technique: TechniqueKind,
     steps: u64,
 ) -> Result<Option<Divergence>, VmmError> {
-    let mut pair = Pair::new(isa, guest)?;
+    let mut pair = Pair::new(isa, guest, technique)?;
     let mut done = 0;
     let mut stretch = first_stretch(guest.w);
     while done < steps {

@@ -1,16 +1,18 @@
-//! The trap-and-emulate monitor of Theorem 1: the VM map, the control program's dispatcher,
-//! allocator and interpreters, and the equivalence checker that measures the paper's three
-//! properties by running a guest bare and virtualized.
+//! Monitors: the VM map's owner, the control program's dispatcher, allocator and
+//! interpreters, the techniques that decide what a trap becomes, and the equivalence checker
+//! that measures the paper's three properties by running a guest bare and virtualized.
 
 mod allocator;
 mod equiv;
+mod host;
 mod monitor;
-mod view;
+mod technique;
 mod vm;
-mod vmmap;
 
 pub use allocator::{AllocError, Allocator, Region, VmId};
 pub use equiv::{Divergence, EquivReport, Guest, check_equivalence};
+pub use host::Host;
 pub use monitor::{CP_WORDS, Monitor, VmmError};
+pub use pgvm_machine::{GuestPa, HostPa, VmMap};
+pub use technique::{Disposition, Tae, Technique, TechniqueKind, UnknownTechnique, reflect};
 pub use vm::{Counts, VmExit, VmState};
-pub use vmmap::VmMap;

@@ -1,21 +1,26 @@
-//! The control program `CP = <D, A, {v_i}>` of the paper's proof of Theorem 1.
+//! The control program `CP = <D, A, {v_i}>` of the paper's proof of Theorem 1, with the
+//! dispatcher's policy supplied by a [`Technique`].
 //!
-//! - The **dispatcher** ([`Monitor::dispatch`]) owns every trap of the real machine: guests
-//!   run in real user mode with the real machine's trap policy set to hand every trap to it.
+//! - The **dispatcher** owns every trap of the host: guests run in real user mode with the
+//!   host handing every trap back ([`Host::hand_traps_to_monitor`]); the technique decides
+//!   what each trap becomes ([`Disposition`]).
 //! - The **allocator** ([`Allocator`]) owns every physical word given to a VM.
 //! - The **interpreters** are not written by hand: the interpreter of a trapped instruction is
-//!   its own semantics from the ISA description, run by `pgvm_machine::execute` on the VM's
-//!   virtual state ([`VirtualView`]), with the virtual `M` and `R`.
+//!   its own semantics from the ISA description, run by `pgvm_machine::step` on the VM's
+//!   virtual state ([`Window`]), with the virtual `M` and `R`.
+//!
+//! The run loop is a small state machine ([`Phase`]): at an instruction boundary, running
+//! directly on the host, dispatching a trap, stopped.
 
 use std::sync::Arc;
 
 use pgvm_isa::{InsnId, Isa, Mode};
-use pgvm_machine::{Exit, Machine, MachineError, Psw, StateView, Step, TrapPolicy};
+use pgvm_machine::{Exit, Machine, MachineError, Psw, VirtualCpu, VmMap, Window, cycle};
 
 use crate::allocator::{AllocError, Allocator, VmId};
-use crate::view::VirtualView;
+use crate::host::Host;
+use crate::technique::{Disposition, Technique, TechniqueKind};
 use crate::vm::{VmExit, VmState};
-use crate::vmmap::VmMap;
 
 /// Physical words the control program keeps for itself: the real trap pair and vectors.
 pub const CP_WORDS: u64 = 16;
@@ -43,11 +48,26 @@ pub enum VmmError {
     },
 }
 
-/// The monitor and the real machine it controls.
-#[derive(Debug, Clone)]
-pub struct Monitor {
+/// Where the run loop of one VM is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between two guest instructions: a due virtual interrupt is delivered and the budget
+    /// checked.
+    Boundary,
+    /// The guest runs directly on the host for at most this many instructions.
+    Direct(u64),
+    /// The host trapped on a guest instruction (blocked, `P` at it): the dispatcher decides.
+    Dispatch,
+    /// The run is over.
+    Stop(VmExit),
+}
+
+/// The monitor and the host it controls.
+#[derive(Debug)]
+pub struct Monitor<H: Host = Machine> {
     isa: Arc<Isa>,
-    real: Machine,
+    host: H,
+    technique: Box<dyn Technique<H>>,
     allocator: Allocator,
     vms: Vec<VmState>,
     /// Instructions emulated during the current `run_vm`, by instruction: added to the
@@ -56,23 +76,62 @@ pub struct Monitor {
     emulated_by_insn: Vec<u64>,
 }
 
-impl Monitor {
-    /// A monitor on a real machine of `q` words.
-    pub fn new(isa: Arc<Isa>, q: u64) -> Result<Monitor, VmmError> {
-        let mut real = Machine::new(isa.clone(), q)?;
-        real.set_trap_policy(TrapPolicy::Exit);
-        // The monitor is the supervisor program that turns a hardware assist on: with it on,
-        // the instructions the assist covers trap in real user mode, where guests run.
-        if isa.features.assist {
-            real.set_assist(true);
+impl Clone for Monitor<Machine> {
+    fn clone(&self) -> Self {
+        Monitor {
+            isa: self.isa.clone(),
+            host: self.host.clone(),
+            technique: self.technique.kind().build(),
+            allocator: self.allocator.clone(),
+            vms: self.vms.clone(),
+            emulated_by_insn: self.emulated_by_insn.clone(),
         }
-        Ok(Monitor {
+    }
+}
+
+impl Monitor<Machine> {
+    /// A trap-and-emulate monitor on a real machine of `q` words.
+    pub fn new(isa: Arc<Isa>, q: u64) -> Result<Monitor, VmmError> {
+        Monitor::with_technique(isa, q, TechniqueKind::Tae)
+    }
+
+    /// A monitor of the given technique on a real machine of `q` words.
+    pub fn with_technique(
+        isa: Arc<Isa>,
+        q: u64,
+        technique: TechniqueKind,
+    ) -> Result<Monitor, VmmError> {
+        let host = Machine::new(isa.clone(), q)?;
+        Ok(Monitor::on(isa, host, technique.build()))
+    }
+
+    /// The guest's memory, `E[0..w)`.
+    pub fn window(&self, id: VmId) -> &[u64] {
+        let m = self.vms[id].map;
+        &self.host.memory()[m.base.0 as usize..m.end().0 as usize]
+    }
+}
+
+impl<H: Host> Monitor<H> {
+    /// A monitor on `host`, which it takes over: the control program's words and the rest of
+    /// its memory are the monitor's to hand out.
+    pub fn on(isa: Arc<Isa>, mut host: H, technique: Box<dyn Technique<H>>) -> Monitor<H> {
+        host.hand_traps_to_monitor();
+        technique.prepare(&isa, &mut host);
+        let q = host.size();
+        Monitor {
             emulated_by_insn: vec![0; isa.insns.len()],
             isa,
-            real,
+            host,
+            technique,
             allocator: Allocator::new(q, CP_WORDS),
             vms: Vec::new(),
-        })
+        }
+    }
+
+    /// Which technique runs the guests.
+    pub fn technique(&self) -> crate::TechniqueKind {
+        self.technique.kind()
     }
 
     /// Creates a VM of `w` words holding `segments` (guest addresses), starting at `entry`.
@@ -96,14 +155,18 @@ impl Monitor {
             }
         }
         let region = self.allocator.allocate(id, w)?;
-        for &(org, words) in segments {
-            self.real.write(region.base + org, words)?;
-        }
         let map = VmMap {
             base: region.base,
             w,
         };
-        self.vms.push(VmState::new(id, map, entry));
+        for &(org, words) in segments {
+            for (i, &word) in words.iter().enumerate() {
+                self.host.store(map.base.0 + org + i as u64, word);
+            }
+        }
+        let class = self.isa.features.timer.unwrap_or(1);
+        self.vms
+            .push(VmState::new(id, map, VirtualCpu::new(entry, class)));
         Ok(id)
     }
 
@@ -119,18 +182,12 @@ impl Monitor {
 
     /// Queues console input for a VM.
     pub fn push_input(&mut self, id: VmId, bytes: &[u8]) {
-        self.vms[id].input.extend_from_slice(bytes);
+        self.vms[id].cpu.devices.console.push_input(bytes);
     }
 
-    /// The guest's memory, `E[0..w)`.
-    pub fn window(&self, id: VmId) -> &[u64] {
-        let m = self.vms[id].map;
-        &self.real.memory()[m.base as usize..(m.base + m.w) as usize]
-    }
-
-    /// The real machine (for isolation checks).
-    pub fn real(&self) -> &Machine {
-        &self.real
+    /// The host (for isolation checks).
+    pub fn real(&self) -> &H {
+        &self.host
     }
 
     /// The allocator.
@@ -156,68 +213,6 @@ impl Monitor {
         exit
     }
 
-    fn run_until(&mut self, id: VmId, budget: u64) -> VmExit {
-        let end = self.vms[id].steps.saturating_add(budget);
-        loop {
-            if let Some(exit) = self.vms[id].exit {
-                return exit;
-            }
-            self.deliver_interrupt(id);
-            let vm = &self.vms[id];
-            if vm.steps >= end {
-                return VmExit::BudgetSpent;
-            }
-            let stop = vm.timer_due.map_or(end, |due| due.min(end));
-            let n = stop.saturating_sub(vm.steps).max(1);
-            let real_psw = vm.map.real_psw(vm.psw);
-            self.real.set_psw(real_psw);
-            let before = self.real.steps();
-            let exit = self.real.run(n);
-            let ran = self.real.steps() - before;
-            let now = self.real.psw();
-            let vm = &mut self.vms[id];
-            vm.steps += ran;
-            vm.psw.p = now.p;
-            // In real user mode only a trap may change M, R or the assist, and the real
-            // devices are the monitor's (it interprets every device instruction on the VM's
-            // own); a trap is transactional, so after one all of these are as set. Anything
-            // else is an unprivileged instruction reaching real control state or devices,
-            // and the VM map no longer confines the guest: stop it, and clear the devices so
-            // that nothing carries over to the next VM.
-            if now.mode != Mode::User
-                || now.r != real_psw.r
-                || self.real.assist_bit() != self.isa.features.assist
-                || self.real.timer_armed()
-                || !self.real.output().is_empty()
-            {
-                vm.counts.direct += ran;
-                vm.exit = Some(VmExit::Escaped);
-                self.real.reset_devices();
-                self.real.set_assist(self.isa.features.assist);
-                continue;
-            }
-            match exit {
-                Exit::Trapped(_) => {
-                    vm.counts.direct += ran - 1;
-                    self.dispatch(id);
-                }
-                Exit::Halted => {
-                    // Only an unprivileged halt gets here: the real processor stopped.
-                    vm.counts.direct += ran;
-                    vm.exit = Some(VmExit::Halted);
-                }
-                Exit::BudgetSpent | Exit::Stuck => vm.counts.direct += ran,
-            }
-            let vm = &mut self.vms[id];
-            if let Some(due) = vm.timer_due
-                && vm.steps >= due
-            {
-                vm.timer_due = None;
-                vm.timer_pending = true;
-            }
-        }
-    }
-
     /// Runs every VM round-robin, `slice` guest instructions a turn, until each has halted
     /// or run `max_steps` instructions. A guest that never halts costs the others nothing
     /// but its own slices.
@@ -227,10 +222,10 @@ impl Monitor {
             let mut ran_any = false;
             for id in 0..self.vms.len() {
                 let vm = &self.vms[id];
-                if vm.exit.is_some() || vm.steps >= max_steps {
+                if vm.exit.is_some() || vm.steps() >= max_steps {
                     continue;
                 }
-                let turn = slice.min(max_steps - vm.steps);
+                let turn = slice.min(max_steps - vm.steps());
                 self.run_vm(id, turn);
                 ran_any = true;
             }
@@ -240,87 +235,131 @@ impl Monitor {
         }
     }
 
-    fn deliver_interrupt(&mut self, id: VmId) {
-        let class = self.isa.features.timer.unwrap_or(1);
-        let vm = &mut self.vms[id];
-        if vm.timer_pending && vm.psw.mode == Mode::User {
-            vm.timer_pending = false;
-            let mut view = VirtualView {
-                real: &mut self.real,
-                vm,
+    /// The run loop, one [`Phase`] at a time.
+    fn run_until(&mut self, id: VmId, budget: u64) -> VmExit {
+        let end = self.vms[id].steps().saturating_add(budget);
+        let mut phase = Phase::Boundary;
+        loop {
+            phase = match phase {
+                Phase::Boundary => self.boundary(id, end),
+                Phase::Direct(n) => self.direct(id, n),
+                Phase::Dispatch => self.dispatch(id),
+                Phase::Stop(exit) => {
+                    if exit != VmExit::BudgetSpent {
+                        self.vms[id].exit = Some(exit);
+                    }
+                    return exit;
+                }
             };
-            if pgvm_machine::trap_entry(&mut view, class) {
-                view.vm.counts.interrupts += 1;
-            }
         }
     }
 
-    /// The dispatcher: every trap of the real machine comes here.
-    ///
-    /// The real machine trapped; the question is what the bare machine would have done, and
-    /// the instruction's own semantics run on the virtual state answer it:
-    ///
-    /// - in virtual supervisor mode a privileged instruction completes there (it trapped only
-    ///   because the guest really runs in user mode): the interpreter has applied its effect;
-    /// - in virtual user mode a privileged instruction traps there too, and so do supervisor
-    ///   calls and memory traps in either mode: the trap is the guest's and is reflected.
-    ///
-    /// Asking the semantics rather than the mode also covers a real machine that is stricter
-    /// than the virtual one: with the hardware assist on for the monitor but off in the VM, an
-    /// instruction the assist covers traps for real yet completes on the virtual machine.
-    fn dispatch(&mut self, id: VmId) {
-        // Borrowing the fields one by one keeps the ISA's reference count out of the loop.
-        let Monitor {
-            isa,
-            real,
-            vms,
-            emulated_by_insn,
-            ..
-        } = self;
-        let mut view = VirtualView {
-            real,
-            vm: &mut vms[id],
+    /// Between two guest instructions: the virtual timer's interrupt, then how far the guest
+    /// may run directly (to the budget, or to where its timer falls due).
+    fn boundary(&mut self, id: VmId, end: u64) -> Phase {
+        let vm = &mut self.vms[id];
+        if let Some(exit) = vm.exit {
+            return Phase::Stop(exit);
+        }
+        let mut view = Window {
+            host: &mut self.host,
+            map: vm.map,
+            cpu: &mut vm.cpu,
         };
-        let (outcome, insn) = interpret(isa, &mut view);
-        match outcome {
-            Step::Done => record_emulated(emulated_by_insn, insn, view.vm),
-            Step::Halted => {
-                record_emulated(emulated_by_insn, insn, view.vm);
-                view.vm.exit = Some(VmExit::Halted);
+        if cycle::interrupt(&mut view) {
+            vm.counts.interrupts += 1;
+        }
+        let clock = vm.steps();
+        if clock >= end {
+            return Phase::Stop(VmExit::BudgetSpent);
+        }
+        Phase::Direct(vm.cpu.devices.timer.stop(clock, end) - clock)
+    }
+
+    /// The guest runs on the host in real user mode, `R' = f(R)`, for at most `n`
+    /// instructions.
+    fn direct(&mut self, id: VmId, n: u64) -> Phase {
+        let vm = &mut self.vms[id];
+        let real_psw = vm.map.real_psw(vm.cpu.psw);
+        self.host.set_psw(real_psw);
+        let before = self.host.clock();
+        let exit = self.host.run(n);
+        let ran = self.host.clock() - before;
+        let now = self.host.psw();
+        vm.cpu.psw.p = now.p;
+        // In real user mode only a trap may change M, R or the assist, and the real devices
+        // are the monitor's (it interprets every device instruction on the VM's own); a trap
+        // is transactional, so after one all of these are as set. Anything else is an
+        // unprivileged instruction reaching real control state or devices, and the VM map no
+        // longer confines the guest: stop it, and clear the devices so that nothing carries
+        // over to the next VM.
+        if now.mode != Mode::User
+            || now.r != real_psw.r
+            || self.host.assist() != self.isa.features.assist
+            || self.host.devices().touched()
+        {
+            vm.counts.direct += ran;
+            vm.cpu.devices.retire(ran);
+            self.host.devices_mut().reset();
+            self.host.set_assist(self.isa.features.assist);
+            return Phase::Stop(VmExit::Escaped);
+        }
+        match exit {
+            Exit::Trapped(_) => {
+                vm.counts.direct += ran - 1;
+                vm.cpu.devices.retire(ran - 1);
+                Phase::Dispatch
             }
-            Step::Trapped(_) => reflect(&mut view),
+            Exit::Halted => {
+                // Only an unprivileged halt gets here: the real processor stopped.
+                vm.counts.direct += ran;
+                vm.cpu.devices.retire(ran);
+                Phase::Stop(VmExit::Halted)
+            }
+            Exit::BudgetSpent | Exit::Stuck => {
+                vm.counts.direct += ran;
+                vm.cpu.devices.retire(ran);
+                Phase::Boundary
+            }
         }
     }
-}
 
-/// `pgvm_machine::step` on the virtual state: the word at the virtual `P`, run with the
-/// virtual `M` and `R`. The real processor has just fetched the same word and trapped on it,
-/// so its decode cache already knows the instruction; asking it skips the ISA's search.
-fn interpret(isa: &Isa, view: &mut VirtualView<'_>) -> (Step, Option<InsnId>) {
-    pgvm_machine::step_decoding(isa, view, |view, pa| {
-        view.real.decoded(view.vm.map.base + pa)
-    })
-}
-
-fn record_emulated(by_insn: &mut [u64], insn: Option<InsnId>, vm: &mut VmState) {
-    vm.counts.emulated += 1;
-    if let Some(id) = insn {
-        by_insn[id] += 1;
-    }
-}
-
-/// Reflects a trap into the guest: its own `E[0] <- PSW; PSW <- E[1]`. A VM whose trap
-/// re-enters exactly the state it left is stuck, as the bare machine would be.
-fn reflect(view: &mut VirtualView<'_>) {
-    let before = view.psw();
-    let old_e0 = if view.size() > 0 { view.load(0) } else { 0 };
-    if !pgvm_machine::trap_entry(view, 0) {
-        view.vm.exit = Some(VmExit::Stuck);
-        return;
-    }
-    view.vm.counts.reflected += 1;
-    let quiet = view.vm.timer_due.is_none() && !view.vm.timer_pending;
-    if quiet && pgvm_machine::trap_changed_nothing(before, old_e0, view.psw()) {
-        view.vm.exit = Some(VmExit::Stuck);
+    /// The dispatcher: the technique decides what the trap becomes, and the trapped
+    /// instruction is counted.
+    fn dispatch(&mut self, id: VmId) -> Phase {
+        let vm = &mut self.vms[id];
+        let mut view = Window {
+            host: &mut self.host,
+            map: vm.map,
+            cpu: &mut vm.cpu,
+        };
+        let disposition = self.technique.dispatch(&self.isa, &mut view);
+        vm.cpu.devices.retire(1);
+        let counts = &mut vm.counts;
+        let mut emulated = |insn: Option<InsnId>| {
+            counts.emulated += 1;
+            if let Some(i) = insn {
+                self.emulated_by_insn[i] += 1;
+            }
+        };
+        match disposition {
+            Disposition::Emulated { insn } => {
+                emulated(insn);
+                Phase::Boundary
+            }
+            Disposition::Halted { insn } => {
+                emulated(insn);
+                Phase::Stop(VmExit::Halted)
+            }
+            Disposition::Reflected => {
+                counts.reflected += 1;
+                Phase::Boundary
+            }
+            Disposition::Stuck { reflected } => {
+                counts.reflected += u64::from(reflected);
+                Phase::Stop(VmExit::Stuck)
+            }
+            Disposition::Escaped => Phase::Stop(VmExit::Escaped),
+        }
     }
 }

@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use pgvm_machine::Psw;
+use pgvm_machine::{Psw, VirtualCpu, VmMap};
 use serde::Serialize;
 
 use crate::allocator::VmId;
-use crate::vmmap::VmMap;
 
 /// How each guest instruction was carried out: the efficiency property, measured.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -25,6 +24,7 @@ pub struct Counts {
 
 /// Why a VM stopped running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VmExit {
     /// The guest attempted a halt: the point where states are compared.
     Halted,
@@ -42,50 +42,58 @@ pub enum VmExit {
     Escaped,
 }
 
-/// A VM: its map, its virtual PSW and devices, and its counters.
+impl VmExit {
+    /// Why the VM stopped, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            VmExit::Halted => "halted",
+            VmExit::Stuck => "stuck",
+            VmExit::Escaped => {
+                "escaped (it reached the real M, R, assist, timer or console without a trap: this ISA cannot confine it)"
+            }
+            VmExit::BudgetSpent => "step budget spent",
+        }
+    }
+}
+
+/// A VM: its map, its virtual processor, and its counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct VmState {
     /// Its identity.
     pub id: VmId,
     /// Where its memory is.
     pub map: VmMap,
-    /// The virtual PSW: the guest's own `M`, `P` and `R`.
-    pub psw: Psw,
-    /// The virtual assist bit.
-    pub assist: bool,
-    /// The VM's own console output.
-    pub console: Vec<u8>,
-    /// The VM's console input.
-    pub input: Vec<u8>,
-    /// How much of `input` the guest has read.
-    pub input_pos: usize,
-    /// Guest instructions executed (directly, emulated or reflected).
-    pub steps: u64,
-    /// When the virtual timer falls due, in guest instructions.
-    pub timer_due: Option<u64>,
-    /// The virtual timer fell due and waits for virtual user mode.
-    pub timer_pending: bool,
+    /// The virtual processor: the guest's own `M`, `P`, `R`, assist bit and devices.
+    pub cpu: VirtualCpu,
     /// How the instructions were carried out.
     pub counts: Counts,
-    /// Set once the VM halted or got stuck.
+    /// Set once the VM halted, got stuck or escaped.
     pub exit: Option<VmExit>,
 }
 
 impl VmState {
-    pub(crate) fn new(id: VmId, map: VmMap, psw: Psw) -> VmState {
+    pub(crate) fn new(id: VmId, map: VmMap, cpu: VirtualCpu) -> VmState {
         VmState {
             id,
             map,
-            psw,
-            assist: false,
-            console: Vec::new(),
-            input: Vec::new(),
-            input_pos: 0,
-            steps: 0,
-            timer_due: None,
-            timer_pending: false,
+            cpu,
             counts: Counts::default(),
             exit: None,
         }
+    }
+
+    /// Guest instructions executed (directly, emulated or reflected).
+    pub fn steps(&self) -> u64 {
+        self.cpu.devices.clock
+    }
+
+    /// The virtual PSW.
+    pub fn psw(&self) -> Psw {
+        self.cpu.psw
+    }
+
+    /// The VM's own console output.
+    pub fn console(&self) -> &[u8] {
+        self.cpu.devices.console.output()
     }
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use pgvm_isa::{Isa, Mode, Primitive};
 use pgvm_machine::Psw;
 use pgvm_testkit::{Program, Rng, hostile_guest};
-use pgvm_vmm::{CP_WORDS, Counts, Guest, Monitor, VmExit, VmId, check_equivalence};
+use pgvm_vmm::{CP_WORDS, Counts, Guest, Monitor, TechniqueKind, VmExit, VmId, check_equivalence};
 
 /// Every built-in, non-abstract profile.
 const PROFILES: [&str; 7] = [
@@ -154,11 +154,11 @@ fn outcome(mon: &Monitor, id: VmId) -> Outcome {
     let vm = mon.vm(id);
     Outcome {
         window: mon.window(id).to_vec(),
-        psw: vm.psw,
-        assist: vm.assist,
-        console: vm.console.clone(),
-        input_pos: vm.input_pos,
-        steps: vm.steps,
+        psw: vm.psw(),
+        assist: vm.cpu.assist,
+        console: vm.console().to_vec(),
+        input_pos: vm.cpu.devices.console.input_read(),
+        steps: vm.steps(),
         exit: vm.exit,
         counts: vm.counts.clone(),
     }
@@ -221,7 +221,7 @@ impl Profile {
         let isa = Arc::new(pgvm_isa::load(name).expect("built-in profile"));
         let b = checksum_guest(&isa);
         // B is a proper guest: the same bare and virtualized, halting with its checksum.
-        let r = check_equivalence(isa.clone(), &b, 10_000).expect("B runs");
+        let r = check_equivalence(isa.clone(), &b, TechniqueKind::Tae, 10_000).expect("B runs");
         assert!(
             r.equivalent && r.halted,
             "{name}: B diverges: {:?}",
@@ -278,14 +278,14 @@ fn guest(p: Program) -> Guest {
 /// Runs VM `id` one slice at a time, checking that the monitor hands control back within
 /// each slice, until it stops or has run `cap` instructions.
 fn run_sliced(mon: &mut Monitor, id: VmId, slice: u64, cap: u64) -> Result<bool, String> {
-    let before = mon.vm(id).steps;
+    let before = mon.vm(id).steps();
     if mon.vm(id).exit.is_some() || before >= cap {
         return Ok(false);
     }
     let turn = slice.min(cap - before);
     let exit = mon.run_vm(id, turn);
     let vm = mon.vm(id);
-    let ran = vm.steps - before;
+    let ran = vm.steps() - before;
     if ran > turn {
         return Err(format!(
             "VM {id} ran {ran} instructions in a slice of {turn}: the monitor did not regain \
@@ -370,7 +370,9 @@ fn run_case(p: &Profile, seed: u64) -> Result<(), String> {
     let maps: Vec<_> = ids.iter().map(|&id| mon.vm(id).map).collect();
     let fits = regions.len() == 3
         && regions.windows(2).all(|r| r[0].end() <= r[1].base)
-        && regions.iter().all(|r| r.base >= CP_WORDS && r.end() <= q)
+        && regions
+            .iter()
+            .all(|r| r.base.0 >= CP_WORDS && r.end().0 <= q)
         && maps
             .iter()
             .all(|m| regions.iter().any(|r| (r.base, r.len) == (m.base, m.w)));
@@ -399,14 +401,14 @@ fn run_case(p: &Profile, seed: u64) -> Result<(), String> {
     // No word outside A's allocation changed, but for B's own, which are B's solo words.
     let after = mon.real().memory();
     let b_alone = &p.b_alone.window;
-    let inside = |pa: u64, m: pgvm_vmm::VmMap| (m.base..m.base + m.w).contains(&pa);
+    let inside = |pa: u64, m: pgvm_vmm::VmMap| (m.base.0..m.end().0).contains(&pa);
     for (pa, (&was, &now)) in before.iter().zip(after).enumerate() {
         let pa = pa as u64;
         if inside(pa, ma) {
             continue;
         }
         let (owner, want) = if inside(pa, mb) {
-            ("B", b_alone[(pa - mb.base) as usize])
+            ("B", b_alone[(pa - mb.base.0) as usize])
         } else if inside(pa, mc) {
             ("the idle VM C", was)
         } else if pa < CP_WORDS {
@@ -418,8 +420,8 @@ fn run_case(p: &Profile, seed: u64) -> Result<(), String> {
             return Err(format!(
                 "physical word {pa:#x} (owned by {owner}; A is {:#x}..{:#x}) is {now:#x}, \
                  should be {want:#x} (was {was:#x})",
-                ma.base,
-                ma.base + ma.w
+                ma.base.0,
+                ma.end().0
             ));
         }
     }
@@ -433,10 +435,11 @@ fn run_case(p: &Profile, seed: u64) -> Result<(), String> {
         ));
     }
     let vc = mon.vm(c);
-    if vc.exit != Some(VmExit::Halted) || vc.steps != 1 || !vc.console.is_empty() {
+    if vc.exit != Some(VmExit::Halted) || vc.steps() != 1 || !vc.console().is_empty() {
         return Err(format!(
             "the idle VM C did not just halt: exit {:?} after {} steps",
-            vc.exit, vc.steps
+            vc.exit,
+            vc.steps()
         ));
     }
 

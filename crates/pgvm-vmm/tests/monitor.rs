@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pgvm_isa::{Isa, Mode};
 use pgvm_machine::Psw;
-use pgvm_vmm::{Guest, Monitor, VmExit, check_equivalence};
+use pgvm_vmm::{Guest, Monitor, TechniqueKind, VmExit, check_equivalence};
 use proptest::prelude::*;
 
 fn isa(name: &str) -> Arc<Isa> {
@@ -40,7 +40,7 @@ fn printer(isa: &Isa) -> Guest {
 #[test]
 fn equivalent_where_theorem_1_holds_with_counts() {
     let s = isa("s370");
-    let r = check_equivalence(s.clone(), &printer(&s), 1000).expect("runs");
+    let r = check_equivalence(s.clone(), &printer(&s), TechniqueKind::Tae, 1000).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
     assert!(r.halted);
     assert_eq!(r.console_vm, "AB");
@@ -75,7 +75,7 @@ fn pdp10_jrst1_diverges_at_the_jrst() {
         entry: supervisor(0x10, 64),
         input: Vec::new(),
     };
-    let r = check_equivalence(p, &g, 1000).expect("runs");
+    let r = check_equivalence(p, &g, TechniqueKind::Tae, 1000).expect("runs");
     assert!(!r.equivalent);
     let d = r.divergence.expect("a divergence");
     assert_eq!(
@@ -96,7 +96,7 @@ fn m68000_move_from_sr_diverges() {
         entry: supervisor(0x10, 64),
         input: Vec::new(),
     };
-    let r = check_equivalence(m, &g, 100).expect("runs");
+    let r = check_equivalence(m, &g, TechniqueKind::Tae, 100).expect("runs");
     let d = r.divergence.expect("MOVE from SR reads the real mode");
     assert_eq!((d.index, d.mnemonic.as_str()), (0, "movesr"));
     assert!(
@@ -121,7 +121,7 @@ fn the_assist_is_the_monitors_and_a_guest_without_it_sees_none() {
         entry: user,
         input: Vec::new(),
     };
-    let r = check_equivalence(v, &g, 100).expect("runs");
+    let r = check_equivalence(v, &g, TechniqueKind::Tae, 100).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
     assert_eq!(r.emulated_by_mnemonic.get("sgdt"), Some(&1));
     assert_eq!(r.reflected, 1, "the user-mode halt is the guest's trap");
@@ -146,7 +146,7 @@ fn a_looping_guest_does_not_starve_another_and_cannot_touch_it() {
     mon.run_all(3, 10_000);
     assert_eq!(mon.vm(a).exit, None, "the spinner never halts");
     assert_eq!(mon.vm(b).exit, Some(VmExit::Halted));
-    assert_eq!(mon.vm(b).console, b"AB");
+    assert_eq!(mon.vm(b).console(), b"AB");
     let after_b = mon.window(b);
     assert_eq!(after_b[0x22], b'A' as u64 + b'B' as u64);
     assert_eq!(
@@ -177,7 +177,7 @@ fn generated_guest(isa: &Isa, seed: u64) -> Guest {
 fn equivalent_on(name: &str, seed: u64) -> Result<(), TestCaseError> {
     let isa = isa(name);
     let g = generated_guest(&isa, seed);
-    let r = check_equivalence(isa, &g, 2000).expect("runs");
+    let r = check_equivalence(isa, &g, TechniqueKind::Tae, 2000).expect("runs");
     prop_assert!(r.equivalent, "{} seed {}: {:?}", name, seed, r.divergence);
     Ok(())
 }
@@ -224,7 +224,7 @@ insn setr rrr 0x50 (a) "load R, unprivileged" { R = E[a]; }
         .expect("fits");
     assert_eq!(mon.run_vm(a, 1000), VmExit::Escaped);
     assert_eq!(mon.vm(a).exit, Some(VmExit::Escaped));
-    assert!(mon.vm(a).steps <= 1000);
+    assert!(mon.vm(a).steps() <= 1000);
 }
 
 #[test]
@@ -246,5 +246,5 @@ insn utmr rrr 0x50 (a) "arm the timer, unprivileged" { timer(E[a]); }
     mon.run_all(2, 1000);
     assert_eq!(mon.vm(a).exit, Some(VmExit::Escaped));
     assert_eq!(mon.vm(b).exit, Some(VmExit::Halted));
-    assert_eq!(mon.vm(b).console, b"AB");
+    assert_eq!(mon.vm(b).console(), b"AB");
 }

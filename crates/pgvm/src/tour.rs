@@ -150,7 +150,12 @@ fn monitor(dir: &std::path::Path) -> Result<()> {
         let (isa, image) = program::load(&path, None)
             .with_context(|| format!("The tour needs {}", path.display()))?;
         let guest = crate::vmm::guest_of(&image, 65536)?;
-        let report = pgvm_vmm::check_equivalence(isa.clone(), &guest, 50_000_000)?;
+        let report = pgvm_vmm::check_equivalence(
+            isa.clone(),
+            &guest,
+            pgvm_vmm::TechniqueKind::Tae,
+            50_000_000,
+        )?;
         let text = crate::vmm::equiv_text(&format!("guests/tsos/{profile}.s"), &isa, &report);
         for line in text.lines() {
             outln!("  {line}");

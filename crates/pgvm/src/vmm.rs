@@ -8,16 +8,20 @@ use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
 use pgvm_machine::Psw;
-use pgvm_vmm::{EquivReport, Guest, Monitor, VmExit, check_equivalence};
+use pgvm_vmm::{EquivReport, Guest, Monitor, TechniqueKind, VmExit, check_equivalence};
 use serde_json::json;
 
 use crate::program;
 
-/// Which monitor runs the guest.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum MonitorKind {
-    /// Trap-and-emulate, as in the proof of Theorem 1.
-    Tae,
+/// `--monitor NAME`: one of the techniques `pgvm_vmm` implements, with its description as
+/// the help of each value.
+pub fn technique_parser() -> impl clap::builder::TypedValueParser<Value = TechniqueKind> {
+    let values =
+        TechniqueKind::ALL.map(|k| clap::builder::PossibleValue::new(k.name()).help(k.describe()));
+    clap::builder::TypedValueParser::try_map(
+        clap::builder::PossibleValuesParser::new(values),
+        |s| s.parse::<TechniqueKind>(),
+    )
 }
 
 /// Arguments of `pgvm equiv`.
@@ -29,8 +33,8 @@ pub struct EquivArgs {
     #[arg(long)]
     pub isa: Option<String>,
     /// The monitor to compare against the bare machine.
-    #[arg(long, value_enum, default_value = "tae")]
-    pub monitor: MonitorKind,
+    #[arg(long, default_value = "tae", value_parser = technique_parser())]
+    pub monitor: TechniqueKind,
     /// The guest's memory w: the bare machine has q = w words.
     #[arg(long, default_value_t = 65536)]
     pub mem: u64,
@@ -105,7 +109,7 @@ pub fn equiv(args: &EquivArgs) -> Result<ExitCode> {
     let (isa, image) = program::load(&args.guest, args.isa.as_deref())?;
     check_mem(args.mem)?;
     let guest = guest_of(&image, args.mem)?;
-    let report = check_equivalence(isa.clone(), &guest, args.max_steps)?;
+    let report = check_equivalence(isa.clone(), &guest, args.monitor, args.max_steps)?;
     let breaches = efficiency_breaches(&isa, &report);
     if args.json {
         let mut json = equiv_json(&isa, &report);
@@ -190,7 +194,7 @@ pub fn breaches_text(r: &EquivReport, breaches: &[Breach]) -> String {
 pub fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
     json!({
         "isa": isa.name,
-        "monitor": "tae",
+        "monitor": r.technique.name(),
         "equivalent": r.equivalent,
         "halted": r.halted,
         "vm_exit": r.vm_exit.map(vm_exit_text),
@@ -226,8 +230,9 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &EquivReport) -> String {
         "NOT equivalent"
     };
     out.push_str(&format!(
-        "{name} on {} under trap-and-emulate: {verdict} {at}\n",
-        isa.name
+        "{name} on {} under {}: {verdict} {at}\n",
+        isa.name,
+        r.technique.describe()
     ));
     if r.vm_instructions != r.guest_instructions {
         let why = match r.vm_exit {
@@ -289,14 +294,7 @@ fn first_difference<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str, usize) {
 
 /// Why a VM stopped, in words.
 fn vm_exit_text(exit: VmExit) -> &'static str {
-    match exit {
-        VmExit::Halted => "halted",
-        VmExit::Stuck => "stuck",
-        VmExit::Escaped => {
-            "escaped (it reached the real M, R, assist, timer or console without a trap: this ISA cannot confine it)"
-        }
-        VmExit::BudgetSpent => "step budget spent",
-    }
+    exit.describe()
 }
 
 pub fn vm(args: &VmArgs) -> Result<ExitCode> {
@@ -340,24 +338,24 @@ pub fn vm(args: &VmArgs) -> Result<ExitCode> {
         all_halted &= vm.exit == Some(VmExit::Halted);
         if args.json {
             reports.push(json!({
-                "vm": id, "guest": name, "base": vm.map.base, "words": vm.map.w,
-                "exit": exit, "guest_instructions": vm.steps,
+                "vm": id, "guest": name, "base": vm.map.base.0, "words": vm.map.w,
+                "exit": exit, "guest_instructions": vm.steps(),
                 "direct": vm.counts.direct, "emulated": vm.counts.emulated,
                 "reflected": vm.counts.reflected, "interrupts": vm.counts.interrupts,
-                "console": String::from_utf8_lossy(&vm.console),
+                "console": String::from_utf8_lossy(vm.console()),
             }));
         } else {
             outln!(
                 "== VM {id}: {name} ({} words at physical {:#x})",
                 vm.map.w,
-                vm.map.base
+                vm.map.base.0
             );
-            for line in String::from_utf8_lossy(&vm.console).lines() {
+            for line in String::from_utf8_lossy(vm.console()).lines() {
                 outln!("  | {line}");
             }
             outln!(
                 "  {exit} after {} guest instructions: {} direct, {} emulated, {} reflected, {} interrupts\n",
-                vm.steps,
+                vm.steps(),
                 vm.counts.direct,
                 vm.counts.emulated,
                 vm.counts.reflected,
@@ -384,6 +382,7 @@ mod tests {
 
     fn report(emulated: &[(&str, u64)]) -> EquivReport {
         EquivReport {
+            technique: TechniqueKind::Tae,
             equivalent: true,
             guest_instructions: 0,
             vm_instructions: 0,

@@ -1,32 +1,22 @@
 //! Helpers shared by the machine's integration tests.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use pgvm_isa::Isa;
-use pgvm_machine::{Psw, StateView, Step, step, trap_entry};
+use pgvm_machine::{Devices, Exit, Processor, Psw, StateView, cycle};
+#[allow(unused_imports)]
+pub use pgvm_testkit::{enc, isa};
 
-pub fn isa(name: &str) -> Arc<Isa> {
-    Arc::new(pgvm_isa::load(name).expect("built-in profile loads"))
-}
-
-pub fn enc(isa: &Isa, mnemonic: &str, ops: &[i128]) -> u64 {
-    let id = isa.insn(mnemonic).expect("mnemonic exists");
-    isa.encode(id, ops).expect("operands fit")
-}
-
-/// A plain state for the reference run: every instruction through `pgvm_machine::step`, every
-/// trap through `trap_entry`, with the timer semantics written out longhand.
+/// The test oracle: a plain state (a vector of words, no decode cache) run one
+/// `pgvm_machine::cycle::cycle` at a time, the processor cycle as written once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reference {
     pub mem: Vec<u64>,
     pub psw: Psw,
     pub assist: bool,
-    pub steps: u64,
-    pub out: Vec<u8>,
-    pub timer_due: Option<u64>,
-    pub pending: bool,
+    pub devices: Devices,
+    pub timer_class: u64,
     pub halted: bool,
+    pub stuck: bool,
 }
 
 impl StateView for Reference {
@@ -52,52 +42,56 @@ impl StateView for Reference {
         self.assist = on;
     }
     fn clock(&self) -> u64 {
-        self.steps
+        self.devices.clock
+    }
+    fn console_peek(&self, k: usize) -> Option<u8> {
+        self.devices.console.peek(k)
+    }
+    fn console_consume(&mut self, n: usize) {
+        self.devices.console.consume(n);
     }
     fn console_out(&mut self, byte: u8) {
-        self.out.push(byte);
+        self.devices.console.put(byte);
     }
     fn set_timer(&mut self, n: u64) {
-        self.timer_due = (n != 0).then(|| self.steps + 1 + n);
-        self.pending = false;
+        self.devices.set_timer(n);
+    }
+}
+
+impl Processor for Reference {
+    fn devices(&self) -> &Devices {
+        &self.devices
+    }
+    fn devices_mut(&mut self) -> &mut Devices {
+        &mut self.devices
+    }
+    fn timer_class(&self) -> u64 {
+        self.timer_class
     }
 }
 
 impl Reference {
-    pub fn new(mem: Vec<u64>, psw: Psw) -> Reference {
+    pub fn new(mem: Vec<u64>, psw: Psw, isa: &Isa, input: &[u8]) -> Reference {
+        let mut devices = Devices::new();
+        devices.console.push_input(input);
         Reference {
             mem,
             psw,
             assist: false,
-            steps: 0,
-            out: Vec::new(),
-            timer_due: None,
-            pending: false,
+            devices,
+            timer_class: isa.features.timer.unwrap_or(1),
             halted: false,
+            stuck: false,
         }
     }
 
-    /// Runs until `steps` instructions have executed or the processor halts.
-    pub fn run_to(&mut self, isa: &Isa, steps: u64, timer_class: u64) {
-        while self.steps < steps && !self.halted {
-            if self.pending && self.psw.mode == pgvm_isa::Mode::User {
-                self.pending = false;
-                trap_entry(self, timer_class);
-            }
-            let s = step(isa, self);
-            self.steps += 1;
-            if let Some(due) = self.timer_due
-                && self.steps >= due
-            {
-                self.timer_due = None;
-                self.pending = true;
-            }
-            match s {
-                Step::Done => {}
-                Step::Halted => self.halted = true,
-                Step::Trapped(_) => {
-                    trap_entry(self, 0);
-                }
+    /// Runs until `steps` instructions have executed, the processor halts or gets stuck.
+    pub fn run_to(&mut self, isa: &Isa, steps: u64) {
+        while self.devices.clock < steps && !self.halted && !self.stuck {
+            match cycle::cycle(isa, self) {
+                Exit::Halted => self.halted = true,
+                Exit::Stuck => self.stuck = true,
+                Exit::BudgetSpent | Exit::Trapped(_) => {}
             }
         }
     }

@@ -1,0 +1,64 @@
+//! Engines: what executes the instructions between two turns of the processor cycle.
+//!
+//! An engine runs a stretch of instructions on a machine's [`Core`] and stops at a halt, a
+//! trap (the instruction blocked, `P` at it), or when the clock reaches the stop it was given.
+//! The cycle around the stretch (interrupts, the timer, trap entry) is
+//! [`crate::cycle::run`], the same for every engine. Two engines exist:
+//!
+//! - [`Interpreter`]: every instruction through [`crate::step`], one per stretch. It is the
+//!   reference: slow, with nothing to get wrong beyond the semantics themselves.
+//! - [`Fast`]: a decode cache of pre-decoded ops specialised from the ISA's shapes.
+//!
+//! Each is tested against the reference on the same random and hostile programs.
+
+mod compile;
+mod fast;
+
+use std::fmt::Debug;
+
+use pgvm_isa::Isa;
+
+pub use fast::Fast;
+
+use crate::exec::{Step, step};
+use crate::machine::Core;
+
+/// A way of executing instructions on a [`Core`].
+pub trait Engine: Clone + Debug {
+    /// The engine's name, for reports and benchmarks.
+    const NAME: &'static str;
+
+    /// An engine for a machine of `q` words executing `isa`.
+    fn new(isa: &Isa, q: u64) -> Self;
+
+    /// Physical word `pa` was changed from outside the engine (a trap entry, a monitor, a
+    /// loader): forget anything derived from it.
+    fn invalidate(&mut self, pa: usize);
+
+    /// Executes from the core's PSW until its clock reaches `stop`, or an instruction halts or
+    /// traps, which comes back (a trap leaves the instruction blocked with `P` at it). Counts
+    /// every executed instruction, trapped ones included, on the core's clock. May return
+    /// `None` early, after any instruction that can change the mode, `R` or the devices.
+    fn run(&mut self, core: &mut Core, stop: u64) -> Option<Step>;
+}
+
+/// The reference engine: one instruction through the semantic interpreter per stretch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Interpreter;
+
+impl Engine for Interpreter {
+    const NAME: &'static str = "interpreter";
+
+    fn new(_isa: &Isa, _q: u64) -> Interpreter {
+        Interpreter
+    }
+
+    fn invalidate(&mut self, _pa: usize) {}
+
+    fn run(&mut self, core: &mut Core, _stop: u64) -> Option<Step> {
+        let isa = std::sync::Arc::clone(&core.isa);
+        let s = step(&isa, core);
+        core.devices.clock += 1;
+        (s != Step::Done).then_some(s)
+    }
+}

@@ -1,0 +1,325 @@
+//! The real machine: its state ([`Core`]), its devices, and the engine that executes it.
+//!
+//! The machine is the state `<E, M, P, R>` with the assist bit and the devices, run by the one
+//! processor cycle ([`crate::cycle::run`]) with an [`Engine`] executing the instructions in
+//! between. The engine is a type parameter so that the fast engine's loop is monomorphized
+//! into the run loop; [`Interpreter`] is the reference every engine is tested against.
+
+use std::sync::Arc;
+
+use pgvm_isa::{Isa, Mode};
+use serde::Serialize;
+
+use crate::cycle::{self, Event, Exit, Processor, TrapPolicy};
+use crate::devices::{Devices, Timer};
+use crate::engine::{Engine, Fast};
+use crate::exec::TrapKind;
+use crate::psw::{MAX_WORDS, Psw, Reloc};
+use crate::view::StateView;
+
+/// Counts of what happened, for reports and for the equivalence checker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Traps by kind.
+    pub memory: u64,
+    /// Privileged-instruction traps.
+    pub privileged: u64,
+    /// Explicit traps (supervisor calls, arithmetic traps).
+    pub instruction: u64,
+    /// Illegal-instruction traps.
+    pub illegal: u64,
+    /// Timer interrupts delivered.
+    pub interrupts: u64,
+}
+
+impl Stats {
+    /// All traps, of every kind (interrupts excluded).
+    pub fn traps(&self) -> u64 {
+        self.memory + self.privileged + self.instruction + self.illegal
+    }
+
+    fn count(&mut self, event: Event) {
+        match event {
+            Event::Trap(TrapKind::Memory) => self.memory += 1,
+            Event::Trap(TrapKind::Privileged) => self.privileged += 1,
+            Event::Trap(TrapKind::Instruction) => self.instruction += 1,
+            Event::Trap(TrapKind::Illegal) => self.illegal += 1,
+            Event::Interrupt => self.interrupts += 1,
+        }
+    }
+}
+
+/// Errors building a machine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MachineError {
+    /// `q` is zero or larger than a PSW can address.
+    #[error("Memory size {0} is out of range")]
+    MemorySize(u64),
+    /// Words placed outside memory.
+    #[error("Words {start}..{end} do not fit in memory of {q} words")]
+    DoesNotFit {
+        /// First address.
+        start: u64,
+        /// One past the last address.
+        end: u64,
+        /// Memory size.
+        q: u64,
+    },
+}
+
+impl MachineError {
+    /// The hint printed under the message.
+    pub fn hint(&self) -> String {
+        match self {
+            MachineError::MemorySize(_) => {
+                format!("choose a memory size from 1 to {MAX_WORDS} words")
+            }
+            MachineError::DoesNotFit { end, .. } => {
+                format!("give the machine at least {end} words")
+            }
+        }
+    }
+}
+
+/// The machine's state as an engine executes it: memory, the PSW, the assist bit, the
+/// devices and the counters. Every engine works on the same state, so that switching
+/// engines changes how fast a run is and nothing else.
+#[derive(Debug, Clone)]
+pub struct Core {
+    pub(crate) isa: Arc<Isa>,
+    pub(crate) mem: Vec<u64>,
+    pub(crate) psw: Psw,
+    /// Valid apparent addresses are `0..limit` (see [`crate::Reloc::limit`]), recomputed
+    /// whenever `R` changes so the engines check an address with one comparison.
+    pub(crate) limit: u64,
+    pub(crate) assist: bool,
+    pub(crate) devices: Devices,
+    pub(crate) stats: Stats,
+}
+
+impl Core {
+    /// The description being executed.
+    pub fn isa(&self) -> &Arc<Isa> {
+        &self.isa
+    }
+}
+
+/// The core as a view for the reference interpreter. Its stores reach memory directly: only
+/// [`crate::engine::Interpreter`], which keeps no cache, executes through it.
+impl StateView for Core {
+    fn size(&self) -> u64 {
+        self.mem.len() as u64
+    }
+    fn load(&self, pa: u64) -> u64 {
+        self.mem[pa as usize]
+    }
+    fn store(&mut self, pa: u64, value: u64) {
+        self.mem[pa as usize] = value;
+    }
+    fn psw(&self) -> Psw {
+        self.psw
+    }
+    fn set_psw(&mut self, psw: Psw) {
+        self.psw = psw;
+        self.limit = psw.r.limit(self.mem.len() as u64);
+    }
+    fn assist(&self) -> bool {
+        self.assist
+    }
+    fn set_assist(&mut self, on: bool) {
+        self.assist = on;
+    }
+    fn clock(&self) -> u64 {
+        self.devices.clock
+    }
+    fn console_peek(&self, k: usize) -> Option<u8> {
+        self.devices.console.peek(k)
+    }
+    fn console_consume(&mut self, n: usize) {
+        self.devices.console.consume(n);
+    }
+    fn console_out(&mut self, byte: u8) {
+        self.devices.console.put(byte);
+    }
+    fn set_timer(&mut self, n: u64) {
+        self.devices.set_timer(n);
+    }
+}
+
+/// The paper's machine `S = <E, M, P, R>`, with the optional devices, executed by engine `E`.
+#[derive(Debug, Clone)]
+pub struct Machine<E: Engine = Fast> {
+    core: Core,
+    engine: E,
+    policy: TrapPolicy,
+}
+
+impl Machine<Fast> {
+    /// A machine of `q` words on the fast engine, all zero, in supervisor mode at `P = 0` with
+    /// `R = <0, q>`.
+    pub fn new(isa: Arc<Isa>, q: u64) -> Result<Machine, MachineError> {
+        Machine::with_engine(isa, q)
+    }
+}
+
+impl<E: Engine> Machine<E> {
+    /// A machine of `q` words on engine `E`, reset as [`Machine::new`] says.
+    pub fn with_engine(isa: Arc<Isa>, q: u64) -> Result<Machine<E>, MachineError> {
+        if q == 0 || q > MAX_WORDS {
+            return Err(MachineError::MemorySize(q));
+        }
+        let psw = Psw {
+            mode: Mode::Supervisor,
+            p: 0,
+            r: Reloc { l: 0, b: q },
+        };
+        Ok(Machine {
+            engine: E::new(&isa, q),
+            core: Core {
+                mem: vec![0; q as usize],
+                psw,
+                limit: psw.r.limit(q),
+                assist: false,
+                devices: Devices::new(),
+                stats: Stats::default(),
+                isa,
+            },
+            policy: TrapPolicy::Hardware,
+        })
+    }
+
+    /// The description this machine executes.
+    pub fn isa(&self) -> &Arc<Isa> {
+        &self.core.isa
+    }
+
+    /// Sets who takes traps.
+    pub fn set_trap_policy(&mut self, policy: TrapPolicy) {
+        self.policy = policy;
+    }
+
+    /// Writes words at physical addresses `start..`.
+    pub fn write(&mut self, start: u64, words: &[u64]) -> Result<(), MachineError> {
+        let q = self.size();
+        let end = start.saturating_add(words.len() as u64);
+        if end > q {
+            return Err(MachineError::DoesNotFit { start, end, q });
+        }
+        for (i, &w) in words.iter().enumerate() {
+            self.store(start + i as u64, w);
+        }
+        Ok(())
+    }
+
+    /// Physical memory.
+    pub fn memory(&self) -> &[u64] {
+        &self.core.mem
+    }
+
+    /// Instructions executed (completed, halted or trapped) since reset.
+    pub fn steps(&self) -> u64 {
+        self.core.devices.clock
+    }
+
+    /// Trap and interrupt counts.
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
+    /// The console, timer and clock.
+    pub fn devices(&self) -> &Devices {
+        &self.core.devices
+    }
+
+    /// Console output so far.
+    pub fn output(&self) -> &[u8] {
+        self.core.devices.console.output()
+    }
+
+    /// Queues console input.
+    pub fn push_input(&mut self, bytes: &[u8]) {
+        self.core.devices.console.push_input(bytes);
+    }
+
+    /// The assist bit.
+    pub fn assist_bit(&self) -> bool {
+        self.core.assist
+    }
+
+    /// Whether the interval timer is armed or its interrupt is waiting.
+    pub fn timer_armed(&self) -> bool {
+        !self.core.devices.timer.quiet()
+    }
+
+    /// Disarms the timer and forgets the console output: what a monitor does after a guest
+    /// reached the real devices, so that nothing of it carries over to the next guest.
+    pub fn reset_devices(&mut self) {
+        self.core.devices.timer = Timer::default();
+        self.core.devices.console.clear_output();
+    }
+
+    /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
+    pub fn run(&mut self, budget: u64) -> Exit {
+        let policy = self.policy;
+        cycle::run(self, budget, policy, |m, stop| {
+            m.engine.run(&mut m.core, stop)
+        })
+    }
+}
+
+impl<E: Engine> StateView for Machine<E> {
+    fn size(&self) -> u64 {
+        self.core.size()
+    }
+    fn load(&self, pa: u64) -> u64 {
+        self.core.load(pa)
+    }
+    /// A store from outside the engine's loop (a trap entry, a monitor, a loader): the engine
+    /// hears of it, so that nothing it cached about the word survives.
+    fn store(&mut self, pa: u64, value: u64) {
+        self.core.mem[pa as usize] = value;
+        self.engine.invalidate(pa as usize);
+    }
+    fn psw(&self) -> Psw {
+        self.core.psw
+    }
+    fn set_psw(&mut self, psw: Psw) {
+        self.core.set_psw(psw);
+    }
+    fn assist(&self) -> bool {
+        self.core.assist
+    }
+    fn set_assist(&mut self, on: bool) {
+        self.core.assist = on;
+    }
+    fn clock(&self) -> u64 {
+        self.core.clock()
+    }
+    fn console_peek(&self, k: usize) -> Option<u8> {
+        self.core.console_peek(k)
+    }
+    fn console_consume(&mut self, n: usize) {
+        self.core.console_consume(n);
+    }
+    fn console_out(&mut self, byte: u8) {
+        self.core.console_out(byte);
+    }
+    fn set_timer(&mut self, n: u64) {
+        self.core.set_timer(n);
+    }
+}
+
+impl<E: Engine> Processor for Machine<E> {
+    fn devices(&self) -> &Devices {
+        &self.core.devices
+    }
+    fn devices_mut(&mut self) -> &mut Devices {
+        &mut self.core.devices
+    }
+    fn timer_class(&self) -> u64 {
+        self.core.isa.features.timer.unwrap_or(1)
+    }
+    fn note(&mut self, event: Event) {
+        self.core.stats.count(event);
+    }
+}

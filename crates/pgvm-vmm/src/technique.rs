@@ -1,0 +1,165 @@
+//! Techniques: ways for a monitor to run a guest. The monitor's run loop, allocator and VM map
+//! are shared; a technique decides what happens when the host traps while a guest runs.
+//!
+//! Trap-and-emulate ([`Tae`]), the monitor of the proof of Theorem 1, is the first.
+
+use std::fmt::{self, Debug};
+use std::str::FromStr;
+
+use pgvm_isa::{InsnId, Isa};
+use pgvm_machine::{Step, Window, cycle, develop};
+use serde::Serialize;
+
+use crate::host::Host;
+
+/// What the dispatcher did with one trap of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// The trapped instruction was carried out on the virtual state (`insn`, when its word
+    /// decodes).
+    Emulated {
+        /// The instruction.
+        insn: Option<InsnId>,
+    },
+    /// The trap was the guest's own: it went to the guest's `E[0]`/`E[1]`.
+    Reflected,
+    /// The guest attempted a halt: the point where states are compared.
+    Halted {
+        /// The halting instruction.
+        insn: Option<InsnId>,
+    },
+    /// The guest cannot go on: its trap cannot be reflected (its memory is smaller than its
+    /// trap pair), or the reflection re-entered exactly the state it left.
+    Stuck {
+        /// Whether a reflection was made before the loop was seen.
+        reflected: bool,
+    },
+    /// The guest reached the host's control state or devices without a trap.
+    Escaped,
+}
+
+/// Names of the techniques, as the command line spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TechniqueKind {
+    /// Trap-and-emulate, as in the proof of Theorem 1.
+    Tae,
+}
+
+impl TechniqueKind {
+    /// Every technique.
+    pub const ALL: [TechniqueKind; 1] = [TechniqueKind::Tae];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            TechniqueKind::Tae => "tae",
+        }
+    }
+
+    /// What the technique is, in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TechniqueKind::Tae => "trap-and-emulate",
+        }
+    }
+
+    /// A fresh instance for a monitor on host `H`.
+    pub fn build<H: Host>(self) -> Box<dyn Technique<H>> {
+        match self {
+            TechniqueKind::Tae => Box::new(Tae),
+        }
+    }
+}
+
+impl fmt::Display for TechniqueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A technique name that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Unknown technique `{0}`; available: {names}", names = TechniqueKind::ALL.map(TechniqueKind::name).join(", "))]
+pub struct UnknownTechnique(pub String);
+
+impl FromStr for TechniqueKind {
+    type Err = UnknownTechnique;
+
+    fn from_str(s: &str) -> Result<TechniqueKind, UnknownTechnique> {
+        TechniqueKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| UnknownTechnique(s.to_string()))
+    }
+}
+
+/// A way to run guests on host `H`.
+pub trait Technique<H: Host>: Debug + Send + Sync {
+    /// Which technique this is.
+    fn kind(&self) -> TechniqueKind;
+
+    /// Prepares the host before any guest runs.
+    fn prepare(&self, isa: &Isa, host: &mut H);
+
+    /// The dispatcher: the host trapped on the guest instruction at the VM's `P`, blocked.
+    /// The VM's clock counts the instructions before it.
+    fn dispatch(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition;
+}
+
+/// Trap-and-emulate: every guest instruction runs directly in real user mode; the traps come
+/// to the dispatcher, which emulates what the guest's own machine would have completed and
+/// reflects the rest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tae;
+
+impl<H: Host> Technique<H> for Tae {
+    fn kind(&self) -> TechniqueKind {
+        TechniqueKind::Tae
+    }
+
+    /// The monitor is the supervisor program that turns a hardware assist on: with it on, the
+    /// instructions the assist covers trap in real user mode, where guests run.
+    fn prepare(&self, isa: &Isa, host: &mut H) {
+        if isa.features.assist {
+            host.set_assist(true);
+        }
+    }
+
+    /// The real machine trapped; the question is what the bare machine would have done, and
+    /// the instruction's own semantics run on the virtual state answer it:
+    ///
+    /// - in virtual supervisor mode a privileged instruction completes there (it trapped only
+    ///   because the guest really runs in user mode): its interpreter has applied its effect;
+    /// - in virtual user mode a privileged instruction traps there too, and so do supervisor
+    ///   calls and memory traps in either mode: the trap is the guest's and is reflected.
+    ///
+    /// Asking the semantics rather than the mode also covers a real machine that is stricter
+    /// than the virtual one: with the hardware assist on for the monitor but off in the VM, an
+    /// instruction the assist covers traps for real yet completes on the virtual machine.
+    fn dispatch(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
+        let insn = decoded(isa, vm);
+        match pgvm_machine::step(isa, vm) {
+            Step::Done => Disposition::Emulated { insn },
+            Step::Halted => Disposition::Halted { insn },
+            Step::Trapped(_) => reflect(vm),
+        }
+    }
+}
+
+/// The instruction at the VM's `P`, for the counts: a lookup in the ISA's opcode table.
+fn decoded<H: Host>(isa: &Isa, vm: &Window<'_, H>) -> Option<InsnId> {
+    let psw = vm.cpu.psw;
+    let pa = develop(psw.p, psw.r, vm.map.w)?;
+    isa.decode(pgvm_machine::StateView::load(vm, pa))
+}
+
+/// Reflects a trap into the guest: its own `E[0] <- PSW; PSW <- E[1]`.
+pub fn reflect<H: Host>(vm: &mut Window<'_, H>) -> Disposition {
+    match cycle::trap(vm) {
+        cycle::Entry::Taken => Disposition::Reflected,
+        cycle::Entry::Looped => Disposition::Stuck { reflected: true },
+        cycle::Entry::Refused => Disposition::Stuck { reflected: false },
+    }
+}
