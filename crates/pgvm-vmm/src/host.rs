@@ -8,7 +8,7 @@
 use pgvm_machine::{Engine, Exit, Machine, Processor, TrapPolicy};
 
 /// A machine a monitor can run guests on.
-pub trait Host: Processor {
+pub trait Host: Processor + std::fmt::Debug {
     /// Hands every trap to the monitor: from now on a trapping instruction ends
     /// [`Host::run`] with [`Exit::Trapped`], blocked, with `P` at it.
     fn hand_traps_to_monitor(&mut self);

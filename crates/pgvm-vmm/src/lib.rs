@@ -6,6 +6,7 @@ mod allocator;
 mod equiv;
 mod host;
 mod monitor;
+mod nested;
 mod technique;
 mod vm;
 
@@ -13,6 +14,7 @@ pub use allocator::{AllocError, Allocator, Region, VmId};
 pub use equiv::{Divergence, EquivReport, Guest, check_equivalence};
 pub use host::Host;
 pub use monitor::{CP_WORDS, Monitor, VmmError};
+pub use nested::VmHost;
 pub use pgvm_machine::{GuestPa, HostPa, VmMap};
-pub use technique::{Disposition, Tae, Technique, TechniqueKind, UnknownTechnique, reflect};
+pub use technique::{Disposition, Tae, Technique, TechniqueKind, UnknownTechnique};
 pub use vm::{Counts, VmExit, VmState};

@@ -15,7 +15,9 @@
 use std::sync::Arc;
 
 use pgvm_isa::{InsnId, Isa, Mode};
-use pgvm_machine::{Exit, Machine, MachineError, Psw, VirtualCpu, VmMap, Window, cycle};
+use pgvm_machine::{
+    Exit, Machine, MachineError, Psw, TrapPolicy, VirtualCpu, VmMap, Window, cycle,
+};
 
 use crate::allocator::{AllocError, Allocator, VmId};
 use crate::host::Host;
@@ -104,12 +106,6 @@ impl Monitor<Machine> {
         let host = Machine::new(isa.clone(), q)?;
         Ok(Monitor::on(isa, host, technique.build()))
     }
-
-    /// The guest's memory, `E[0..w)`.
-    pub fn window(&self, id: VmId) -> &[u64] {
-        let m = self.vms[id].map;
-        &self.host.memory()[m.base.0 as usize..m.end().0 as usize]
-    }
 }
 
 impl<H: Host> Monitor<H> {
@@ -170,6 +166,12 @@ impl<H: Host> Monitor<H> {
         Ok(id)
     }
 
+    /// The guest's memory, `E[0..w)`.
+    pub fn window(&self, id: VmId) -> &[u64] {
+        let m = self.vms[id].map;
+        &self.host.memory()[m.base.0 as usize..m.end().0 as usize]
+    }
+
     /// The VMs.
     pub fn vms(&self) -> &[VmState] {
         &self.vms
@@ -188,6 +190,14 @@ impl<H: Host> Monitor<H> {
     /// The host (for isolation checks).
     pub fn real(&self) -> &H {
         &self.host
+    }
+
+    pub(crate) fn host_mut(&mut self) -> &mut H {
+        &mut self.host
+    }
+
+    pub(crate) fn vm_mut(&mut self, id: VmId) -> &mut VmState {
+        &mut self.vms[id]
     }
 
     /// The allocator.
@@ -245,7 +255,7 @@ impl<H: Host> Monitor<H> {
                 Phase::Direct(n) => self.direct(id, n),
                 Phase::Dispatch => self.dispatch(id),
                 Phase::Stop(exit) => {
-                    if exit != VmExit::BudgetSpent {
+                    if !matches!(exit, VmExit::BudgetSpent | VmExit::Trapped(_)) {
                         self.vms[id].exit = Some(exit);
                     }
                     return exit;
@@ -334,7 +344,7 @@ impl<H: Host> Monitor<H> {
             cpu: &mut vm.cpu,
         };
         let disposition = self.technique.dispatch(&self.isa, &mut view);
-        vm.cpu.devices.retire(1);
+        view.cpu.devices.retire(1);
         let counts = &mut vm.counts;
         let mut emulated = |insn: Option<InsnId>| {
             counts.emulated += 1;
@@ -351,14 +361,23 @@ impl<H: Host> Monitor<H> {
                 emulated(insn);
                 Phase::Stop(VmExit::Halted)
             }
-            Disposition::Reflected => {
-                counts.reflected += 1;
-                Phase::Boundary
+            Disposition::Reflected(kind) => {
+                if vm.policy == TrapPolicy::Exit {
+                    return Phase::Stop(VmExit::Trapped(kind));
+                }
+                match cycle::trap(&mut view) {
+                    cycle::Entry::Taken => {
+                        counts.reflected += 1;
+                        Phase::Boundary
+                    }
+                    cycle::Entry::Looped => {
+                        counts.reflected += 1;
+                        Phase::Stop(VmExit::Stuck)
+                    }
+                    cycle::Entry::Refused => Phase::Stop(VmExit::Stuck),
+                }
             }
-            Disposition::Stuck { reflected } => {
-                counts.reflected += u64::from(reflected);
-                Phase::Stop(VmExit::Stuck)
-            }
+            Disposition::Stuck => Phase::Stop(VmExit::Stuck),
             Disposition::Escaped => Phase::Stop(VmExit::Escaped),
         }
     }

@@ -7,7 +7,7 @@ use std::fmt::{self, Debug};
 use std::str::FromStr;
 
 use pgvm_isa::{InsnId, Isa};
-use pgvm_machine::{Step, Window, cycle, develop};
+use pgvm_machine::{Step, TrapKind, Window, develop};
 use serde::Serialize;
 
 use crate::host::Host;
@@ -22,8 +22,10 @@ pub enum Disposition {
         /// The instruction.
         insn: Option<InsnId>,
     },
-    /// The trap was the guest's own: it went to the guest's `E[0]`/`E[1]`.
-    Reflected,
+    /// The trap is the guest's own: its machine would have trapped too. The monitor reflects
+    /// it into the guest's `E[0]`/`E[1]`, or, when the VM is itself run as a machine by
+    /// another monitor, hands it to that monitor.
+    Reflected(TrapKind),
     /// The guest attempted a halt: the point where states are compared.
     Halted {
         /// The halting instruction.
@@ -31,10 +33,7 @@ pub enum Disposition {
     },
     /// The guest cannot go on: its trap cannot be reflected (its memory is smaller than its
     /// trap pair), or the reflection re-entered exactly the state it left.
-    Stuck {
-        /// Whether a reflection was made before the loop was seen.
-        reflected: bool,
-    },
+    Stuck,
     /// The guest reached the host's control state or devices without a trap.
     Escaped,
 }
@@ -143,7 +142,7 @@ impl<H: Host> Technique<H> for Tae {
         match pgvm_machine::step(isa, vm) {
             Step::Done => Disposition::Emulated { insn },
             Step::Halted => Disposition::Halted { insn },
-            Step::Trapped(_) => reflect(vm),
+            Step::Trapped(kind) => Disposition::Reflected(kind),
         }
     }
 }
@@ -153,13 +152,4 @@ fn decoded<H: Host>(isa: &Isa, vm: &Window<'_, H>) -> Option<InsnId> {
     let psw = vm.cpu.psw;
     let pa = develop(psw.p, psw.r, vm.map.w)?;
     isa.decode(pgvm_machine::StateView::load(vm, pa))
-}
-
-/// Reflects a trap into the guest: its own `E[0] <- PSW; PSW <- E[1]`.
-pub fn reflect<H: Host>(vm: &mut Window<'_, H>) -> Disposition {
-    match cycle::trap(vm) {
-        cycle::Entry::Taken => Disposition::Reflected,
-        cycle::Entry::Looped => Disposition::Stuck { reflected: true },
-        cycle::Entry::Refused => Disposition::Stuck { reflected: false },
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use pgvm_machine::{Psw, VirtualCpu, VmMap};
+use pgvm_machine::{Psw, TrapKind, TrapPolicy, VirtualCpu, VmMap};
 use serde::Serialize;
 
 use crate::allocator::VmId;
@@ -40,6 +40,9 @@ pub enum VmExit {
     /// confine a guest on it. The monitor stops the VM as soon as it regains control; what the
     /// guest reached before that is not protected.
     Escaped,
+    /// The guest trapped and the VM's trap policy hands its traps to whoever runs it (another
+    /// monitor running this VM as its machine): the instruction is blocked with `P` at it.
+    Trapped(TrapKind),
 }
 
 impl VmExit {
@@ -52,6 +55,7 @@ impl VmExit {
                 "escaped (it reached the real M, R, assist, timer or console without a trap: this ISA cannot confine it)"
             }
             VmExit::BudgetSpent => "step budget spent",
+            VmExit::Trapped(_) => "trapped (handed to the monitor running this VM)",
         }
     }
 }
@@ -69,6 +73,9 @@ pub struct VmState {
     pub counts: Counts,
     /// Set once the VM halted, got stuck or escaped.
     pub exit: Option<VmExit>,
+    /// Who takes the guest's own traps: the guest ([`TrapPolicy::Hardware`], reflected into
+    /// its `E[0]`/`E[1]`), or whoever runs this VM as a machine ([`TrapPolicy::Exit`]).
+    pub policy: TrapPolicy,
 }
 
 impl VmState {
@@ -79,6 +86,7 @@ impl VmState {
             cpu,
             counts: Counts::default(),
             exit: None,
+            policy: TrapPolicy::Hardware,
         }
     }
 
@@ -90,6 +98,11 @@ impl VmState {
     /// The virtual PSW.
     pub fn psw(&self) -> Psw {
         self.cpu.psw
+    }
+
+    /// Whether the VM stopped for good: halted, stuck or escaped.
+    pub fn stopped(&self) -> bool {
+        self.exit.is_some()
     }
 
     /// The VM's own console output.
