@@ -9,6 +9,7 @@ mod effects;
 mod error;
 mod lexer;
 mod model;
+pub mod ops;
 mod parse;
 
 pub use doc::{render_body, render_markdown};

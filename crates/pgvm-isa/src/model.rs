@@ -22,6 +22,25 @@ impl Mode {
             Mode::User => "user",
         }
     }
+
+    /// The word that stands for this mode in a body (`M`, `user`, `super`).
+    pub const fn word(self) -> u64 {
+        match self {
+            Mode::Supervisor => MODE_SUPER,
+            Mode::User => MODE_USER,
+        }
+    }
+
+    /// The mode a body sets with `M = w`: user for [`MODE_USER`], supervisor for any other
+    /// word (the checker only lets mode-typed values through, but the interpreter must be
+    /// total).
+    pub const fn from_word(w: u64) -> Mode {
+        if w == MODE_USER {
+            Mode::User
+        } else {
+            Mode::Supervisor
+        }
+    }
 }
 
 impl std::fmt::Display for Mode {

@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
+use pgvm_isa::ops::alu;
 use pgvm_isa::{InsnId, Isa, Mode};
 use serde::Serialize;
 
 use crate::compile::{Op, compile, user_trap};
-use crate::exec::{Step, TrapKind, alu, execute};
+use crate::exec::{Step, TrapKind, execute};
 use crate::psw::{MAX_WORDS, Psw};
 use crate::view::{StateView, trap_changed_nothing, trap_entry};
 

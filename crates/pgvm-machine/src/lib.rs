@@ -10,7 +10,7 @@ mod psw;
 mod view;
 
 pub use engine::{Exit, Machine, MachineError, Stats, TrapPolicy};
-pub use exec::{MAX_BODY_EFFECTS, Step, TrapKind, alu, execute, step, step_decoding};
+pub use exec::{MAX_BODY_EFFECTS, Step, TrapKind, execute, step, step_decoding};
 pub use pgvm_isa::Mode;
 pub use psw::{MAX_WORDS, Psw, PswError, REG_BITS, REG_MAX, Reloc, develop};
 pub use view::{StateView, trap_changed_nothing, trap_entry};
