@@ -29,6 +29,7 @@
 //! in both modes, so it gets every "not" above: that is Lemma 1's innocuous case.
 
 use pgvm_isa::ops::{alu, unary};
+use pgvm_isa::visit::stmts;
 use pgvm_isa::{BinOp, Effects, Expr, Primitive, Reg, Stmt};
 use pgvm_machine::Psw;
 
@@ -88,10 +89,9 @@ pub fn residual(body: &[Stmt], mode: pgvm_isa::Mode, assist: Option<bool>) -> Re
 
 /// The number of `let` slots a body uses.
 fn slots(body: &[Stmt]) -> usize {
-    body.iter()
+    stmts(body)
         .map(|s| match s {
             Stmt::Let(slot, _) => slot + 1,
-            Stmt::If(_, t, e) => slots(t).max(slots(e)),
             _ => 0,
         })
         .max()
@@ -266,20 +266,12 @@ fn must_trap(stmts: &[Stmt]) -> bool {
     false
 }
 
-fn may_halt(stmts: &[Stmt]) -> bool {
-    stmts.iter().any(|s| match s {
-        Stmt::Halt => true,
-        Stmt::If(_, t, e) => may_halt(t) || may_halt(e),
-        _ => false,
-    })
+fn may_halt(body: &[Stmt]) -> bool {
+    stmts(body).any(|s| matches!(s, Stmt::Halt))
 }
 
-fn may_trap(stmts: &[Stmt]) -> bool {
-    stmts.iter().any(|s| match s {
-        Stmt::Trap(_) => true,
-        Stmt::If(_, t, e) => may_trap(t) || may_trap(e),
-        _ => false,
-    })
+fn may_trap(body: &[Stmt]) -> bool {
+    stmts(body).any(|s| matches!(s, Stmt::Trap(_)))
 }
 
 /// The facts that follow from the residuals of one instruction, with the reason for each.

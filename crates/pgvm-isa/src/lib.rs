@@ -11,6 +11,7 @@ mod lexer;
 mod model;
 pub mod ops;
 mod parse;
+pub mod visit;
 
 pub use doc::{render_body, render_markdown};
 pub use effects::{Effects, Primitive};

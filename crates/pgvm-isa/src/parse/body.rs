@@ -6,6 +6,8 @@ use crate::model::{
     BinOp, Expr, Isa, MODE_SUPER, MODE_USER, Origin, Reg, Space, Stmt, TrapCause, UnOp,
 };
 
+use crate::visit::{NodeMut, walk_mut};
+
 use super::{Parser, R, Ty};
 
 impl<F> Parser<F>
@@ -165,7 +167,7 @@ where
         }
         let offset = self.next_slot;
         self.next_slot += locals;
-        Ok(body.iter().map(|s| shift_locals(s, offset)).collect())
+        Ok(shift_locals(body, offset))
     }
 
     fn assignment(&mut self, word: &str, o: &Origin) -> R<Stmt> {
@@ -527,35 +529,11 @@ where
     }
 }
 
-/// A statement with every local slot moved up by `offset`.
-fn shift_locals(s: &Stmt, offset: usize) -> Stmt {
-    let e = |x: &Expr| shift_expr(x, offset);
-    let b = |v: &[Stmt]| v.iter().map(|s| shift_locals(s, offset)).collect();
-    match s {
-        Stmt::Store { space, addr, value } => Stmt::Store {
-            space: *space,
-            addr: e(addr),
-            value: e(value),
-        },
-        Stmt::Set(r, v) => Stmt::Set(*r, e(v)),
-        Stmt::Let(slot, v) => Stmt::Let(slot + offset, e(v)),
-        Stmt::If(c, t, f) => Stmt::If(e(c), b(t), b(f)),
-        Stmt::Out(v) => Stmt::Out(e(v)),
-        Stmt::Timer(v) => Stmt::Timer(e(v)),
-        Stmt::Trap(_) | Stmt::Halt => s.clone(),
-    }
-}
-
-fn shift_expr(x: &Expr, offset: usize) -> Expr {
-    match x {
-        Expr::Local(slot) => Expr::Local(slot + offset),
-        Expr::Load(space, a) => Expr::Load(*space, Box::new(shift_expr(a, offset))),
-        Expr::Unary(op, a) => Expr::Unary(*op, Box::new(shift_expr(a, offset))),
-        Expr::Binary(op, a, b) => Expr::Binary(
-            *op,
-            Box::new(shift_expr(a, offset)),
-            Box::new(shift_expr(b, offset)),
-        ),
-        _ => x.clone(),
-    }
+/// A body with every local slot moved up by `offset`.
+fn shift_locals(mut body: Vec<Stmt>, offset: usize) -> Vec<Stmt> {
+    walk_mut(&mut body, |n| match n {
+        NodeMut::Stmt(Stmt::Let(slot, _)) | NodeMut::Expr(Expr::Local(slot)) => *slot += offset,
+        _ => {}
+    });
+    body
 }

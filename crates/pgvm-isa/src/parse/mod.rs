@@ -4,6 +4,7 @@
 use crate::error::IsaError;
 use crate::lexer::{Tok, Token, lex};
 use crate::model::{Features, Isa, Origin, Stmt};
+use crate::visit::stmts;
 
 mod body;
 mod decl;
@@ -84,14 +85,9 @@ pub const MAX_EFFECTS: usize = 16;
 
 /// Stores and `out`s written in a body, counting both arms of every `if`.
 fn count_effects(body: &[Stmt]) -> (usize, usize) {
-    body.iter().fold((0, 0), |(s, o), st| match st {
+    stmts(body).fold((0, 0), |(s, o), st| match st {
         Stmt::Store { .. } => (s + 1, o),
         Stmt::Out(_) => (s, o + 1),
-        Stmt::If(_, t, e) => {
-            let (s1, o1) = count_effects(t);
-            let (s2, o2) = count_effects(e);
-            (s + s1 + s2, o + o1 + o2)
-        }
         _ => (s, o),
     })
 }
