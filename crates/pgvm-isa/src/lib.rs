@@ -17,7 +17,7 @@ pub use doc::{render_body, render_markdown};
 pub use effects::{Effects, Primitive};
 pub use error::IsaError;
 pub use model::*;
-pub use parse::MAX_EFFECTS;
+pub use parse::{MAX_DEPTH, MAX_EFFECTS};
 
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,7 @@
 //! (exhaustive enumeration keeps the body's first constants) rely on it.
 //!
 //! Walks that follow control flow (must-trap, specialization, the interpreter) keep their own
-//! shape: they are recursive over the tree.
+//! shape: they are recursive over the tree, whose depth the parser bounds ([`crate::MAX_DEPTH`]).
 
 use crate::model::{Expr, Stmt};
 

@@ -254,6 +254,7 @@ where
         self.format = Some(format);
         self.locals.clear();
         self.next_slot = 0;
+        self.nest = 0;
         self.inherited = existing.map(|id| {
             let old = &self.isa.insns[id];
             (old.format, old.body.clone(), old.locals)

@@ -37,6 +37,8 @@ struct Parser<F> {
     /// `let` names in scope, innermost last, with their slot and type.
     locals: Vec<(String, usize, Ty)>,
     next_slot: usize,
+    /// How many levels deep the body being read is at the current token (see [`MAX_DEPTH`]).
+    nest: usize,
     /// For a `redefine`: the replaced instruction's format, body and local count, which the
     /// statement `inherited;` splices in.
     inherited: Option<(usize, Vec<Stmt>, usize)>,
@@ -67,6 +69,7 @@ where
         format: None,
         locals: Vec::new(),
         next_slot: 0,
+        nest: 0,
         inherited: None,
         parent,
     };
@@ -82,6 +85,14 @@ type R<T> = Result<T, IsaError>;
 
 /// Most stores, `out`s and `let`s in one body (the interpreter keeps them in fixed arrays).
 pub const MAX_EFFECTS: usize = 16;
+
+/// How deeply a body may nest. Each `if` (an `else if` too), each pair of parentheses, each
+/// memory access `E[...]`/`A[...]`, each call (`bit`, `lts`, `les`, `sar`), each unary operator
+/// and each binary operator counts one level over what it contains; a chain `a + b + c` is
+/// `(a + b) + c`, two levels. The parser refuses a deeper body before reading further, so it
+/// and every later recursive walk of a body (the interpreter, the proofs, the documentation)
+/// use a bounded stack. The built-in profiles stay well below (a test checks).
+pub const MAX_DEPTH: usize = 64;
 
 /// Stores and `out`s written in a body, counting both arms of every `if`.
 fn count_effects(body: &[Stmt]) -> (usize, usize) {
