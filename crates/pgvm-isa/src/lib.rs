@@ -7,6 +7,7 @@
 mod doc;
 mod effects;
 mod error;
+mod index;
 mod lexer;
 mod model;
 pub mod ops;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::effects::Effects;
+use crate::index::Index;
 
 /// The processor mode of the paper's machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -346,6 +347,9 @@ pub struct Isa {
     pub insns: Vec<Insn>,
     /// The file the profile was read from.
     pub file: String,
+    /// The opcode table and mnemonic index, built by the parser ([`Isa::reindex`]).
+    #[serde(skip)]
+    pub(crate) index: Index,
 }
 
 /// Index into [`Isa::insns`].
@@ -365,16 +369,21 @@ impl Isa {
     }
 
     /// Which instruction a word encodes, if any. The checker guarantees at most one matches.
+    /// One table lookup per op layout (usually one or two), whatever the repertoire's size.
     pub fn decode(&self, word: u64) -> Option<InsnId> {
-        (0..self.insns.len()).find(|&id| {
-            let (mask, value) = self.matcher(id);
-            word & mask == value
-        })
+        self.index.decode(word)
     }
 
     /// Looks an instruction up by mnemonic.
     pub fn insn(&self, mnemonic: &str) -> Option<InsnId> {
-        self.insns.iter().position(|i| i.mnemonic == mnemonic)
+        self.index.insn(mnemonic)
+    }
+
+    /// Rebuilds the opcode table and mnemonic index from `formats` and `insns`. The parser
+    /// does this once a description is read; code that edits those fields of a loaded ISA
+    /// must call it before [`Isa::decode`] or [`Isa::insn`].
+    pub fn reindex(&mut self) {
+        self.index = Index::build(self);
     }
 
     /// Encodes an instruction from its operand values, in operand order.

@@ -1,6 +1,8 @@
 //! The parser, which checks as it reads: names, types, encodings and profiles are all settled
 //! in one pass, so every error points at the token that caused it.
 
+use std::collections::HashMap;
+
 use crate::error::IsaError;
 use crate::lexer::{Tok, Token, lex};
 use crate::model::{Features, Isa, Origin, Stmt};
@@ -44,6 +46,9 @@ struct Parser<F> {
     inherited: Option<(usize, Vec<Stmt>, usize)>,
     /// Loads a parent profile by name, on behalf of `extends`.
     parent: F,
+    /// Mnemonic to index in `isa.insns`, kept current as instructions are added, redefined
+    /// and removed (the ISA's own index is built once, at the end).
+    names: HashMap<String, usize>,
 }
 
 /// Parses and checks one description. `parent` resolves `extends`.
@@ -65,6 +70,7 @@ where
             formats: Vec::new(),
             insns: Vec::new(),
             file: file.to_string(),
+            index: Default::default(),
         },
         format: None,
         locals: Vec::new(),
@@ -72,11 +78,13 @@ where
         nest: 0,
         inherited: None,
         parent,
+        names: HashMap::new(),
     };
     p.header()?;
     while p.peek() != &Tok::Eof {
         p.decl()?;
     }
+    p.isa.reindex();
     p.check_encodings()?;
     Ok(p.isa)
 }
