@@ -12,6 +12,7 @@
 //! search. The enumeration is split into chunks run in parallel with rayon; the witness kept
 //! for an atom is the one at the lowest index, so the result does not depend on scheduling.
 
+use pgvm_isa::visit::{Visitor, Walk, walk, walk_expr};
 use pgvm_isa::{BinOp, Expr, Mode, Stmt};
 use pgvm_machine::Reloc;
 use rayon::prelude::*;
@@ -58,12 +59,10 @@ fn windows() -> Vec<(u64, u64, u64)> {
 /// The word values for one instruction: `0, 1, 2, 3, 4, 2^64 - 1` and the body's literal constants and
 /// shifted bits, in order of appearance.
 pub fn word_values(body: &[Stmt]) -> Vec<u64> {
-    let mut extra = Vec::new();
-    for s in body {
-        stmt_literals(s, &mut extra);
-    }
+    let mut literals = Literals(Vec::new());
+    walk(body, &mut literals);
     let mut v = WORD_VALUES.to_vec();
-    for c in extra {
+    for c in literals.0 {
         if v.len() == WORD_VALUES.len() + MAX_BODY_CONSTANTS {
             break;
         }
@@ -74,37 +73,29 @@ pub fn word_values(body: &[Stmt]) -> Vec<u64> {
     v
 }
 
-fn stmt_literals(s: &Stmt, out: &mut Vec<u64>) {
-    match s {
-        Stmt::Store { addr, value, .. } => {
-            expr_literals(addr, out);
-            expr_literals(value, out);
-        }
-        Stmt::Set(_, e) | Stmt::Let(_, e) | Stmt::Out(e) | Stmt::Timer(e) => expr_literals(e, out),
-        Stmt::If(c, t, e) => {
-            expr_literals(c, out);
-            t.iter().chain(e).for_each(|s| stmt_literals(s, out));
-        }
-        Stmt::Trap(_) | Stmt::Halt => {}
-    }
-}
+/// A body's literals in order of appearance, except that a shift by a constant contributes the
+/// bit it selects instead of the shift count.
+struct Literals(Vec<u64>);
 
-fn expr_literals(e: &Expr, out: &mut Vec<u64>) {
-    match e {
-        // Bits picked out by shifts first: they are where profiles keep their mode bits.
-        Expr::Binary(BinOp::Shr | BinOp::Shl | BinOp::Sar, a, b) => {
-            if let Expr::Const(k) = **b {
-                out.push(1u64 << (k & 63));
+impl<'a> Visitor<'a> for Literals {
+    fn expr(&mut self, e: &'a Expr) -> Walk {
+        match e {
+            // Bits picked out by shifts first: they are where profiles keep their mode bits.
+            Expr::Binary(BinOp::Shr | BinOp::Shl | BinOp::Sar, a, b) => {
+                if let Expr::Const(k) = **b {
+                    self.0.push(1u64 << (k & 63));
+                }
+                // The shifted operand only: the count is not a value memory should hold. The
+                // nesting is bounded by the parser's depth limit.
+                walk_expr(a, self);
+                Walk::Over
             }
-            expr_literals(a, out);
+            Expr::Const(c) => {
+                self.0.push(*c);
+                Walk::Into
+            }
+            _ => Walk::Into,
         }
-        Expr::Binary(_, a, b) => {
-            expr_literals(a, out);
-            expr_literals(b, out);
-        }
-        Expr::Const(c) => out.push(*c),
-        Expr::Load(_, a) | Expr::Unary(_, a) => expr_literals(a, out),
-        _ => {}
     }
 }
 

@@ -12,6 +12,7 @@
 //! Randomness is a SplitMix64 stream ([`Rng`]): tiny, fast, and fully determined by its seed,
 //! so `--seed S` reproduces a run exactly on any platform.
 
+use pgvm_isa::visit::exprs;
 use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Stmt};
 use pgvm_machine::{MAX_WORDS, Psw, REG_MAX, Reloc};
 
@@ -76,46 +77,24 @@ pub fn insn_seed(seed: u64, isa: &str, mnemonic: &str) -> u64 {
 /// that its shifts and `&` select, plus 0, 1, 2 and all ones.
 pub fn dictionary(body: &[Stmt]) -> Vec<u64> {
     let mut d = vec![0, 1, 2, u64::MAX];
-    for s in body {
-        stmt_constants(s, &mut d);
+    for e in exprs(body) {
+        match e {
+            Expr::Const(c) => d.extend([*c, c.wrapping_add(1), c.wrapping_sub(1)]),
+            Expr::Binary(op, _, b) => {
+                if let (BinOp::Shr | BinOp::Shl | BinOp::Sar, Expr::Const(k)) = (op, &**b) {
+                    d.push(1u64 << (k & 63));
+                    d.push(u64::MAX << (k & 63));
+                }
+                if let (BinOp::And, Expr::Const(m)) = (op, &**b) {
+                    d.push(*m);
+                }
+            }
+            _ => {}
+        }
     }
     d.sort_unstable();
     d.dedup();
     d
-}
-
-fn stmt_constants(s: &Stmt, d: &mut Vec<u64>) {
-    match s {
-        Stmt::Store { addr, value, .. } => {
-            expr_constants(addr, d);
-            expr_constants(value, d);
-        }
-        Stmt::Set(_, e) | Stmt::Let(_, e) | Stmt::Out(e) | Stmt::Timer(e) => expr_constants(e, d),
-        Stmt::If(c, t, e) => {
-            expr_constants(c, d);
-            t.iter().chain(e).for_each(|s| stmt_constants(s, d));
-        }
-        Stmt::Trap(_) | Stmt::Halt => {}
-    }
-}
-
-fn expr_constants(e: &Expr, d: &mut Vec<u64>) {
-    match e {
-        Expr::Const(c) => d.extend([*c, c.wrapping_add(1), c.wrapping_sub(1)]),
-        Expr::Load(_, a) | Expr::Unary(_, a) => expr_constants(a, d),
-        Expr::Binary(op, a, b) => {
-            if let (BinOp::Shr | BinOp::Shl | BinOp::Sar, Expr::Const(k)) = (op, &**b) {
-                d.push(1u64 << (k & 63));
-                d.push(u64::MAX << (k & 63));
-            }
-            if let (BinOp::And, Expr::Const(m)) = (op, &**b) {
-                d.push(*m);
-            }
-            expr_constants(a, d);
-            expr_constants(b, d);
-        }
-        _ => {}
-    }
 }
 
 /// Everything the generator needs to know about one instruction.
@@ -137,10 +116,12 @@ impl<'a> Target<'a> {
     /// The target for instruction `id`.
     pub fn new(isa: &'a Isa, id: InsnId, assist: bool) -> Target<'a> {
         let insn = &isa.insns[id];
-        let mut fields = Vec::new();
-        for s in &insn.body {
-            stmt_fields(s, &mut fields);
-        }
+        let mut fields: Vec<usize> = exprs(&insn.body)
+            .filter_map(|e| match e {
+                Expr::Field(f) => Some(*f),
+                _ => None,
+            })
+            .collect();
         fields.sort_unstable();
         fields.dedup();
         Target {
@@ -162,33 +143,6 @@ impl<'a> Target<'a> {
             w |= (v << field.lo) & field.mask();
         }
         w
-    }
-}
-
-fn stmt_fields(s: &Stmt, out: &mut Vec<usize>) {
-    match s {
-        Stmt::Store { addr, value, .. } => {
-            expr_fields(addr, out);
-            expr_fields(value, out);
-        }
-        Stmt::Set(_, e) | Stmt::Let(_, e) | Stmt::Out(e) | Stmt::Timer(e) => expr_fields(e, out),
-        Stmt::If(c, t, e) => {
-            expr_fields(c, out);
-            t.iter().chain(e).for_each(|s| stmt_fields(s, out));
-        }
-        Stmt::Trap(_) | Stmt::Halt => {}
-    }
-}
-
-fn expr_fields(e: &Expr, out: &mut Vec<usize>) {
-    match e {
-        Expr::Field(f) => out.push(*f),
-        Expr::Load(_, a) | Expr::Unary(_, a) => expr_fields(a, out),
-        Expr::Binary(_, a, b) => {
-            expr_fields(a, out);
-            expr_fields(b, out);
-        }
-        _ => {}
     }
 }
 

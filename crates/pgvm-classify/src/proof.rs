@@ -5,7 +5,7 @@
 //! (and, under the assist, the assist bit) replaced by its value wherever the body reads it,
 //! branches whose condition became a constant replaced by the branch taken, assignments of `M`
 //! to the value it already has dropped, and everything after an unconditional `trap;` or `halt;`
-//! dropped. Folding uses the machine's own operators ([`pgvm_machine::alu`]), and a residual is
+//! dropped. Folding uses the machine's own operators ([`pgvm_isa::ops`]), and a residual is
 //! only ever *analysed* (effect summary, equality, "must trap"), never executed: execution goes
 //! through the machine.
 //!
@@ -28,8 +28,10 @@
 //! A body that touches no primitive at all (Effects::touches_no_primitive) is its own residual
 //! in both modes, so it gets every "not" above: that is Lemma 1's innocuous case.
 
-use pgvm_isa::{BinOp, Effects, Expr, MODE_SUPER, MODE_USER, Primitive, Reg, Stmt, UnOp};
-use pgvm_machine::{Psw, alu};
+use pgvm_isa::ops::{alu, unary};
+use pgvm_isa::visit::stmts;
+use pgvm_isa::{BinOp, Effects, Expr, Primitive, Reg, Stmt};
+use pgvm_machine::Psw;
 
 /// What is known while folding: the mode, the assist bit, and `let` slots with constant values.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,10 +73,7 @@ pub struct Residual {
 /// Specializes `body` to a starting mode, with the assist bit known when `assist` is given.
 pub fn residual(body: &[Stmt], mode: pgvm_isa::Mode, assist: Option<bool>) -> Residual {
     let mut env = Env {
-        mode: Some(match mode {
-            pgvm_isa::Mode::User => MODE_USER,
-            pgvm_isa::Mode::Supervisor => MODE_SUPER,
-        }),
+        mode: Some(mode.word()),
         assist: assist.map(u64::from),
         locals: vec![None; slots(body)],
     };
@@ -90,10 +89,9 @@ pub fn residual(body: &[Stmt], mode: pgvm_isa::Mode, assist: Option<bool>) -> Re
 
 /// The number of `let` slots a body uses.
 fn slots(body: &[Stmt]) -> usize {
-    body.iter()
+    stmts(body)
         .map(|s| match s {
             Stmt::Let(slot, _) => slot + 1,
-            Stmt::If(_, t, e) => slots(t).max(slots(e)),
             _ => 0,
         })
         .max()
@@ -146,14 +144,8 @@ fn set(reg: Reg, v: Expr, env: &mut Env, out: &mut Vec<Stmt>) {
     let c = constant(&v);
     match reg {
         Reg::M => {
-            // The interpreter sets user mode for the word MODE_USER and supervisor otherwise.
-            let m = c.map(|c| {
-                if c == MODE_USER {
-                    MODE_USER
-                } else {
-                    MODE_SUPER
-                }
-            });
+            // The mode the interpreter would set, as a word.
+            let m = c.map(|c| pgvm_isa::Mode::from_word(c).word());
             if m.is_some() && m == env.mode {
                 return; // `M = m` where M already is m: no effect.
             }
@@ -167,10 +159,7 @@ fn set(reg: Reg, v: Expr, env: &mut Env, out: &mut Vec<Stmt>) {
             env.assist = a;
         }
         Reg::Psw => {
-            env.mode = c.map(|w| match Psw::unpack(w).mode {
-                pgvm_isa::Mode::User => MODE_USER,
-                pgvm_isa::Mode::Supervisor => MODE_SUPER,
-            });
+            env.mode = c.map(|w| Psw::unpack(w).mode.word());
         }
         Reg::P | Reg::R | Reg::L | Reg::B => {}
     }
@@ -235,17 +224,6 @@ fn expr(e: &Expr, env: &Env) -> Expr {
     }
 }
 
-/// The unary operators, written through the machine's binary ones so that each operator keeps
-/// one definition.
-fn unary(op: UnOp, v: u64) -> u64 {
-    match op {
-        UnOp::Neg => alu(BinOp::Sub, 0, v),
-        UnOp::Not => alu(BinOp::Xor, v, u64::MAX),
-        UnOp::LogicalNot => alu(BinOp::Eq, v, 0),
-        UnOp::Bit => v,
-    }
-}
-
 fn binary(op: BinOp, a: &Expr, b: &Expr, env: &Env) -> Expr {
     let a = expr(a, env);
     let short = match op {
@@ -288,20 +266,12 @@ fn must_trap(stmts: &[Stmt]) -> bool {
     false
 }
 
-fn may_halt(stmts: &[Stmt]) -> bool {
-    stmts.iter().any(|s| match s {
-        Stmt::Halt => true,
-        Stmt::If(_, t, e) => may_halt(t) || may_halt(e),
-        _ => false,
-    })
+fn may_halt(body: &[Stmt]) -> bool {
+    stmts(body).any(|s| matches!(s, Stmt::Halt))
 }
 
-fn may_trap(stmts: &[Stmt]) -> bool {
-    stmts.iter().any(|s| match s {
-        Stmt::Trap(_) => true,
-        Stmt::If(_, t, e) => may_trap(t) || may_trap(e),
-        _ => false,
-    })
+fn may_trap(body: &[Stmt]) -> bool {
+    stmts(body).any(|s| matches!(s, Stmt::Trap(_)))
 }
 
 /// The facts that follow from the residuals of one instruction, with the reason for each.

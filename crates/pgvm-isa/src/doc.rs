@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{BinOp, Expr, Format, Insn, Isa, MODE_USER, Reg, Space, Stmt, UnOp};
+use crate::model::{BinOp, Expr, Format, Insn, Isa, Mode, Reg, Space, Stmt, UnOp};
 
 /// Renders a body as source-like text, one statement per line, indented by `indent` levels.
 /// The `privileged` sugar's expansion is shown as the keyword, the way it was written.
@@ -71,7 +71,7 @@ fn stmt(out: &mut String, f: &Format, s: &Stmt, depth: usize) {
 
 fn mode_text(e: &Expr) -> Option<String> {
     match e {
-        Expr::Const(v) => Some(if *v == MODE_USER { "user" } else { "super" }.to_string()),
+        Expr::Const(v) => Some(Mode::from_word(*v).name().to_string()),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::model::{Expr, Reg, Space, Stmt};
+use crate::visit::{Node, nodes};
 
 /// An explicit primitive of the language, beyond relocated memory and `P`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -74,8 +75,11 @@ impl Effects {
     /// Computes the summary of a body.
     pub fn of(body: &[Stmt]) -> Effects {
         let mut e = Effects::default();
-        for s in body {
-            e.stmt(s);
+        for node in nodes(body) {
+            match node {
+                Node::Stmt(s) => e.stmt(s),
+                Node::Expr(x) => e.expr(x),
+            }
         }
         e
     }
@@ -87,67 +91,50 @@ impl Effects {
 
     fn stmt(&mut self, s: &Stmt) {
         match s {
-            Stmt::Store { space, addr, value } => {
-                match space {
-                    Space::Relocated => self.writes_memory = true,
-                    Space::Absolute => {
-                        self.writes.insert(Primitive::Absolute);
-                    }
+            Stmt::Store { space, .. } => match space {
+                Space::Relocated => self.writes_memory = true,
+                Space::Absolute => {
+                    self.writes.insert(Primitive::Absolute);
                 }
-                self.expr(addr);
-                self.expr(value);
-            }
-            Stmt::Set(reg, v) => {
-                self.expr(v);
-                match reg {
-                    Reg::P => self.writes_p = true,
-                    Reg::M => {
-                        self.writes.insert(Primitive::Mode);
-                    }
-                    Reg::R | Reg::L | Reg::B => {
-                        self.writes.insert(Primitive::Reloc);
-                    }
-                    Reg::Psw => {
-                        self.writes_psw = true;
-                        self.writes_p = true;
-                        self.writes.insert(Primitive::Mode);
-                        self.writes.insert(Primitive::Reloc);
-                    }
-                    Reg::Assist => {
-                        self.writes.insert(Primitive::Assist);
-                    }
+            },
+            Stmt::Set(reg, _) => match reg {
+                Reg::P => self.writes_p = true,
+                Reg::M => {
+                    self.writes.insert(Primitive::Mode);
                 }
-            }
-            Stmt::Let(_, v) => self.expr(v),
-            Stmt::If(c, t, f) => {
-                self.expr(c);
-                t.iter().chain(f).for_each(|s| self.stmt(s));
-            }
+                Reg::R | Reg::L | Reg::B => {
+                    self.writes.insert(Primitive::Reloc);
+                }
+                Reg::Psw => {
+                    self.writes_psw = true;
+                    self.writes_p = true;
+                    self.writes.insert(Primitive::Mode);
+                    self.writes.insert(Primitive::Reloc);
+                }
+                Reg::Assist => {
+                    self.writes.insert(Primitive::Assist);
+                }
+            },
             Stmt::Trap(_) => self.traps = true,
             Stmt::Halt => self.halts = true,
-            Stmt::Out(v) => {
-                self.expr(v);
+            Stmt::Out(_) => {
                 self.writes.insert(Primitive::Console);
             }
-            Stmt::Timer(v) => {
-                self.expr(v);
+            Stmt::Timer(_) => {
                 self.writes.insert(Primitive::Timer);
             }
+            Stmt::Let(..) | Stmt::If(..) => {}
         }
     }
 
     fn expr(&mut self, e: &Expr) {
         match e {
-            Expr::Const(_) | Expr::Field(_) | Expr::Local(_) => {}
-            Expr::Load(space, a) => {
-                match space {
-                    Space::Relocated => self.reads_memory = true,
-                    Space::Absolute => {
-                        self.reads.insert(Primitive::Absolute);
-                    }
+            Expr::Load(space, _) => match space {
+                Space::Relocated => self.reads_memory = true,
+                Space::Absolute => {
+                    self.reads.insert(Primitive::Absolute);
                 }
-                self.expr(a);
-            }
+            },
             Expr::Reg(r) => match r {
                 Reg::P => self.reads_p = true,
                 Reg::M => {
@@ -172,11 +159,11 @@ impl Effects {
             Expr::In => {
                 self.reads.insert(Primitive::Console);
             }
-            Expr::Unary(_, a) => self.expr(a),
-            Expr::Binary(_, a, b) => {
-                self.expr(a);
-                self.expr(b);
-            }
+            Expr::Const(_)
+            | Expr::Field(_)
+            | Expr::Local(_)
+            | Expr::Unary(..)
+            | Expr::Binary(..) => {}
         }
     }
 }

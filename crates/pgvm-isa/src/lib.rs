@@ -7,15 +7,18 @@
 mod doc;
 mod effects;
 mod error;
+mod index;
 mod lexer;
 mod model;
+pub mod ops;
 mod parse;
+pub mod visit;
 
 pub use doc::{render_body, render_markdown};
 pub use effects::{Effects, Primitive};
 pub use error::IsaError;
 pub use model::*;
-pub use parse::MAX_EFFECTS;
+pub use parse::{MAX_DEPTH, MAX_EFFECTS};
 
 use std::path::{Path, PathBuf};
 

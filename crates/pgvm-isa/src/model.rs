@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::effects::Effects;
+use crate::index::Index;
 
 /// The processor mode of the paper's machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -20,6 +21,25 @@ impl Mode {
         match self {
             Mode::Supervisor => "super",
             Mode::User => "user",
+        }
+    }
+
+    /// The word that stands for this mode in a body (`M`, `user`, `super`).
+    pub const fn word(self) -> u64 {
+        match self {
+            Mode::Supervisor => MODE_SUPER,
+            Mode::User => MODE_USER,
+        }
+    }
+
+    /// The mode a body sets with `M = w`: user for [`MODE_USER`], supervisor for any other
+    /// word (the checker only lets mode-typed values through, but the interpreter must be
+    /// total).
+    pub const fn from_word(w: u64) -> Mode {
+        if w == MODE_USER {
+            Mode::User
+        } else {
+            Mode::Supervisor
         }
     }
 }
@@ -327,6 +347,9 @@ pub struct Isa {
     pub insns: Vec<Insn>,
     /// The file the profile was read from.
     pub file: String,
+    /// The opcode table and mnemonic index, built by the parser ([`Isa::reindex`]).
+    #[serde(skip)]
+    pub(crate) index: Index,
 }
 
 /// Index into [`Isa::insns`].
@@ -346,16 +369,21 @@ impl Isa {
     }
 
     /// Which instruction a word encodes, if any. The checker guarantees at most one matches.
+    /// One table lookup per op layout (usually one or two), whatever the repertoire's size.
     pub fn decode(&self, word: u64) -> Option<InsnId> {
-        (0..self.insns.len()).find(|&id| {
-            let (mask, value) = self.matcher(id);
-            word & mask == value
-        })
+        self.index.decode(word)
     }
 
     /// Looks an instruction up by mnemonic.
     pub fn insn(&self, mnemonic: &str) -> Option<InsnId> {
-        self.insns.iter().position(|i| i.mnemonic == mnemonic)
+        self.index.insn(mnemonic)
+    }
+
+    /// Rebuilds the opcode table and mnemonic index from `formats` and `insns`. The parser
+    /// does this once a description is read; code that edits those fields of a loaded ISA
+    /// must call it before [`Isa::decode`] or [`Isa::insn`].
+    pub fn reindex(&mut self) {
+        self.index = Index::build(self);
     }
 
     /// Encodes an instruction from its operand values, in operand order.

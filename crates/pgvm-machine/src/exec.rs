@@ -4,7 +4,8 @@
 //! committed only if the body finishes without trapping, so a trapping instruction is
 //! *blocked*: nothing it did before the trap is visible.
 
-use pgvm_isa::{BinOp, Expr, InsnId, Isa, MODE_USER, Mode, Reg, Space, Stmt, TrapCause, UnOp};
+use pgvm_isa::ops::{alu, unary};
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, TrapCause};
 use serde::Serialize;
 
 use crate::psw::{Psw, REG_MAX, Reloc};
@@ -153,48 +154,12 @@ fn commit<V: StateView + ?Sized>(view: &mut V, p: &Pending) {
     }
 }
 
-/// The semantics of the word operators, shared by this interpreter and the fast engine so
-/// that there is one definition of each.
-#[inline(always)]
-pub fn alu(op: BinOp, x: u64, y: u64) -> u64 {
-    match op {
-        BinOp::Add => x.wrapping_add(y),
-        BinOp::Sub => x.wrapping_sub(y),
-        BinOp::Mul => x.wrapping_mul(y),
-        BinOp::Div => x.checked_div(y).unwrap_or(u64::MAX),
-        BinOp::Rem => x.checked_rem(y).unwrap_or(x),
-        BinOp::And => x & y,
-        BinOp::Or => x | y,
-        BinOp::Xor => x ^ y,
-        BinOp::Shl => x << (y & 63),
-        BinOp::Shr => x >> (y & 63),
-        BinOp::Sar => ((x as i64) >> (y & 63)) as u64,
-        BinOp::Eq => (x == y) as u64,
-        BinOp::Ne => (x != y) as u64,
-        BinOp::Lt => (x < y) as u64,
-        BinOp::Le => (x <= y) as u64,
-        BinOp::Gt => (x > y) as u64,
-        BinOp::Ge => (x >= y) as u64,
-        BinOp::Lts => ((x as i64) < (y as i64)) as u64,
-        BinOp::Les => ((x as i64) <= (y as i64)) as u64,
-        BinOp::LogicalAnd => (x != 0 && y != 0) as u64,
-        BinOp::LogicalOr => (x != 0 || y != 0) as u64,
-    }
-}
-
 struct Cx<'a, V: StateView + ?Sized> {
     isa: &'a Isa,
     format: usize,
     word: u64,
     view: &'a mut V,
     pending: &'a mut Pending,
-}
-
-fn mode_word(m: Mode) -> u64 {
-    match m {
-        Mode::User => MODE_USER,
-        Mode::Supervisor => 0,
-    }
 }
 
 impl<V: StateView + ?Sized> Cx<'_, V> {
@@ -233,13 +198,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 let p = &mut self.pending.psw;
                 match reg {
                     Reg::P => p.p = v & REG_MAX,
-                    Reg::M => {
-                        p.mode = if v == MODE_USER {
-                            Mode::User
-                        } else {
-                            Mode::Supervisor
-                        }
-                    }
+                    Reg::M => p.mode = Mode::from_word(v),
                     Reg::R => p.r = Reloc::unpack(v),
                     Reg::L => p.r.l = v & REG_MAX,
                     Reg::B => p.r.b = v & REG_MAX,
@@ -304,7 +263,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 let p = &self.pending.psw;
                 match r {
                     Reg::P => p.p,
-                    Reg::M => mode_word(p.mode),
+                    Reg::M => p.mode.word(),
                     Reg::R => p.r.pack(),
                     Reg::L => p.r.l,
                     Reg::B => p.r.b,
@@ -325,12 +284,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             }
             Expr::Unary(op, a) => {
                 let v = self.expr(a)?;
-                match op {
-                    UnOp::Neg => v.wrapping_neg(),
-                    UnOp::Not => !v,
-                    UnOp::LogicalNot => (v == 0) as u64,
-                    UnOp::Bit => v,
-                }
+                unary(*op, v)
             }
             Expr::Binary(op, a, b) => {
                 let x = self.expr(a)?;

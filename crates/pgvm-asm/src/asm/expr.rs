@@ -6,9 +6,10 @@
 
 use super::lex::{LexError, Lexer, Punct, Tok};
 
-/// How deeply expressions may nest (parentheses, unary operators, chains of binary operators).
-/// Parsing and evaluation are recursive, so unbounded nesting from hostile input would
-/// overflow the stack.
+/// How deeply expressions may nest (parentheses, unary operators, operators of different
+/// precedence inside one another). Parsing and evaluation are recursive, so unbounded nesting
+/// from hostile input would overflow the stack. A run of operators of one precedence
+/// (`1 + 2 - 3 + ...`) is one level however long it is: it is kept flat and folded in a loop.
 pub(crate) const MAX_DEPTH: u32 = 200;
 
 /// A binary operator.
@@ -53,7 +54,9 @@ pub(crate) enum ExprKind {
     Dollar,
     Neg(Box<Expr>),
     Not(Box<Expr>),
-    Bin(BinOp, Box<Expr>, Box<Expr>),
+    /// A run of left-associative operators of one precedence, `first op1 e1 op2 e2 ...`,
+    /// with each operator's column. Kept flat so that its length costs no depth.
+    Chain(Box<Expr>, Vec<(BinOp, u32, Expr)>),
 }
 
 /// An expression with the column where it (or, for a binary node, its operator) starts.
@@ -105,6 +108,18 @@ impl Expr {
         Ok(Expr { kind, col, depth })
     }
 
+    /// `first op1 e1 op2 e2 ...`, or `first` alone; `col` is the first operator's.
+    fn chain(first: Expr, rest: Vec<(BinOp, u32, Expr)>) -> Result<Expr, LexError> {
+        let Some(&(_, col, _)) = rest.first() else {
+            return Ok(first);
+        };
+        let depth = rest
+            .iter()
+            .map(|(_, _, e)| e.depth)
+            .fold(first.depth, u32::max);
+        Expr::node(ExprKind::Chain(Box::new(first), rest), col, depth)
+    }
+
     /// Parses an expression from the lexer.
     pub(crate) fn parse(lx: &mut Lexer) -> Result<Expr, LexError> {
         Parser { lx, nesting: 0 }.binary(0)
@@ -116,58 +131,73 @@ impl Expr {
         lookup: &dyn Fn(&str) -> Option<i128>,
         dollar: i128,
     ) -> Result<i128, EvalError> {
-        let overflow = || {
-            EvalError::Other(
-                self.col,
-                "arithmetic overflow".to_string(),
-                "expressions are computed in 128-bit signed arithmetic".to_string(),
-            )
-        };
         match &self.kind {
             ExprKind::Num(n) => Ok(*n),
             ExprKind::Dollar => Ok(dollar),
             ExprKind::Sym(s) => lookup(s).ok_or_else(|| EvalError::Undefined(s.clone(), self.col)),
-            ExprKind::Neg(e) => e.eval(lookup, dollar)?.checked_neg().ok_or_else(overflow),
+            ExprKind::Neg(e) => e
+                .eval(lookup, dollar)?
+                .checked_neg()
+                .ok_or_else(|| overflow(self.col)),
             ExprKind::Not(e) => Ok(!e.eval(lookup, dollar)?),
-            ExprKind::Bin(op, a, b) => {
-                let x = a.eval(lookup, dollar)?;
-                let y = b.eval(lookup, dollar)?;
-                let shift = |y: i128| {
-                    u32::try_from(y).ok().filter(|&n| n < 128).ok_or_else(|| {
-                        EvalError::Other(
-                            self.col,
-                            format!("shift count {y} is out of range"),
-                            "shift by 0 to 127 bits".to_string(),
-                        )
-                    })
-                };
-                let zero = || {
-                    EvalError::Other(
-                        self.col,
-                        "division by zero".to_string(),
-                        "the divisor of / and % must not be 0".to_string(),
-                    )
-                };
-                match op {
-                    BinOp::Add => x.checked_add(y).ok_or_else(overflow),
-                    BinOp::Sub => x.checked_sub(y).ok_or_else(overflow),
-                    BinOp::Mul => x.checked_mul(y).ok_or_else(overflow),
-                    BinOp::Div if y == 0 => Err(zero()),
-                    BinOp::Rem if y == 0 => Err(zero()),
-                    BinOp::Div => x.checked_div(y).ok_or_else(overflow),
-                    BinOp::Rem => x.checked_rem(y).ok_or_else(overflow),
-                    BinOp::Shl => {
-                        let n = shift(y)?;
-                        let r = x << n;
-                        if r >> n == x { Ok(r) } else { Err(overflow()) }
-                    }
-                    BinOp::Shr => Ok(x >> shift(y)?),
-                    BinOp::And => Ok(x & y),
-                    BinOp::Xor => Ok(x ^ y),
-                    BinOp::Or => Ok(x | y),
+            ExprKind::Chain(first, rest) => {
+                let mut x = first.eval(lookup, dollar)?;
+                for (op, col, e) in rest {
+                    x = apply(*op, x, e.eval(lookup, dollar)?, *col)?;
                 }
+                Ok(x)
             }
         }
+    }
+}
+
+fn overflow(col: u32) -> EvalError {
+    EvalError::Other(
+        col,
+        "arithmetic overflow".to_string(),
+        "expressions are computed in 128-bit signed arithmetic".to_string(),
+    )
+}
+
+/// One binary operator, in checked arithmetic; `col` is the operator's, for errors.
+fn apply(op: BinOp, x: i128, y: i128, col: u32) -> Result<i128, EvalError> {
+    let shift = |y: i128| {
+        u32::try_from(y).ok().filter(|&n| n < 128).ok_or_else(|| {
+            EvalError::Other(
+                col,
+                format!("shift count {y} is out of range"),
+                "shift by 0 to 127 bits".to_string(),
+            )
+        })
+    };
+    let zero = || {
+        EvalError::Other(
+            col,
+            "division by zero".to_string(),
+            "the divisor of / and % must not be 0".to_string(),
+        )
+    };
+    match op {
+        BinOp::Add => x.checked_add(y).ok_or_else(|| overflow(col)),
+        BinOp::Sub => x.checked_sub(y).ok_or_else(|| overflow(col)),
+        BinOp::Mul => x.checked_mul(y).ok_or_else(|| overflow(col)),
+        BinOp::Div if y == 0 => Err(zero()),
+        BinOp::Rem if y == 0 => Err(zero()),
+        BinOp::Div => x.checked_div(y).ok_or_else(|| overflow(col)),
+        BinOp::Rem => x.checked_rem(y).ok_or_else(|| overflow(col)),
+        BinOp::Shl => {
+            let n = shift(y)?;
+            let r = x << n;
+            if r >> n == x {
+                Ok(r)
+            } else {
+                Err(overflow(col))
+            }
+        }
+        BinOp::Shr => Ok(x >> shift(y)?),
+        BinOp::And => Ok(x & y),
+        BinOp::Xor => Ok(x ^ y),
+        BinOp::Or => Ok(x | y),
     }
 }
 
@@ -178,15 +208,24 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// Precedence climbing. The operators this loop sees never bind tighter than the one
+    /// before (the recursive call took those), so a run of one precedence collects into one
+    /// flat [`ExprKind::Chain`], and a looser operator closes the run and starts another with
+    /// it as its first operand.
     fn binary(&mut self, min_prec: u8) -> Result<Expr, LexError> {
-        let mut lhs = self.unary()?;
+        let mut first = self.unary()?;
+        let mut rest = Vec::new();
+        let mut run_prec = None;
         while let Some((op, prec, col)) = self.operator(min_prec)? {
             self.lx.next()?;
             let rhs = self.binary(prec)?;
-            let depth = lhs.depth.max(rhs.depth);
-            lhs = Expr::node(ExprKind::Bin(op, Box::new(lhs), Box::new(rhs)), col, depth)?;
+            if run_prec.is_some_and(|p| p != prec) {
+                first = Expr::chain(first, std::mem::take(&mut rest))?;
+            }
+            run_prec = Some(prec);
+            rest.push((op, col, rhs));
         }
-        Ok(lhs)
+        Expr::chain(first, rest)
     }
 
     /// The binary operator ahead, if it binds tighter than `min_prec`.
@@ -306,11 +345,31 @@ mod tests {
     fn deep_nesting_is_refused_not_a_crash() {
         let deep = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
         assert!(eval(&deep).is_err());
-        let long = vec!["1"; 10_000].join("+");
-        assert!(eval(&long).is_err());
+        let nested_sums = format!("{}1{}", "(1 + ".repeat(10_000), ")".repeat(10_000));
+        assert!(eval(&nested_sums).is_err());
         let neg = format!("{}1", "-".repeat(10_000));
         assert!(eval(&neg).is_err());
         let ok = vec!["1"; 100].join("+");
         assert_eq!(eval(&ok), Ok(100));
+    }
+
+    #[test]
+    fn a_flat_chain_is_one_level_however_long() {
+        // 10,000 terms: far more than MAX_DEPTH, and evaluated in a loop.
+        let long = vec!["1"; 10_000].join(" + ");
+        assert_eq!(eval(&long), Ok(10_000));
+        let mixed = vec!["3 - 1"; 5_000].join(" + ");
+        assert_eq!(eval(&mixed), Ok(10_000));
+        let products = vec!["2 * 3"; 5_000].join(" - ");
+        assert_eq!(eval(&products), Ok(6 - 6 * 4_999));
+        // Left to right within a run, and precedence across runs.
+        assert_eq!(eval("100 - 10 - 1"), Ok(89));
+        assert_eq!(eval("1 + 2 * 3 * 4 + 5 | 64"), Ok(94));
+        assert_eq!(eval("2 * 3 + 4 * 5 << 1"), Ok(52));
+        // Errors still point at the operator that failed.
+        assert_eq!(
+            eval("1 + 2 / 0 + 3"),
+            Err(r#"Other(7, "division by zero", "the divisor of / and % must not be 0")"#.into())
+        );
     }
 }

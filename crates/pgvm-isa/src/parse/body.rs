@@ -6,7 +6,9 @@ use crate::model::{
     BinOp, Expr, Isa, MODE_SUPER, MODE_USER, Origin, Reg, Space, Stmt, TrapCause, UnOp,
 };
 
-use super::{Parser, R, Ty};
+use crate::visit::{NodeMut, depth, walk_mut};
+
+use super::{MAX_DEPTH, Parser, R, Ty};
 
 impl<F> Parser<F>
 where
@@ -27,6 +29,12 @@ where
                 out.extend(self.inherited_body(&o)?);
                 continue;
             }
+            // `if` is read here rather than in `stmt`, whose frame is large, so that nested
+            // blocks cost little stack per level.
+            if self.eat_word("if") {
+                out.push(self.if_rest()?);
+                continue;
+            }
             out.push(self.stmt()?);
         }
         self.bump();
@@ -35,8 +43,12 @@ where
     }
 
     fn typed(&mut self, want: Ty, hint: &str) -> R<Expr> {
+        Ok(self.typed_depth(want, hint)?.0)
+    }
+
+    fn typed_depth(&mut self, want: Ty, hint: &str) -> R<(Expr, usize)> {
         let o = self.origin();
-        let (e, t) = self.expr()?;
+        let (e, t, d) = self.expr()?;
         if t != want {
             return Err(IsaError::at(
                 o,
@@ -48,7 +60,7 @@ where
                 hint,
             ));
         }
-        Ok(e)
+        Ok((e, d))
     }
 
     fn need_feature(&self, o: &Origin, has: bool, what: &str, feature: &str) -> R<()> {
@@ -70,10 +82,6 @@ where
             _ => return self.unexpected("a statement"),
         };
         let s = match word.as_str() {
-            "if" => {
-                self.bump();
-                return self.if_rest();
-            }
             "let" => {
                 self.bump();
                 let no = self.origin();
@@ -86,7 +94,7 @@ where
                     ));
                 }
                 self.expect_punct("=")?;
-                let (v, t) = self.expr()?;
+                let (v, t, _) = self.expr()?;
                 let slot = self.next_slot;
                 self.next_slot += 1;
                 self.locals.push((name, slot, t));
@@ -163,9 +171,12 @@ where
                 ),
             ));
         }
+        if self.nest + depth(&body) > MAX_DEPTH {
+            return self.too_deep(o);
+        }
         let offset = self.next_slot;
         self.next_slot += locals;
-        Ok(body.iter().map(|s| shift_locals(s, offset)).collect())
+        Ok(shift_locals(body, offset))
     }
 
     fn assignment(&mut self, word: &str, o: &Origin) -> R<Stmt> {
@@ -221,6 +232,8 @@ where
     }
 
     fn if_rest(&mut self) -> R<Stmt> {
+        let o = self.origin();
+        self.enter(&o)?;
         let cond = self.typed(
             Ty::Bool,
             "conditions are bools; compare a word, e.g. `E[a] != 0`",
@@ -235,6 +248,7 @@ where
         } else {
             Vec::new()
         };
+        self.nest -= 1;
         Ok(Stmt::If(cond, then, els))
     }
 
@@ -274,11 +288,31 @@ where
         self.format.and_then(|f| self.isa.formats[f].field(name))
     }
 
-    fn expr(&mut self) -> R<(Expr, Ty)> {
+    /// One level deeper into a body, refused past [`MAX_DEPTH`] before anything deeper is
+    /// read, so the parser never recurses further than the limit.
+    fn enter(&mut self, o: &Origin) -> R<()> {
+        if self.nest >= MAX_DEPTH {
+            return self.too_deep(o);
+        }
+        self.nest += 1;
+        Ok(())
+    }
+
+    fn too_deep<T>(&self, o: &Origin) -> R<T> {
+        Err(IsaError::at(
+            o.clone(),
+            format!("the body nests more than {MAX_DEPTH} levels deep"),
+            "name inner parts with `let`, or combine nested `if`s with && and ||",
+        ))
+    }
+
+    /// An expression, its type, and its depth in levels (see [`MAX_DEPTH`]).
+    fn expr(&mut self) -> R<(Expr, Ty, usize)> {
         self.binary(0)
     }
 
-    fn binary(&mut self, level: usize) -> R<(Expr, Ty)> {
+    /// The binary operator at the current token, with its precedence level (0 binds least).
+    fn binop_here(&self) -> Option<(usize, &'static str, BinOp)> {
         const LEVELS: [&[(&str, BinOp)]; 9] = [
             &[("||", BinOp::LogicalOr)],
             &[("&&", BinOp::LogicalAnd)],
@@ -297,29 +331,42 @@ where
             &[("+", BinOp::Add), ("-", BinOp::Sub)],
             &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Rem)],
         ];
-        if level == LEVELS.len() {
-            return self.unary();
-        }
-        let (mut lhs, mut lt) = self.binary(level + 1)?;
+        LEVELS.iter().enumerate().find_map(|(level, ops)| {
+            ops.iter()
+                .find(|(s, _)| self.is_punct(s))
+                .map(|&(s, op)| (level, s, op))
+        })
+    }
+
+    /// Operators of level `min` and tighter, left-associative, by precedence climbing: one
+    /// stack frame per operator that binds tighter than the one before it, not one per
+    /// level, so nesting costs little stack.
+    fn binary(&mut self, min: usize) -> R<(Expr, Ty, usize)> {
+        /// The comparisons' level: they do not chain.
+        const COMPARISON: usize = 2;
+        let (mut lhs, mut lt, mut ld) = self.unary()?;
         loop {
             let o = self.origin();
-            let Some(&(sym, op)) = LEVELS[level].iter().find(|(s, _)| self.is_punct(s)) else {
-                return Ok((lhs, lt));
+            let Some((level, sym, op)) = self.binop_here().filter(|&(l, _, _)| l >= min) else {
+                return Ok((lhs, lt, ld));
             };
             self.bump();
-            let (rhs, rt) = self.binary(level + 1)?;
+            let (rhs, rt, rd) = self.binary(level + 1)?;
             let ty = self.binop_type(op, sym, lt, rt, &o)?;
+            // A chain `a + b + c` builds `(a + b) + c`: each operator is one level more, so
+            // a long flat chain is as deep as heavy nesting and is refused the same way.
+            ld = 1 + ld.max(rd);
+            if self.nest + ld > MAX_DEPTH {
+                return self.too_deep(&o);
+            }
             lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
             lt = ty;
-            if level == 2 {
-                // Comparisons do not chain: `a < b < c` is almost always a mistake.
-                if LEVELS[2].iter().any(|(s, _)| self.is_punct(s)) {
-                    return self.err(
-                        "comparisons cannot be chained",
-                        "combine them with && or ||",
-                    );
-                }
-                return Ok((lhs, lt));
+            // Comparisons do not chain: `a < b < c` is almost always a mistake.
+            if level == COMPARISON && matches!(self.binop_here(), Some((COMPARISON, _, _))) {
+                return self.err(
+                    "comparisons cannot be chained",
+                    "combine them with && or ||",
+                );
             }
         }
     }
@@ -368,83 +415,92 @@ where
         }
     }
 
-    fn unary(&mut self) -> R<(Expr, Ty)> {
+    fn unary(&mut self) -> R<(Expr, Ty, usize)> {
+        let (sym, op, ty) = match self.peek() {
+            Tok::Punct("-") => ("-", UnOp::Neg, Ty::Word),
+            Tok::Punct("~") => ("~", UnOp::Not, Ty::Word),
+            Tok::Punct("!") => ("!", UnOp::LogicalNot, Ty::Bool),
+            _ => return self.primary(),
+        };
         let o = self.origin();
-        for (sym, op, ty) in [
-            ("-", UnOp::Neg, Ty::Word),
-            ("~", UnOp::Not, Ty::Word),
-            ("!", UnOp::LogicalNot, Ty::Bool),
-        ] {
-            if self.eat_punct(sym) {
-                let (e, t) = self.unary()?;
-                if t != ty {
-                    return Err(IsaError::at(
-                        o,
-                        format!(
-                            "type mismatch: `{sym}` takes a {}, found {}",
-                            ty.name(),
-                            t.name()
-                        ),
-                        "`-` and `~` take words, `!` takes a bool",
-                    ));
-                }
-                return Ok((Expr::Unary(op, Box::new(e)), ty));
-            }
+        self.bump();
+        self.enter(&o)?;
+        let (e, t, d) = self.unary()?;
+        self.nest -= 1;
+        if t != ty {
+            return Err(unary_mismatch(o, sym, ty, t));
         }
-        self.primary()
+        Ok((Expr::Unary(op, Box::new(e)), ty, d + 1))
     }
 
-    fn call_args(&mut self, n: usize) -> R<Vec<Expr>> {
+    /// Arguments and their greatest depth.
+    fn call_args(&mut self, n: usize) -> R<(Vec<Expr>, usize)> {
+        let o = self.origin();
         self.expect_punct("(")?;
+        self.enter(&o)?;
         let mut args = Vec::new();
+        let mut depth = 0;
         for i in 0..n {
             if i > 0 {
                 self.expect_punct(",")?;
             }
-            args.push(self.typed(Ty::Word, "this function takes words")?);
+            let (e, d) = self.typed_depth(Ty::Word, "this function takes words")?;
+            args.push(e);
+            depth = depth.max(d);
         }
         self.expect_punct(")")?;
-        Ok(args)
+        self.nest -= 1;
+        Ok((args, depth))
     }
 
-    fn primary(&mut self) -> R<(Expr, Ty)> {
-        let o = self.origin();
-        match self.peek().clone() {
-            Tok::Num(n) => {
+    fn primary(&mut self) -> R<(Expr, Ty, usize)> {
+        match self.peek() {
+            &Tok::Num(n) => {
                 self.bump();
-                Ok((Expr::Const(n), Ty::Word))
+                Ok((Expr::Const(n), Ty::Word, 0))
             }
             Tok::Punct("(") => {
+                let o = self.origin();
                 self.bump();
-                let e = self.expr()?;
+                self.enter(&o)?;
+                let (e, t, d) = self.expr()?;
                 self.expect_punct(")")?;
-                Ok(e)
+                self.nest -= 1;
+                Ok((e, t, d + 1))
             }
-            Tok::Ident(name) => {
-                self.bump();
-                self.named(&name, &o)
+            Tok::Ident(_) => {
+                let o = self.origin();
+                let Tok::Ident(name) = self.bump() else {
+                    return self.unexpected("an expression");
+                };
+                match name.as_str() {
+                    // Loads are read here rather than in `named`, whose frame is large, so
+                    // that nested loads cost little stack per level.
+                    "E" => self.load(Space::Relocated, &o),
+                    "A" => self.load(Space::Absolute, &o),
+                    _ => self.named(&name, &o),
+                }
             }
             _ => self.unexpected("an expression"),
         }
     }
 
-    fn named(&mut self, name: &str, o: &Origin) -> R<(Expr, Ty)> {
-        let word = |e| Ok((e, Ty::Word));
+    /// `E[a]` or `A[a]`, after the `E` or `A`.
+    fn load(&mut self, space: Space, o: &Origin) -> R<(Expr, Ty, usize)> {
+        self.expect_punct("[")?;
+        self.enter(o)?;
+        let (a, d) = self.typed_depth(Ty::Word, "addresses are words")?;
+        self.expect_punct("]")?;
+        self.nest -= 1;
+        Ok((Expr::Load(space, Box::new(a)), Ty::Word, d + 1))
+    }
+
+    fn named(&mut self, name: &str, o: &Origin) -> R<(Expr, Ty, usize)> {
+        let word = |e| Ok((e, Ty::Word, 0));
         match name {
-            "E" | "A" => {
-                self.expect_punct("[")?;
-                let a = self.typed(Ty::Word, "addresses are words")?;
-                self.expect_punct("]")?;
-                let space = if name == "E" {
-                    Space::Relocated
-                } else {
-                    Space::Absolute
-                };
-                word(Expr::Load(space, Box::new(a)))
-            }
             "P" => word(Expr::Reg(Reg::P)),
             "PSW" => word(Expr::Reg(Reg::Psw)),
-            "M" => Ok((Expr::Reg(Reg::M), Ty::Mode)),
+            "M" => Ok((Expr::Reg(Reg::M), Ty::Mode, 0)),
             "R" => {
                 if self.eat_punct(".") {
                     match self.ident("`l` or `b`")?.as_str() {
@@ -460,13 +516,13 @@ where
                     word(Expr::Reg(Reg::R))
                 }
             }
-            "user" => Ok((Expr::Const(MODE_USER), Ty::Mode)),
-            "super" => Ok((Expr::Const(MODE_SUPER), Ty::Mode)),
-            "true" => Ok((Expr::Const(1), Ty::Bool)),
-            "false" => Ok((Expr::Const(0), Ty::Bool)),
+            "user" => Ok((Expr::Const(MODE_USER), Ty::Mode, 0)),
+            "super" => Ok((Expr::Const(MODE_SUPER), Ty::Mode, 0)),
+            "true" => Ok((Expr::Const(1), Ty::Bool, 0)),
+            "false" => Ok((Expr::Const(0), Ty::Bool, 0)),
             "assist" => {
                 self.need_feature(o, self.isa.features.assist, "`assist`", "assist")?;
-                Ok((Expr::Reg(Reg::Assist), Ty::Bool))
+                Ok((Expr::Reg(Reg::Assist), Ty::Bool, 0))
             }
             "clock" => {
                 self.call_args(0)?;
@@ -479,12 +535,15 @@ where
             }
             "bit" => {
                 self.expect_punct("(")?;
-                let c = self.typed(Ty::Bool, "bit(...) turns a condition into 0 or 1")?;
+                self.enter(o)?;
+                let (c, d) =
+                    self.typed_depth(Ty::Bool, "bit(...) turns a condition into 0 or 1")?;
                 self.expect_punct(")")?;
-                word(Expr::Unary(UnOp::Bit, Box::new(c)))
+                self.nest -= 1;
+                Ok((Expr::Unary(UnOp::Bit, Box::new(c)), Ty::Word, d + 1))
             }
             "lts" | "les" | "sar" => {
-                let mut args = self.call_args(2)?;
+                let (mut args, d) = self.call_args(2)?;
                 let (b, a) = (args.pop(), args.pop());
                 let (Some(a), Some(b)) = (a, b) else {
                     return self.err("expected two arguments", "write f(x, y)");
@@ -494,11 +553,11 @@ where
                     "les" => (BinOp::Les, Ty::Bool),
                     _ => (BinOp::Sar, Ty::Word),
                 };
-                Ok((Expr::Binary(op, Box::new(a), Box::new(b)), ty))
+                Ok((Expr::Binary(op, Box::new(a), Box::new(b)), ty, d + 1))
             }
             _ => {
                 if let Some((_, slot, ty)) = self.locals.iter().rev().find(|(n, _, _)| n == name) {
-                    return Ok((Expr::Local(*slot), *ty));
+                    return Ok((Expr::Local(*slot), *ty, 0));
                 }
                 if let Some(f) = self.field_index(name) {
                     return word(Expr::Field(f));
@@ -527,35 +586,26 @@ where
     }
 }
 
-/// A statement with every local slot moved up by `offset`.
-fn shift_locals(s: &Stmt, offset: usize) -> Stmt {
-    let e = |x: &Expr| shift_expr(x, offset);
-    let b = |v: &[Stmt]| v.iter().map(|s| shift_locals(s, offset)).collect();
-    match s {
-        Stmt::Store { space, addr, value } => Stmt::Store {
-            space: *space,
-            addr: e(addr),
-            value: e(value),
-        },
-        Stmt::Set(r, v) => Stmt::Set(*r, e(v)),
-        Stmt::Let(slot, v) => Stmt::Let(slot + offset, e(v)),
-        Stmt::If(c, t, f) => Stmt::If(e(c), b(t), b(f)),
-        Stmt::Out(v) => Stmt::Out(e(v)),
-        Stmt::Timer(v) => Stmt::Timer(e(v)),
-        Stmt::Trap(_) | Stmt::Halt => s.clone(),
-    }
+/// Kept out of [`Parser::unary`] so that its frame, one per nesting level, stays small.
+#[cold]
+#[inline(never)]
+fn unary_mismatch(o: Origin, sym: &str, want: Ty, found: Ty) -> IsaError {
+    IsaError::at(
+        o,
+        format!(
+            "type mismatch: `{sym}` takes a {}, found {}",
+            want.name(),
+            found.name()
+        ),
+        "`-` and `~` take words, `!` takes a bool",
+    )
 }
 
-fn shift_expr(x: &Expr, offset: usize) -> Expr {
-    match x {
-        Expr::Local(slot) => Expr::Local(slot + offset),
-        Expr::Load(space, a) => Expr::Load(*space, Box::new(shift_expr(a, offset))),
-        Expr::Unary(op, a) => Expr::Unary(*op, Box::new(shift_expr(a, offset))),
-        Expr::Binary(op, a, b) => Expr::Binary(
-            *op,
-            Box::new(shift_expr(a, offset)),
-            Box::new(shift_expr(b, offset)),
-        ),
-        _ => x.clone(),
-    }
+/// A body with every local slot moved up by `offset`.
+fn shift_locals(mut body: Vec<Stmt>, offset: usize) -> Vec<Stmt> {
+    walk_mut(&mut body, |n| match n {
+        NodeMut::Stmt(Stmt::Let(slot, _)) | NodeMut::Expr(Expr::Local(slot)) => *slot += offset,
+        _ => {}
+    });
+    body
 }

@@ -2,6 +2,7 @@
 
 use crate::effects::Effects;
 use crate::error::IsaError;
+use crate::index::first_overlap;
 use crate::lexer::Tok;
 use crate::model::{
     BinOp, Expr, Field, Format, Insn, Isa, MODE_USER, Origin, Reg, Stmt, TrapCause, low_bits,
@@ -47,6 +48,7 @@ where
             self.isa.features = parent.features;
             self.isa.formats = parent.formats;
             self.isa.insns = parent.insns;
+            self.renumber();
         }
         Ok(())
     }
@@ -179,7 +181,7 @@ where
         self.bump();
         let origin = self.origin();
         let name = self.ident("the mnemonic to remove")?;
-        let Some(id) = self.isa.insn(&name) else {
+        let Some(id) = self.names.get(&name).copied() else {
             return Err(IsaError::at(
                 origin,
                 format!("cannot remove `{name}`: no such instruction"),
@@ -187,7 +189,15 @@ where
             ));
         };
         self.isa.insns.remove(id);
+        self.renumber();
         self.expect_punct(";")
+    }
+
+    /// Rebuilds the mnemonic lookup after instructions moved.
+    fn renumber(&mut self) {
+        self.names = (self.isa.insns.iter().enumerate())
+            .map(|(id, i)| (i.mnemonic.clone(), id))
+            .collect();
     }
 
     fn known_mnemonics(&self) -> String {
@@ -199,7 +209,7 @@ where
         let redefine = self.bump() == Tok::Ident("redefine".into());
         let origin = self.origin();
         let mnemonic = self.ident("a mnemonic")?;
-        let existing = self.isa.insn(&mnemonic);
+        let existing = self.names.get(&mnemonic).copied();
         match (redefine, existing) {
             (false, Some(_)) => {
                 return Err(IsaError::at(
@@ -254,6 +264,7 @@ where
         self.format = Some(format);
         self.locals.clear();
         self.next_slot = 0;
+        self.nest = 0;
         self.inherited = existing.map(|id| {
             let old = &self.isa.insns[id];
             (old.format, old.body.clone(), old.locals)
@@ -297,7 +308,11 @@ where
         };
         match existing {
             Some(id) => self.isa.insns[id] = insn,
-            None => self.isa.insns.push(insn),
+            None => {
+                self.names
+                    .insert(insn.mnemonic.clone(), self.isa.insns.len());
+                self.isa.insns.push(insn);
+            }
         }
         Ok(())
     }
@@ -339,24 +354,20 @@ where
         Ok(out)
     }
 
+    /// No two instructions may share an encoding. Uses the opcode grouping of
+    /// [`first_overlap`], so a large repertoire is checked in about linear time.
     pub(super) fn check_encodings(&self) -> R<()> {
-        for j in 0..self.isa.insns.len() {
-            for i in 0..j {
-                let (mi, vi) = self.isa.matcher(i);
-                let (mj, vj) = self.isa.matcher(j);
-                if (vi ^ vj) & mi & mj == 0 {
-                    let (a, b) = (&self.isa.insns[i], &self.isa.insns[j]);
-                    return Err(IsaError::at(
-                        b.origin.clone(),
-                        format!(
-                            "the encoding of `{}` overlaps `{}` (declared at {})",
-                            b.mnemonic, a.mnemonic, a.origin
-                        ),
-                        "give one of them an opcode that no other instruction uses",
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let Some((i, j)) = first_overlap(&self.isa) else {
+            return Ok(());
+        };
+        let (a, b) = (&self.isa.insns[i], &self.isa.insns[j]);
+        Err(IsaError::at(
+            b.origin.clone(),
+            format!(
+                "the encoding of `{}` overlaps `{}` (declared at {})",
+                b.mnemonic, a.mnemonic, a.origin
+            ),
+            "give one of them an opcode that no other instruction uses",
+        ))
     }
 }

@@ -1,9 +1,12 @@
 //! The parser, which checks as it reads: names, types, encodings and profiles are all settled
 //! in one pass, so every error points at the token that caused it.
 
+use std::collections::HashMap;
+
 use crate::error::IsaError;
 use crate::lexer::{Tok, Token, lex};
 use crate::model::{Features, Isa, Origin, Stmt};
+use crate::visit::stmts;
 
 mod body;
 mod decl;
@@ -36,11 +39,16 @@ struct Parser<F> {
     /// `let` names in scope, innermost last, with their slot and type.
     locals: Vec<(String, usize, Ty)>,
     next_slot: usize,
+    /// How many levels deep the body being read is at the current token (see [`MAX_DEPTH`]).
+    nest: usize,
     /// For a `redefine`: the replaced instruction's format, body and local count, which the
     /// statement `inherited;` splices in.
     inherited: Option<(usize, Vec<Stmt>, usize)>,
     /// Loads a parent profile by name, on behalf of `extends`.
     parent: F,
+    /// Mnemonic to index in `isa.insns`, kept current as instructions are added, redefined
+    /// and removed (the ISA's own index is built once, at the end).
+    names: HashMap<String, usize>,
 }
 
 /// Parses and checks one description. `parent` resolves `extends`.
@@ -62,17 +70,21 @@ where
             formats: Vec::new(),
             insns: Vec::new(),
             file: file.to_string(),
+            index: Default::default(),
         },
         format: None,
         locals: Vec::new(),
         next_slot: 0,
+        nest: 0,
         inherited: None,
         parent,
+        names: HashMap::new(),
     };
     p.header()?;
     while p.peek() != &Tok::Eof {
         p.decl()?;
     }
+    p.isa.reindex();
     p.check_encodings()?;
     Ok(p.isa)
 }
@@ -82,16 +94,19 @@ type R<T> = Result<T, IsaError>;
 /// Most stores, `out`s and `let`s in one body (the interpreter keeps them in fixed arrays).
 pub const MAX_EFFECTS: usize = 16;
 
+/// How deeply a body may nest. Each `if` (an `else if` too), each pair of parentheses, each
+/// memory access `E[...]`/`A[...]`, each call (`bit`, `lts`, `les`, `sar`), each unary operator
+/// and each binary operator counts one level over what it contains; a chain `a + b + c` is
+/// `(a + b) + c`, two levels. The parser refuses a deeper body before reading further, so it
+/// and every later recursive walk of a body (the interpreter, the proofs, the documentation)
+/// use a bounded stack. The built-in profiles stay well below (a test checks).
+pub const MAX_DEPTH: usize = 64;
+
 /// Stores and `out`s written in a body, counting both arms of every `if`.
 fn count_effects(body: &[Stmt]) -> (usize, usize) {
-    body.iter().fold((0, 0), |(s, o), st| match st {
+    stmts(body).fold((0, 0), |(s, o), st| match st {
         Stmt::Store { .. } => (s + 1, o),
         Stmt::Out(_) => (s, o + 1),
-        Stmt::If(_, t, e) => {
-            let (s1, o1) = count_effects(t);
-            let (s2, o2) = count_effects(e);
-            (s + s1 + s2, o + o1 + o2)
-        }
         _ => (s, o),
     })
 }

@@ -3,7 +3,7 @@
 //!
 //! This is not a second copy of any instruction's semantics. It matches shapes of the
 //! description's own statements (`E[f] = E[g] op E[h]`, `if E[f] == 0 { P = imm; }`, ...), and
-//! the operators go through [`crate::alu`], the same function the interpreter uses. Anything
+//! the operators go through [`pgvm_isa::ops::alu`], the same function the interpreter uses. Anything
 //! that does not match runs through the interpreter. A property test compares the two on
 //! random programs for every built-in profile.
 

@@ -11,10 +11,11 @@ use pgvm_isa::{Isa, Mode};
 
 use super::Engine;
 use super::compile::{Op, compile, user_trap};
-use crate::exec::{Step, TrapKind, alu, execute};
+use crate::exec::{Step, TrapKind, execute};
 use crate::machine::Core;
 use crate::psw::Psw;
 use crate::view::StateView;
+use pgvm_isa::ops::alu;
 
 /// The fast engine's state: the decode cache and what it knows about each instruction.
 #[derive(Debug, Clone)]
