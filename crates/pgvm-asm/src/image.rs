@@ -171,14 +171,10 @@ impl Image {
             .unwrap_or(0)
     }
 
-    /// Writes the segments into the machine and sets its PSW from the entry (`b` absent means
-    /// `q - l`). Checks everything first, so that on error the machine is unchanged.
-    pub fn load_into(&self, m: &mut Machine) -> Result<(), ImageError> {
-        let q = m.memory().len() as u64;
-        let needs = self.size();
-        if needs > q {
-            return Err(ImageError::TooLarge { needs, q });
-        }
+    /// The PSW the program starts from on a machine (or in a VM) of `q` words: the entry as
+    /// written, with an unstated bound `b` meaning "to the end of memory", `q - l`. The one
+    /// rule every runner (bare machine, VM, equivalence checker) uses.
+    pub fn entry_psw(&self, q: u64) -> Result<Psw, ImageError> {
         let Entry { mode, p, l, b } = self.entry;
         let b = match b {
             Some(b) => b,
@@ -187,7 +183,18 @@ impl Image {
                 .filter(|&b| b > 0)
                 .ok_or(ImageError::NoWindow { l, q })?,
         };
-        let psw = Psw::new(mode, p, l, b).map_err(ImageError::Psw)?;
+        Psw::new(mode, p, l, b).map_err(ImageError::Psw)
+    }
+
+    /// Writes the segments into the machine and sets its PSW from the entry (`b` absent means
+    /// `q - l`). Checks everything first, so that on error the machine is unchanged.
+    pub fn load_into(&self, m: &mut Machine) -> Result<(), ImageError> {
+        let q = m.memory().len() as u64;
+        let needs = self.size();
+        if needs > q {
+            return Err(ImageError::TooLarge { needs, q });
+        }
+        let psw = self.entry_psw(q)?;
         for seg in &self.segments {
             m.write(seg.org, &seg.words)
                 .map_err(|_| ImageError::TooLarge { needs, q })?;

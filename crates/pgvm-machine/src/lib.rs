@@ -19,6 +19,6 @@ pub use engine::{Engine, Fast, Interpreter};
 pub use exec::{MAX_BODY_EFFECTS, Step, TrapKind, execute, step};
 pub use machine::{Core, Machine, MachineError, Stats};
 pub use pgvm_isa::Mode;
-pub use psw::{MAX_WORDS, Psw, PswError, REG_BITS, REG_MAX, Reloc, develop};
+pub use psw::{DEFAULT_WORDS, MAX_WORDS, Psw, PswError, REG_BITS, REG_MAX, Reloc, develop};
 pub use view::StateView;
 pub use window::{GuestPa, HostPa, VirtualCpu, VmMap, Window};

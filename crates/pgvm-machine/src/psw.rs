@@ -22,6 +22,9 @@ pub const REG_BITS: u32 = 21;
 pub const REG_MAX: u64 = (1 << REG_BITS) - 1;
 /// The largest memory size `q`, in words.
 pub const MAX_WORDS: u64 = REG_MAX;
+/// The memory size every command gives a machine or a guest unless told otherwise (DESIGN.md
+/// §1's default `q`).
+pub const DEFAULT_WORDS: u64 = 65536;
 
 const MODE_BIT: u64 = 1 << 63;
 const P_SHIFT: u32 = 2 * REG_BITS;

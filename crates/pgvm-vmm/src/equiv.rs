@@ -173,7 +173,7 @@ const FANOUT: u64 = 16;
 /// words, so that copying and comparing a checkpoint (proportional to `w`) never costs more
 /// than running the stretch.
 fn first_stretch(w: u64) -> u64 {
-    w.max(1 << 16)
+    w.max(pgvm_machine::DEFAULT_WORDS)
 }
 
 /// Runs `guest` bare and under the monitor for at most `max_steps` guest instructions and

@@ -103,7 +103,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub isa: Option<String>,
     /// Memory size q, in words (1 to 2097151).
-    #[arg(long, default_value_t = 65536)]
+    #[arg(long, default_value_t = pgvm_machine::DEFAULT_WORDS)]
     pub mem: u64,
     /// Stop after this many instructions if the program has not halted.
     #[arg(long, default_value_t = 100_000_000)]

@@ -61,7 +61,7 @@ pub fn tour() -> Result<ExitCode> {
         outln!("== guests/{file}: {what}\n");
         let (isa, image) = program::load(&path, None)
             .with_context(|| format!("The tour needs {}", path.display()))?;
-        let mut m = run::boot(isa, &image, 65536)?;
+        let mut m = run::boot(isa, &image, pgvm_machine::DEFAULT_WORDS)?;
         let exit = m.run(1_000_000);
         for line in String::from_utf8_lossy(m.output()).lines() {
             outln!("  | {line}");
@@ -98,7 +98,7 @@ fn tsos(dir: &std::path::Path) -> Result<u32> {
     );
     let (isa, image) =
         program::load(&path, None).with_context(|| format!("The tour needs {}", path.display()))?;
-    let mut m = run::boot(isa, &image, 65536)?;
+    let mut m = run::boot(isa, &image, pgvm_machine::DEFAULT_WORDS)?;
     let exit = m.run(50_000_000);
     let output = String::from_utf8_lossy(m.output()).into_owned();
     let lines: Vec<&str> = output.lines().collect();
@@ -149,7 +149,7 @@ fn monitor(dir: &std::path::Path) -> Result<()> {
         let path = dir.join(format!("tsos/{profile}.s"));
         let (isa, image) = program::load(&path, None)
             .with_context(|| format!("The tour needs {}", path.display()))?;
-        let guest = crate::vmm::guest_of(&image, 65536)?;
+        let guest = crate::vmm::guest_of(&image, pgvm_machine::DEFAULT_WORDS)?;
         let report = pgvm_vmm::check_equivalence(
             isa.clone(),
             &guest,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
-use pgvm_machine::Psw;
 use pgvm_vmm::{EquivReport, Guest, Monitor, TechniqueKind, VmExit, check_equivalence};
 use serde_json::json;
 
@@ -36,7 +35,7 @@ pub struct EquivArgs {
     #[arg(long, default_value = "tae", value_parser = technique_parser())]
     pub monitor: TechniqueKind,
     /// The guest's memory w: the bare machine has q = w words.
-    #[arg(long, default_value_t = 65536)]
+    #[arg(long, default_value_t = pgvm_machine::DEFAULT_WORDS)]
     pub mem: u64,
     /// Compare after this many guest instructions if the guest has not halted.
     #[arg(long, default_value_t = 10_000_000)]
@@ -56,7 +55,7 @@ pub struct VmArgs {
     #[arg(long)]
     pub isa: Option<String>,
     /// Memory w of each VM, in words.
-    #[arg(long, default_value_t = 65536)]
+    #[arg(long, default_value_t = pgvm_machine::DEFAULT_WORDS)]
     pub mem: u64,
     /// Memory of the real machine the monitor shares out [default: the largest possible].
     #[arg(long)]
@@ -83,16 +82,7 @@ fn check_mem(mem: u64) -> Result<()> {
 
 /// The image as both the bare machine and a VM start it.
 pub fn guest_of(image: &Image, w: u64) -> Result<Guest> {
-    let e = image.entry;
-    let b = match e.b {
-        Some(b) => b,
-        None if e.l < w => w - e.l,
-        None => bail!(
-            "the entry's l = {} leaves no window in {w} words\n  hint: raise --mem",
-            e.l
-        ),
-    };
-    let entry = Psw::new(e.mode, e.p, e.l, b)?;
+    let entry = image.entry_psw(w)?;
     Ok(Guest {
         w,
         segments: image
