@@ -46,6 +46,9 @@ use psw::{EntrySpec, PswSpec};
 use symbols::{PendingEqu, Symbol};
 
 pub use error::AsmError;
+pub use source::{
+    FileSystem, MAX_INCLUDE_DEPTH, MAX_INCLUDES, MAX_TOTAL_SOURCE_BYTES, MemorySources, Sources,
+};
 
 /// Scans source for a `.isa NAME` directive (the first one; comments are ignored). Includes are
 /// not followed. The CLI uses it to pick the ISA before assembling.
@@ -73,25 +76,22 @@ pub fn declared_isa(src: &str) -> Option<String> {
 
 /// Assembles a file; `.include "x.s"` paths are relative to the including file's directory.
 pub fn assemble_file(path: &Path, isa: &Isa) -> Result<Image, AsmError> {
-    let display = path.display().to_string();
-    let io = |source| AsmError::Io {
-        path: display.clone(),
-        source,
-    };
-    let src = std::fs::read_to_string(path).map_err(io)?;
-    let mut asm = Asm::new(isa, &display);
-    if let Ok(canon) = std::fs::canonicalize(path) {
-        asm.stack.push(canon);
-    }
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    asm.source(&display, &src, &dir)?;
+    assemble_from(path, &FileSystem, isa)
+}
+
+/// Assembles the file at `path` in `sources`, which also provides what it includes: for
+/// programs that are not on disk, such as those built into a binary ([`MemorySources`]).
+pub fn assemble_from(path: &Path, sources: &dyn Sources, isa: &Isa) -> Result<Image, AsmError> {
+    let mut asm = Asm::new(isa, &path.display().to_string(), sources);
+    asm.main_file(path)?;
     asm.finish()
 }
 
 /// Assembles in-memory source named `name` (for errors). `.include` paths are relative to the
 /// current directory.
 pub fn assemble_str(name: &str, src: &str, isa: &Isa) -> Result<Image, AsmError> {
-    let mut asm = Asm::new(isa, name);
+    let mut asm = Asm::new(isa, name, &FileSystem);
+    asm.bytes_read = src.len() as u64;
     asm.source(name, src, Path::new(""))?;
     asm.finish()
 }
@@ -139,10 +139,16 @@ struct Asm<'i> {
     entry: Option<EntrySpec>,
     /// Canonical paths of the files being read, outermost first, for cycle detection.
     stack: Vec<PathBuf>,
+    /// Where source text comes from.
+    sources: &'i dyn Sources,
+    /// `.include`s performed so far, against [`MAX_INCLUDES`].
+    includes: usize,
+    /// Bytes of source read so far, against [`MAX_TOTAL_SOURCE_BYTES`].
+    bytes_read: u64,
 }
 
 impl<'i> Asm<'i> {
-    fn new(isa: &'i Isa, main: &str) -> Self {
+    fn new(isa: &'i Isa, main: &str, sources: &'i dyn Sources) -> Self {
         Asm {
             isa,
             main: main.to_string(),
@@ -156,6 +162,9 @@ impl<'i> Asm<'i> {
             open: None,
             entry: None,
             stack: Vec::new(),
+            sources,
+            includes: 0,
+            bytes_read: 0,
         }
     }
 }

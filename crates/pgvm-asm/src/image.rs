@@ -78,14 +78,9 @@ pub enum ImageError {
         /// How to fix it.
         hint: String,
     },
-    /// The file could not be read.
-    #[error("Cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// The file could not be read (missing, not a regular file, too large, not text).
+    #[error(transparent)]
+    Io(#[from] pgvm_isa::ReadError),
     /// The image does not fit in the machine.
     #[error("Image needs {needs} words, machine has {q}\n  hint: --mem {needs}")]
     TooLarge {
@@ -155,10 +150,7 @@ impl Image {
 
     /// Reads and validates an image file.
     pub fn read(path: &Path) -> Result<Image, ImageError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ImageError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = pgvm_isa::read_text(path, pgvm_isa::MAX_DATA_BYTES)?;
         Image::from_json(&path.display().to_string(), &text)
     }
 
@@ -615,6 +607,18 @@ mod tests {
             Image::read(Path::new("/nonexistent/pgvm/img.json")),
             Err(ImageError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn read_refuses_devices_and_directories() {
+        for path in ["/dev/zero", "/"] {
+            match Image::read(Path::new(path)) {
+                Err(ImageError::Io(e)) => {
+                    assert!(matches!(e, pgvm_isa::ReadError::NotAFile { .. }), "{e}")
+                }
+                other => panic!("{path}: expected a read error, got {other:?}"),
+            }
+        }
     }
 
     #[test]

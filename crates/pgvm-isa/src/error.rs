@@ -23,14 +23,9 @@ pub enum IsaError {
         /// The built-in names, comma-separated.
         available: String,
     },
-    /// A file that could not be read.
-    #[error("Cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// A file that could not be read (missing, not a regular file, too large, not text).
+    #[error(transparent)]
+    Io(#[from] crate::read::ReadError),
 }
 
 impl IsaError {

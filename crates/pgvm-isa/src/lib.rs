@@ -10,12 +10,14 @@ mod error;
 mod lexer;
 mod model;
 mod parse;
+mod read;
 
 pub use doc::{render_body, render_markdown};
 pub use effects::{Effects, Primitive};
 pub use error::IsaError;
 pub use model::*;
 pub use parse::MAX_EFFECTS;
+pub use read::{MAX_DATA_BYTES, MAX_SOURCE_BYTES, ReadError, read_source, read_text};
 
 use std::path::{Path, PathBuf};
 
@@ -47,10 +49,7 @@ pub fn load(name_or_path: &str) -> Result<Isa, IsaError> {
 
 /// Loads a description from a file. `extends` names a built-in, or `NAME.isa` beside the file.
 pub fn load_file(path: &Path) -> Result<Isa, IsaError> {
-    let src = std::fs::read_to_string(path).map_err(|source| IsaError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let src = read_source(path)?;
     Loader::default().source(
         &path.display().to_string(),
         &src,
@@ -97,11 +96,7 @@ impl Loader {
                 if candidate.is_file() {
                     let key = candidate.display().to_string();
                     return self.nested(&key, origin, |l| {
-                        let src =
-                            std::fs::read_to_string(&candidate).map_err(|source| IsaError::Io {
-                                path: key.clone(),
-                                source,
-                            })?;
+                        let src = read_source(&candidate)?;
                         l.source(&key, &src, Some(d.clone()))
                     });
                 }

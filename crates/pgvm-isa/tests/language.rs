@@ -190,3 +190,19 @@ fn inherited_splices_the_replaced_body() {
     let text = error("insn x rrr 1 \"x\" { inherited; }\n");
     assert!(text.contains("outside a redefinition"), "{text}");
 }
+
+#[test]
+fn descriptions_are_read_with_bounds() {
+    for path in ["/dev/zero", "/tmp/"] {
+        match pgvm_isa::load(path) {
+            Err(IsaError::Io(e)) => {
+                assert!(matches!(e, pgvm_isa::ReadError::NotAFile { .. }), "{e}");
+                assert!(e.to_string().contains("hint:"), "{e}");
+            }
+            other => panic!(
+                "{path}: expected a read error, got {:?}",
+                other.map(|i| i.name)
+            ),
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
 
@@ -37,8 +37,7 @@ fn choose_isa(cli: Option<&str>, declared: Option<&str>, what: &str) -> Result<A
 /// Loads `path` as an assembly source or an image.
 pub fn load(path: &Path, isa: Option<&str>) -> Result<(Arc<Isa>, Image)> {
     if is_source(path) {
-        let src = std::fs::read_to_string(path)
-            .with_context(|| format!("Cannot read {}", path.display()))?;
+        let src = pgvm_isa::read_source(path)?;
         let declared = pgvm_asm::declared_isa(&src);
         let isa = choose_isa(isa, declared.as_deref(), "program's .isa directive")?;
         let image = pgvm_asm::assemble_file(path, &isa)?;
