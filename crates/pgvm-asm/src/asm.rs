@@ -35,7 +35,7 @@ mod symbols;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use pgvm_isa::{InsnId, Isa};
+use pgvm_isa::{InsnId, Isa, Origin};
 
 use crate::image::Image;
 use error::Here;
@@ -53,7 +53,13 @@ pub use source::{
 /// Scans source for a `.isa NAME` directive (the first one; comments are ignored). Includes are
 /// not followed. The CLI uses it to pick the ISA before assembling.
 pub fn declared_isa(src: &str) -> Option<String> {
-    for text in src.lines() {
+    declared_isa_at("", src).map(|(name, _)| name)
+}
+
+/// [`declared_isa`], with where the directive's argument is in `file`, so that an ISA that
+/// cannot be found is reported at the line that names it.
+pub fn declared_isa_at(file: &str, src: &str) -> Option<(String, Origin)> {
+    for (i, text) in src.lines().enumerate() {
         let mut lx = Lexer::new(text);
         while let Ok(Some(Token {
             tok: Tok::Ident(name),
@@ -64,9 +70,14 @@ pub fn declared_isa(src: &str) -> Option<String> {
                 continue;
             }
             if name == ".isa"
-                && let Ok(Some((isa, _))) = lx.name_arg()
+                && let Ok(Some((isa, col))) = lx.name_arg()
             {
-                return Some(isa);
+                let origin = Origin {
+                    file: file.to_string(),
+                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    col,
+                };
+                return Some((isa, origin));
             }
             break;
         }

@@ -41,10 +41,86 @@ pub fn builtin_names() -> Vec<&'static str> {
 /// Loads a built-in profile by name, or a description from a path. A name is tried as a
 /// built-in first; anything containing a `/` or ending in `.isa` is a path.
 pub fn load(name_or_path: &str) -> Result<Isa, IsaError> {
-    if name_or_path.contains('/') || name_or_path.ends_with(".isa") {
+    if is_path(name_or_path) {
         return load_file(Path::new(name_or_path));
     }
     Loader::default().builtin(name_or_path, None)
+}
+
+/// True for a `--isa` or `.isa` argument that is a path rather than a profile name.
+pub fn is_path(name_or_path: &str) -> bool {
+    name_or_path.contains('/') || name_or_path.ends_with(".isa")
+}
+
+/// True if `isa` is a built-in profile rather than one read from a file.
+pub fn is_builtin(isa: &Isa) -> bool {
+    builtin_names().contains(&isa.name.as_str()) && isa.file == format!("isa/{}.isa", isa.name)
+}
+
+/// Loads the ISA a program names with `.isa NAME` or `.isa "PATH"` at `at`, in a file whose
+/// directory is `dir`. A path is relative to `dir`. A name is looked up as `extends` looks
+/// up its parent: `NAME.isa` in `dir` if there is one, else the built-in profile. Failing to
+/// find it is an error located at `at`.
+pub fn load_declared(name_or_path: &str, at: &Origin, dir: &Path) -> Result<Isa, IsaError> {
+    let locate = |e: ReadError, hint: String| {
+        IsaError::at(
+            at.clone(),
+            format!("cannot read ISA `{}`: {}", e.path(), e.reason()),
+            hint,
+        )
+    };
+    if is_path(name_or_path) {
+        let path = dir.join(name_or_path);
+        return match read_source(&path) {
+            Ok(src) => Loader::default().source(
+                &path.display().to_string(),
+                &src,
+                path.parent().map(Path::to_path_buf),
+            ),
+            Err(e @ ReadError::Io { .. }) => Err(locate(
+                e,
+                "a `.isa` path is relative to the directory of the file that names it".into(),
+            )),
+            Err(e) => {
+                let hint = e.hint();
+                Err(locate(e, hint))
+            }
+        };
+    }
+    let beside = dir.join(format!("{name_or_path}.isa"));
+    if beside.is_file() {
+        return load_file(&beside);
+    }
+    if BUILTINS.iter().any(|(n, _)| *n == name_or_path) {
+        return Loader::default().builtin(name_or_path, None);
+    }
+    Err(IsaError::at(
+        at.clone(),
+        format!(
+            "Unknown ISA `{name_or_path}`: not a built-in profile ({}), and there is no {}",
+            builtin_names().join(", "),
+            beside.display()
+        ),
+        format!("put {name_or_path}.isa beside this file, or write `.isa \"PATH.isa\"`"),
+    ))
+}
+
+/// True if `isa` is the one a program's `.isa NAME_OR_PATH` names, in a file whose directory
+/// is `dir`: a name must be the profile's name; a path must lead to the file it was read from.
+pub fn is_declared(isa: &Isa, name_or_path: &str, dir: &Path) -> bool {
+    if !is_path(name_or_path) {
+        return isa.name == name_or_path;
+    }
+    if is_builtin(isa) {
+        return false;
+    }
+    match (
+        std::fs::canonicalize(dir.join(name_or_path)),
+        std::fs::canonicalize(&isa.file),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Loads a description from a file. `extends` names a built-in, or `NAME.isa` beside the file.

@@ -117,3 +117,133 @@ fn devices_and_directories_are_refused_promptly() {
     }
     assert!(!Path::new(&out).exists(), "no image is written on error");
 }
+
+// ---- custom ISAs ---------------------------------------------------------------------------
+
+const TOY: &str = "isa toy \"a toy profile\"\nextends s370\n";
+const PROGRAM: &str = ".entry start\n.org 0x10\nstart: li c, 72\nout c\nhalt\nc: .word 0\n";
+
+/// `dir/toy.isa` and `dir/prog.s` declaring the ISA with `decl`; runs happen from `dir/sub`,
+/// so that nothing is found through the current directory by accident.
+fn toy_workspace(name: &str, decl: &str) -> Scratch {
+    let s = Scratch::new(name);
+    s.write("toy.isa", TOY);
+    s.write("prog.s", &format!("{decl}\n{PROGRAM}"));
+    std::fs::create_dir_all(s.0.join("sub")).expect("sub");
+    s
+}
+
+#[test]
+fn a_name_declared_in_the_source_finds_the_isa_beside_it() {
+    let s = toy_workspace("beside", ".isa toy");
+    let o = pgvm_in(&s.0.join("sub"), &["run", "../prog.s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "H");
+}
+
+#[test]
+fn a_path_declared_in_the_source_is_relative_to_it() {
+    let s = toy_workspace("path", ".isa \"toy.isa\"");
+    let sub = s.0.join("sub");
+    let o = pgvm_in(&sub, &["run", "../prog.s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "H");
+    // --isa naming the same file (relative to the current directory) agrees with it.
+    let o = pgvm_in(&sub, &["run", "../prog.s", "--isa", "../toy.isa"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A different profile contradicts it, with one hint.
+    let err = fails_in(&sub, &["run", "../prog.s", "--isa", "s370"]);
+    assert!(err.contains("contradicts"), "{err}");
+    assert_eq!(err.matches("hint:").count(), 1, "{err}");
+}
+
+#[test]
+fn an_unknown_declared_isa_is_located_with_one_hint() {
+    let s = toy_workspace("unknown", "; a comment\n  .isa toyz");
+    let err = fails_in(&s.0.join("sub"), &["run", "../prog.s"]);
+    assert!(err.contains("prog.s:2:8: Unknown ISA `toyz`"), "{err}");
+    assert!(err.contains("s370"), "{err}");
+    assert_eq!(err.matches("hint:").count(), 1, "{err}");
+    assert!(err.contains("put toyz.isa beside this file"), "{err}");
+
+    let s = toy_workspace("missing-path", ".isa \"nope/toy.isa\"");
+    let err = fails_in(&s.0.join("sub"), &["run", "../prog.s"]);
+    assert!(err.contains("prog.s:1:6: cannot read ISA"), "{err}");
+    assert_eq!(err.matches("hint:").count(), 1, "{err}");
+    assert!(
+        err.contains("relative to the directory of the file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_image_finds_its_isa_again() {
+    let s = toy_workspace("image", ".isa toy");
+    let sub = s.0.join("sub");
+    let o = pgvm_in(&sub, &["asm", "../prog.s", "-o", "prog.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let json = std::fs::read_to_string(sub.join("prog.json")).expect("image");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(v["isa"], "toy");
+    let recorded = v["isa_path"].as_str().expect("isa_path for a custom ISA");
+    assert!(
+        Path::new(recorded).is_absolute() || sub.join(recorded).is_file(),
+        "{recorded}"
+    );
+    // From anywhere: the image's isa_path leads back to toy.isa.
+    for (dir, image) in [
+        (&sub, "prog.json".to_string()),
+        (&root(), s.path("sub/prog.json")),
+    ] {
+        let o = pgvm_in(dir, &["run", &image]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(stdout(&o), "H");
+    }
+    // An image written inside the ISA's directory records a relative path.
+    let o = pgvm_in(&sub, &["asm", "../prog.s", "-o", "../near.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let near = std::fs::read_to_string(s.0.join("near.json")).expect("image");
+    assert!(near.contains("\"isa_path\": \"toy.isa\""), "{near}");
+    // A built-in profile records none, so images of built-ins are as before.
+    let o = pgvm_in(
+        &sub,
+        &[
+            "asm",
+            &root().join("guests/hello.s").to_string_lossy(),
+            "-o",
+            "hello.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hello = std::fs::read_to_string(sub.join("hello.json")).expect("image");
+    assert!(!hello.contains("isa_path"), "{hello}");
+}
+
+#[test]
+fn an_image_of_a_custom_isa_without_its_path_says_what_to_do() {
+    let s = toy_workspace("old-image", ".isa toy");
+    let sub = s.0.join("sub");
+    let o = pgvm_in(&sub, &["asm", "../prog.s", "-o", "prog.json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // An image from before isa_path existed.
+    let json = std::fs::read_to_string(sub.join("prog.json")).expect("image");
+    let old: String = json
+        .lines()
+        .filter(|l| !l.contains("isa_path"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(sub.join("old.json"), old).expect("write");
+    let err = fails_in(&sub, &["run", "old.json"]);
+    assert!(
+        err.contains("`toy`") && err.contains("not built in"),
+        "{err}"
+    );
+    assert_eq!(err.matches("hint:").count(), 1, "{err}");
+    let o = pgvm_in(&sub, &["run", "old.json", "--isa", "../toy.isa"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A recorded path that no longer leads anywhere.
+    std::fs::remove_file(s.0.join("toy.isa")).expect("rm");
+    let err = fails_in(&sub, &["run", "prog.json"]);
+    assert!(err.contains("cannot be read"), "{err}");
+    assert_eq!(err.matches("hint:").count(), 1, "{err}");
+}
