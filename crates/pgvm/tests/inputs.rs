@@ -247,3 +247,27 @@ fn an_image_of_a_custom_isa_without_its_path_says_what_to_do() {
     assert!(err.contains("cannot be read"), "{err}");
     assert_eq!(err.matches("hint:").count(), 1, "{err}");
 }
+
+// ---- an installed binary -------------------------------------------------------------------
+
+/// The tour needs no source tree: a copy of the binary, run from elsewhere, shows it all.
+#[test]
+fn the_tour_runs_from_an_installed_binary() {
+    let s = Scratch::new("installed");
+    let bin = s.0.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let exe = bin.join("pgvm");
+    std::fs::copy(env!("CARGO_BIN_EXE_pgvm"), &exe).expect("copy the binary");
+    let away = s.0.join("elsewhere");
+    std::fs::create_dir_all(&away).expect("dir");
+    let o = run_within(&exe, &["tour"], &away, Duration::from_secs(600));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("== guests/tsos/s370.s: tsos"), "{out}");
+    assert!(out.contains("== guests/hello.s"), "{out}");
+    assert!(
+        out.contains("Hello from the third-generation machine!"),
+        "{out}"
+    );
+    assert!(out.contains("== Counterexamples"), "{out}");
+}
