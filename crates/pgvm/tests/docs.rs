@@ -34,10 +34,14 @@ fn blocks() -> Vec<Block> {
         );
         let text = std::fs::read_to_string(&path).expect("readable");
         let mut open: Option<Block> = None;
+        // Fences may be indented (inside a list item); the block's lines lose that indent.
+        let mut indent = 0;
         for (i, line) in text.lines().enumerate() {
-            let Some(info) = line.strip_prefix("```") else {
+            let trimmed = line.trim_start();
+            let Some(info) = trimmed.strip_prefix("```") else {
                 if let Some(b) = open.as_mut() {
-                    b.text.push_str(line);
+                    let cut = line.len() - line.trim_start().len();
+                    b.text.push_str(&line[cut.min(indent)..]);
                     b.text.push('\n');
                 }
                 continue;
@@ -45,6 +49,7 @@ fn blocks() -> Vec<Block> {
             match open.take() {
                 Some(b) => out.push(b),
                 None => {
+                    indent = line.len() - trimmed.len();
                     open = Some(Block {
                         file: name.clone(),
                         line: i + 1,
@@ -99,7 +104,7 @@ fn asm_examples_assemble() {
         }
         n += 1;
     }
-    assert!(n >= 2, "only {n} assembly examples found");
+    assert!(n >= 3, "only {n} assembly examples found");
 }
 
 #[test]
