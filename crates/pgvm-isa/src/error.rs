@@ -16,7 +16,9 @@ pub enum IsaError {
         hint: String,
     },
     /// A name that is neither a built-in profile nor a readable file.
-    #[error("Unknown ISA `{name}`; available: {available}")]
+    #[error(
+        "Unknown ISA `{name}`; available: {available}\n  hint: name a built-in profile, or give the path of a .isa file (a name containing `/` or ending in `.isa`)"
+    )]
     UnknownIsa {
         /// The name given.
         name: String,

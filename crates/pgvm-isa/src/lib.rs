@@ -148,17 +148,17 @@ struct Loader {
 impl Loader {
     fn builtin(&mut self, name: &str, origin: Option<&Origin>) -> Result<Isa, IsaError> {
         let Some((_, src)) = BUILTINS.iter().find(|(n, _)| *n == name) else {
-            let err = IsaError::UnknownIsa {
-                name: name.to_string(),
-                available: builtin_names().join(", "),
-            };
+            let available = builtin_names().join(", ");
             return Err(match origin {
                 Some(o) => IsaError::Source {
                     origin: o.clone(),
-                    message: err.to_string(),
-                    hint: "extend a built-in profile, or put NAME.isa beside this file".into(),
+                    message: format!("Unknown ISA `{name}`; available: {available}"),
+                    hint: format!("extend a built-in profile, or put {name}.isa beside this file"),
                 },
-                None => err,
+                None => IsaError::UnknownIsa {
+                    name: name.to_string(),
+                    available,
+                },
             });
         };
         self.source(&format!("isa/{name}.isa"), src, None)

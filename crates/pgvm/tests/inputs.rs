@@ -271,3 +271,11 @@ fn the_tour_runs_from_an_installed_binary() {
     );
     assert!(out.contains("== Counterexamples"), "{out}");
 }
+
+#[test]
+fn an_unknown_isa_on_the_command_line_has_one_hint() {
+    let err = fails_in(&root(), &["run", "guests/hello.s", "--isa", "vax"]);
+    assert!(err.contains("Unknown ISA `vax`"), "{err}");
+    assert_eq!(err.matches("hint:").count(), 1, "{err}");
+    assert!(err.contains("path of a .isa file"), "{err}");
+}
