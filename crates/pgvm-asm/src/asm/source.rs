@@ -155,7 +155,10 @@ impl Asm<'_> {
                 format!(
                     "cannot include `{display}`: the program's sources exceed {MAX_TOTAL_SOURCE_BYTES} bytes in all"
                 ),
-                "one assembly reads at most 64 MiB of source, includes counted each time",
+                format!(
+                    "one assembly reads at most {} MiB of source, a file included twice counting twice",
+                    MAX_TOTAL_SOURCE_BYTES >> 20
+                ),
             )
         })?;
         let sub_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

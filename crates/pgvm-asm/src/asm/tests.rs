@@ -427,6 +427,37 @@ fn include_fan_out_is_capped() {
     }
 }
 
+/// Files within the size limit, included often enough to pass the total: refused at the
+/// include that crosses it.
+#[test]
+fn total_source_read_is_capped() {
+    let per_file = usize::try_from(MAX_TOTAL_SOURCE_BYTES / 4).unwrap_or(usize::MAX);
+    let big = format!(";{}\n", "x".repeat(per_file));
+    let files = MemorySources::new([
+        ("big.s", big),
+        (
+            "main.s",
+            ".entry 0\n.include \"big.s\"\n.include \"big.s\"\n.include \"big.s\"\n.include \"big.s\"\n.word 1\n".to_string(),
+        ),
+    ]);
+    match assemble_from(std::path::Path::new("main.s"), &files, &s370()) {
+        Err(AsmError::Source {
+            origin, message, ..
+        }) => {
+            assert_eq!(
+                (origin.file.as_str(), origin.line),
+                ("main.s", 5),
+                "{message}"
+            );
+            assert!(message.contains("in all"), "{message}");
+        }
+        other => panic!(
+            "expected the total cap, got {:?}",
+            other.map(|i| i.segments.len())
+        ),
+    }
+}
+
 #[test]
 fn memory_sources_follow_relative_includes() {
     let files = MemorySources::new([
