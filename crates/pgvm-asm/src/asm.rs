@@ -35,7 +35,7 @@ mod symbols;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use pgvm_isa::{InsnId, Isa};
+use pgvm_isa::{InsnId, Isa, Origin};
 
 use crate::image::Image;
 use error::Here;
@@ -46,11 +46,20 @@ use psw::{EntrySpec, PswSpec};
 use symbols::{PendingEqu, Symbol};
 
 pub use error::AsmError;
+pub use source::{
+    FileSystem, MAX_INCLUDE_DEPTH, MAX_INCLUDES, MAX_TOTAL_SOURCE_BYTES, MemorySources, Sources,
+};
 
 /// Scans source for a `.isa NAME` directive (the first one; comments are ignored). Includes are
 /// not followed. The CLI uses it to pick the ISA before assembling.
 pub fn declared_isa(src: &str) -> Option<String> {
-    for text in src.lines() {
+    declared_isa_at("", src).map(|(name, _)| name)
+}
+
+/// [`declared_isa`], with where the directive's argument is in `file`, so that an ISA that
+/// cannot be found is reported at the line that names it.
+pub fn declared_isa_at(file: &str, src: &str) -> Option<(String, Origin)> {
+    for (i, text) in src.lines().enumerate() {
         let mut lx = Lexer::new(text);
         while let Ok(Some(Token {
             tok: Tok::Ident(name),
@@ -61,9 +70,14 @@ pub fn declared_isa(src: &str) -> Option<String> {
                 continue;
             }
             if name == ".isa"
-                && let Ok(Some((isa, _))) = lx.name_arg()
+                && let Ok(Some((isa, col))) = lx.name_arg()
             {
-                return Some(isa);
+                let origin = Origin {
+                    file: file.to_string(),
+                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    col,
+                };
+                return Some((isa, origin));
             }
             break;
         }
@@ -73,25 +87,22 @@ pub fn declared_isa(src: &str) -> Option<String> {
 
 /// Assembles a file; `.include "x.s"` paths are relative to the including file's directory.
 pub fn assemble_file(path: &Path, isa: &Isa) -> Result<Image, AsmError> {
-    let display = path.display().to_string();
-    let io = |source| AsmError::Io {
-        path: display.clone(),
-        source,
-    };
-    let src = std::fs::read_to_string(path).map_err(io)?;
-    let mut asm = Asm::new(isa, &display);
-    if let Ok(canon) = std::fs::canonicalize(path) {
-        asm.stack.push(canon);
-    }
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    asm.source(&display, &src, &dir)?;
+    assemble_from(path, &FileSystem, isa)
+}
+
+/// Assembles the file at `path` in `sources`, which also provides what it includes: for
+/// programs that are not on disk, such as those built into a binary ([`MemorySources`]).
+pub fn assemble_from(path: &Path, sources: &dyn Sources, isa: &Isa) -> Result<Image, AsmError> {
+    let mut asm = Asm::new(isa, &path.display().to_string(), sources);
+    asm.main_file(path)?;
     asm.finish()
 }
 
 /// Assembles in-memory source named `name` (for errors). `.include` paths are relative to the
 /// current directory.
 pub fn assemble_str(name: &str, src: &str, isa: &Isa) -> Result<Image, AsmError> {
-    let mut asm = Asm::new(isa, name);
+    let mut asm = Asm::new(isa, name, &FileSystem);
+    asm.bytes_read = src.len() as u64;
     asm.source(name, src, Path::new(""))?;
     asm.finish()
 }
@@ -139,10 +150,16 @@ struct Asm<'i> {
     entry: Option<EntrySpec>,
     /// Canonical paths of the files being read, outermost first, for cycle detection.
     stack: Vec<PathBuf>,
+    /// Where source text comes from.
+    sources: &'i dyn Sources,
+    /// `.include`s performed so far, against [`MAX_INCLUDES`].
+    includes: usize,
+    /// Bytes of source read so far, against [`MAX_TOTAL_SOURCE_BYTES`].
+    bytes_read: u64,
 }
 
 impl<'i> Asm<'i> {
-    fn new(isa: &'i Isa, main: &str) -> Self {
+    fn new(isa: &'i Isa, main: &str, sources: &'i dyn Sources) -> Self {
         Asm {
             isa,
             main: main.to_string(),
@@ -156,6 +173,9 @@ impl<'i> Asm<'i> {
             open: None,
             entry: None,
             stack: Vec::new(),
+            sources,
+            includes: 0,
+            bytes_read: 0,
         }
     }
 }

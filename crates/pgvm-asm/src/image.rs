@@ -27,6 +27,10 @@ const HINT_SEP: &str = "\n  hint: ";
 pub struct Image {
     /// The ISA profile the program was assembled for.
     pub isa: String,
+    /// Where that profile's description is, when it is not a built-in: relative to the image
+    /// file's directory, or absolute. Images that predate it, or whose ISA is built in, have
+    /// `None`.
+    pub isa_path: Option<String>,
     /// The initial PSW.
     pub entry: Entry,
     /// The words, by segment. Segments never overlap; they are kept in source order.
@@ -78,14 +82,9 @@ pub enum ImageError {
         /// How to fix it.
         hint: String,
     },
-    /// The file could not be read.
-    #[error("Cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// The file could not be read (missing, not a regular file, too large, not text).
+    #[error(transparent)]
+    Io(#[from] pgvm_isa::ReadError),
     /// The image does not fit in the machine.
     #[error("Image needs {needs} words, machine has {q}\n  hint: --mem {needs}")]
     TooLarge {
@@ -114,9 +113,13 @@ impl Image {
         let mut s = String::new();
         let isa = serde_json::to_string(&self.isa).unwrap_or_else(|_| "\"\"".to_string());
         let b = self.entry.b.map_or("null".to_string(), |b| b.to_string());
+        let isa_path = self.isa_path.as_ref().map_or(String::new(), |p| {
+            let p = serde_json::to_string(p).unwrap_or_else(|_| "\"\"".to_string());
+            format!("\n  \"isa_path\": {p},")
+        });
         let _ = write!(
             s,
-            "{{\n  \"format\": \"{FORMAT_TAG}\",\n  \"version\": {FORMAT_VERSION},\n  \"isa\": {isa},\n  \
+            "{{\n  \"format\": \"{FORMAT_TAG}\",\n  \"version\": {FORMAT_VERSION},\n  \"isa\": {isa},{isa_path}\n  \
              \"entry\": {{\"mode\": \"{}\", \"p\": {}, \"l\": {}, \"b\": {b}}},\n  \"segments\": [",
             self.entry.mode.name(),
             self.entry.p,
@@ -148,6 +151,7 @@ impl Image {
         let wire: WireImage = serde_json::from_str(text).map_err(|e| json_error(file, &e))?;
         Ok(Image {
             isa: wire.isa,
+            isa_path: wire.isa_path,
             entry: wire.entry,
             segments: wire.segments,
         })
@@ -155,11 +159,28 @@ impl Image {
 
     /// Reads and validates an image file.
     pub fn read(path: &Path) -> Result<Image, ImageError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ImageError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = pgvm_isa::read_text(path, pgvm_isa::MAX_DATA_BYTES)?;
         Image::from_json(&path.display().to_string(), &text)
+    }
+
+    /// Notes where `isa` was read from, for the image about to be written at `image_path`, so
+    /// that the image can find its ISA again: nothing for a built-in profile; the path
+    /// relative to the image's directory when the description is in it or below; else the
+    /// absolute path.
+    pub fn record_isa_path(&mut self, isa: &pgvm_isa::Isa, image_path: &Path) {
+        if pgvm_isa::is_builtin(isa) {
+            self.isa_path = None;
+            return;
+        }
+        let file = std::fs::canonicalize(&isa.file).unwrap_or_else(|_| isa.file.clone().into());
+        let dir = image_path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let relative = std::fs::canonicalize(dir)
+            .ok()
+            .and_then(|d| file.strip_prefix(d).ok().map(Path::to_path_buf));
+        self.isa_path = Some(relative.unwrap_or(file).display().to_string());
     }
 
     /// One past the highest address used: the smallest memory the image fits in.
@@ -245,6 +266,8 @@ struct WireImage {
     _version: (),
     #[serde(deserialize_with = "de_isa")]
     isa: String,
+    #[serde(default, deserialize_with = "de_isa_path")]
+    isa_path: Option<String>,
     entry: Entry,
     #[serde(deserialize_with = "de_segments")]
     segments: Vec<Segment>,
@@ -289,6 +312,17 @@ fn de_isa<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         ));
     }
     Ok(name)
+}
+
+fn de_isa_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let path = String::deserialize(d)?;
+    if path.is_empty() {
+        return Err(hinted(
+            "`isa_path` is empty".to_string(),
+            "leave `isa_path` out for a built-in profile",
+        ));
+    }
+    Ok(Some(path))
 }
 
 fn de_reg<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -441,6 +475,7 @@ mod tests {
     fn sample() -> Image {
         Image {
             isa: "s370".to_string(),
+            isa_path: None,
             entry: Entry {
                 mode: Mode::User,
                 p: 16,
@@ -490,6 +525,7 @@ mod tests {
             sample(),
             Image {
                 isa: "ia32-vt".into(),
+                isa_path: Some("../profiles/my \"toy\".isa".into()),
                 entry: Entry {
                     mode: Mode::Supervisor,
                     p: 0,
@@ -622,6 +658,18 @@ mod tests {
             Image::read(Path::new("/nonexistent/pgvm/img.json")),
             Err(ImageError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn read_refuses_devices_and_directories() {
+        for path in ["/dev/zero", "/"] {
+            match Image::read(Path::new(path)) {
+                Err(ImageError::Io(e)) => {
+                    assert!(matches!(e, pgvm_isa::ReadError::NotAFile { .. }), "{e}")
+                }
+                other => panic!("{path}: expected a read error, got {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@ mod asm;
 mod disasm;
 mod image;
 
-pub use asm::{AsmError, assemble_file, assemble_str, declared_isa};
+pub use asm::{
+    AsmError, FileSystem, MAX_INCLUDE_DEPTH, MAX_INCLUDES, MAX_TOTAL_SOURCE_BYTES, MemorySources,
+    Sources, assemble_file, assemble_from, assemble_str, declared_isa, declared_isa_at,
+};
 pub use disasm::{disassemble, disassemble_word};
 pub use image::{Entry, FORMAT_TAG, FORMAT_VERSION, Image, ImageError, Segment};

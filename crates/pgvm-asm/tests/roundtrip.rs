@@ -146,6 +146,7 @@ proptest! {
         }
         let image = Image {
             isa: isa.name.clone(),
+            isa_path: None,
             entry: Entry { mode: mode(user), p, l, b },
             segments,
         };

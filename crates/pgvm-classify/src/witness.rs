@@ -59,14 +59,9 @@ pub struct WitnessFile {
 /// Everything that can go wrong reading or replaying witnesses.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
-    /// The file could not be read or written.
-    #[error("Cannot access {path}: {cause}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause (in the message, so not also a `source` that would print it twice).
-        cause: std::io::Error,
-    },
+    /// The file could not be read (missing, not a regular file, too large, not text).
+    #[error(transparent)]
+    Io(#[from] pgvm_isa::ReadError),
     /// The file is not a witness file.
     #[error(
         "{path}:{line}:{column}: {message}\n  hint: a witness file is the JSON that `pgvm classify --witness-out FILE` writes"
@@ -127,10 +122,7 @@ impl WitnessFile {
 
     /// Reads a witness file.
     pub fn read(path: &Path) -> Result<WitnessFile, WitnessError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| WitnessError::Io {
-            path: path.display().to_string(),
-            cause,
-        })?;
+        let text = pgvm_isa::read_text(path, pgvm_isa::MAX_DATA_BYTES)?;
         WitnessFile::parse(&path.display().to_string(), &text)
     }
 

@@ -165,3 +165,15 @@ fn a_tampered_witness_does_not_replay() {
     wrong.observation = pgvm_classify::Observation::Halted;
     assert!(!replay(&isa, &wrong, 0).expect("runs").confirmed);
 }
+
+#[test]
+fn witness_files_are_read_with_bounds() {
+    for path in ["/dev/zero", "/"] {
+        match WitnessFile::read(std::path::Path::new(path)) {
+            Err(pgvm_classify::WitnessError::Io(e)) => {
+                assert!(matches!(e, pgvm_isa::ReadError::NotAFile { .. }), "{e}")
+            }
+            other => panic!("{path}: expected a read error, got {other:?}"),
+        }
+    }
+}

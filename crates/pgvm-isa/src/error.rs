@@ -16,21 +16,18 @@ pub enum IsaError {
         hint: String,
     },
     /// A name that is neither a built-in profile nor a readable file.
-    #[error("Unknown ISA `{name}`; available: {available}")]
+    #[error(
+        "Unknown ISA `{name}`; available: {available}\n  hint: name a built-in profile, or give the path of a .isa file (a name containing `/` or ending in `.isa`)"
+    )]
     UnknownIsa {
         /// The name given.
         name: String,
         /// The built-in names, comma-separated.
         available: String,
     },
-    /// A file that could not be read.
-    #[error("Cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// A file that could not be read (missing, not a regular file, too large, not text).
+    #[error(transparent)]
+    Io(#[from] crate::read::ReadError),
 }
 
 impl IsaError {

@@ -190,3 +190,55 @@ fn inherited_splices_the_replaced_body() {
     let text = error("insn x rrr 1 \"x\" { inherited; }\n");
     assert!(text.contains("outside a redefinition"), "{text}");
 }
+
+#[test]
+fn descriptions_are_read_with_bounds() {
+    for path in ["/dev/zero", "/tmp/"] {
+        match pgvm_isa::load(path) {
+            Err(IsaError::Io(e)) => {
+                assert!(matches!(e, pgvm_isa::ReadError::NotAFile { .. }), "{e}");
+                assert!(e.to_string().contains("hint:"), "{e}");
+            }
+            other => panic!(
+                "{path}: expected a read error, got {:?}",
+                other.map(|i| i.name)
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_declared_isa_is_found_beside_the_file_that_names_it() {
+    let dir = std::env::temp_dir().join(format!("pgvm-isa-declared-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("toy.isa"), "isa toy \"t\"\nextends s370\n").expect("write");
+    let at = pgvm_isa::Origin {
+        file: "prog.s".into(),
+        line: 3,
+        col: 6,
+    };
+    let by_name = pgvm_isa::load_declared("toy", &at, &dir).expect("beside");
+    assert_eq!(by_name.name, "toy");
+    assert!(pgvm_isa::is_declared(&by_name, "toy", &dir));
+    assert!(pgvm_isa::is_declared(&by_name, "toy.isa", &dir));
+    assert!(!pgvm_isa::is_builtin(&by_name));
+    let by_path = pgvm_isa::load_declared("./toy.isa", &at, &dir).expect("path");
+    assert_eq!(by_path.name, "toy");
+    let builtin = pgvm_isa::load_declared("s370", &at, &dir).expect("built-in");
+    assert!(pgvm_isa::is_builtin(&builtin));
+    assert!(!pgvm_isa::is_declared(&builtin, "toy.isa", &dir));
+    for bad in ["vax", "nope.isa"] {
+        match pgvm_isa::load_declared(bad, &at, &dir) {
+            Err(e @ IsaError::Source { .. }) => {
+                let text = e.to_string();
+                assert!(text.starts_with("prog.s:3:6: "), "{text}");
+                assert_eq!(text.matches("hint:").count(), 1, "{text}");
+            }
+            other => panic!(
+                "{bad}: expected a located error, got {:?}",
+                other.map(|i| i.name)
+            ),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

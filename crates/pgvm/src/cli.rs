@@ -123,7 +123,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => crate::run::run(&args),
         Command::Asm { file, output, isa } => {
-            let (_, image) = program::load(&file, isa.as_deref())?;
+            let (isa, mut image) = program::load(&file, isa.as_deref())?;
+            image.record_isa_path(&isa, &output);
             std::fs::write(&output, image.to_json())
                 .with_context(|| format!("Cannot write {}", output.display()))?;
             eprintln!(

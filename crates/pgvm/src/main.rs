@@ -24,6 +24,7 @@ macro_rules! out {
 mod classify;
 mod cli;
 mod counterexample;
+mod guests;
 mod program;
 mod run;
 mod tour;

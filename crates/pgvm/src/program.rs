@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
 
@@ -20,11 +20,16 @@ fn is_source(path: &Path) -> bool {
 }
 
 /// Picks the ISA: `--isa` if given (loaded first, so that its own errors show), which must
-/// then agree with the program when the program names one too.
-fn choose_isa(cli: Option<&str>, declared: Option<&str>, what: &str) -> Result<Arc<Isa>> {
-    let isa = pgvm_isa::load(cli.or(declared).unwrap_or(DEFAULT_ISA))?;
-    if let (Some(c), Some(d)) = (cli, declared)
-        && isa.name != d
+/// then agree with the program when the program names one too. `declared` is what the
+/// program names, with the directory it is relative to.
+fn choose_isa(cli: Option<&str>, declared: Option<(&str, &Path)>, what: &str) -> Result<Arc<Isa>> {
+    let Some(c) = cli else {
+        let name = declared.map_or(DEFAULT_ISA, |(d, _)| d);
+        return Ok(Arc::new(pgvm_isa::load(name)?));
+    };
+    let isa = pgvm_isa::load(c)?;
+    if let Some((d, dir)) = declared
+        && !pgvm_isa::is_declared(&isa, d, dir)
     {
         bail!(
             "--isa {c} contradicts the {what}, which is for `{d}`\n  hint: drop --isa, or write the program for `{}`",
@@ -36,16 +41,57 @@ fn choose_isa(cli: Option<&str>, declared: Option<&str>, what: &str) -> Result<A
 
 /// Loads `path` as an assembly source or an image.
 pub fn load(path: &Path, isa: Option<&str>) -> Result<(Arc<Isa>, Image)> {
+    let dir = path.parent().unwrap_or(Path::new(""));
     if is_source(path) {
-        let src = std::fs::read_to_string(path)
-            .with_context(|| format!("Cannot read {}", path.display()))?;
-        let declared = pgvm_asm::declared_isa(&src);
-        let isa = choose_isa(isa, declared.as_deref(), "program's .isa directive")?;
+        let src = pgvm_isa::read_source(path)?;
+        let declared = pgvm_asm::declared_isa_at(&path.display().to_string(), &src);
+        let isa = match (&declared, isa) {
+            // The program's own `.isa` line, found the way `extends` finds a parent.
+            (Some((d, at)), None) => Arc::new(pgvm_isa::load_declared(d, at, dir)?),
+            _ => choose_isa(
+                isa,
+                declared.as_ref().map(|(d, _)| (d.as_str(), dir)),
+                "program's .isa directive",
+            )?,
+        };
         let image = pgvm_asm::assemble_file(path, &isa)?;
         Ok((isa, image))
     } else {
         let image = Image::read(path)?;
-        let isa = choose_isa(isa, Some(&image.isa), "image")?;
+        let isa = match (&image.isa_path, isa) {
+            (Some(p), None) => image_isa(path, &image.isa, p)?,
+            (None, None) if !pgvm_isa::builtin_names().contains(&image.isa.as_str()) => bail!(
+                "{}: the image is for ISA `{}`, which is not built in, and records no isa_path\n  hint: pass --isa PATH.isa",
+                path.display(),
+                image.isa
+            ),
+            _ => choose_isa(isa, Some((&image.isa, dir)), "image")?,
+        };
         Ok((isa, image))
     }
+}
+
+/// The ISA an image records with `isa_path` (relative to the image's directory), which must
+/// still be the profile the image names.
+fn image_isa(image: &Path, name: &str, isa_path: &str) -> Result<Arc<Isa>> {
+    let file = image.parent().unwrap_or(Path::new("")).join(isa_path);
+    let isa = match pgvm_isa::load_file(&file) {
+        Ok(isa) => isa,
+        Err(pgvm_isa::IsaError::Io(e)) => bail!(
+            "{}: the image's ISA `{name}` is at {}, which cannot be read: {}\n  hint: pass --isa PATH.isa",
+            image.display(),
+            file.display(),
+            e.reason()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    if isa.name != name {
+        bail!(
+            "{}: the image is for ISA `{name}`, but its isa_path {} describes `{}`\n  hint: pass --isa PATH.isa",
+            image.display(),
+            file.display(),
+            isa.name
+        );
+    }
+    Ok(Arc::new(isa))
 }

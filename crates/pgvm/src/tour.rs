@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use pgvm_machine::Exit;
 
-use crate::{program, run};
+use crate::{guests, run};
 
 /// The sample guests, with what each one shows.
 const GUESTS: &[(&str, &str)] = &[
@@ -31,9 +31,10 @@ const GUESTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where the sample guests live: `guests/` at the top of the source tree.
+/// Where the sample guests live: relative to `guests/`, whose files are built into the
+/// binary (see `crate::guests`), so that an installed `pgvm tour` needs no source tree.
 fn guests_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guests"))
+    PathBuf::new()
 }
 
 pub fn tour() -> Result<ExitCode> {
@@ -59,8 +60,8 @@ pub fn tour() -> Result<ExitCode> {
     for (file, what) in GUESTS {
         let path = dir.join(file);
         outln!("== guests/{file}: {what}\n");
-        let (isa, image) = program::load(&path, None)
-            .with_context(|| format!("The tour needs {}", path.display()))?;
+        let (isa, image) =
+            guests::load(&path).with_context(|| format!("The tour needs {}", path.display()))?;
         let mut m = run::boot(isa, &image, pgvm_machine::DEFAULT_WORDS)?;
         let exit = m.run(1_000_000);
         for line in String::from_utf8_lossy(m.output()).lines() {
@@ -97,7 +98,7 @@ fn tsos(dir: &std::path::Path) -> Result<u32> {
          preempted by the interval timer, calling the kernel with svc (docs/guests.md)\n"
     );
     let (isa, image) =
-        program::load(&path, None).with_context(|| format!("The tour needs {}", path.display()))?;
+        guests::load(&path).with_context(|| format!("The tour needs {}", path.display()))?;
     let mut m = run::boot(isa, &image, pgvm_machine::DEFAULT_WORDS)?;
     let exit = m.run(50_000_000);
     let output = String::from_utf8_lossy(m.output()).into_owned();
@@ -147,8 +148,8 @@ fn monitor(dir: &std::path::Path) -> Result<()> {
     );
     for profile in ["s370", "m68000"] {
         let path = dir.join(format!("tsos/{profile}.s"));
-        let (isa, image) = program::load(&path, None)
-            .with_context(|| format!("The tour needs {}", path.display()))?;
+        let (isa, image) =
+            guests::load(&path).with_context(|| format!("The tour needs {}", path.display()))?;
         let guest = crate::vmm::guest_of(&image, pgvm_machine::DEFAULT_WORDS)?;
         let report = pgvm_vmm::check_equivalence(
             isa.clone(),

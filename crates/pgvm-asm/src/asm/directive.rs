@@ -1,6 +1,8 @@
 //! The directives other than `.include` (see `source`) and the PSW-valued `.psw` and `.entry`
 //! (see `psw`): each parses its arguments and changes the layout, the symbols or the data.
 
+use std::path::Path;
+
 use pgvm_machine::MAX_WORDS;
 
 use super::args::{comma, end, expr, expr_list, string_arg};
@@ -9,8 +11,14 @@ use super::lex::{Lexer, Tok, Token};
 use super::{Asm, ItemKind};
 
 impl Asm<'_> {
-    /// `.isa NAME`: the program states which ISA it is written for, and must get it.
-    pub(super) fn isa_directive(&mut self, here: &Here, lx: &mut Lexer) -> Result<(), AsmError> {
+    /// `.isa NAME` or `.isa "PATH"`: the program states which ISA it is written for, and must
+    /// get it. A path is relative to `dir`, the directory of the file the line is in.
+    pub(super) fn isa_directive(
+        &mut self,
+        here: &Here,
+        lx: &mut Lexer,
+        dir: &Path,
+    ) -> Result<(), AsmError> {
         let Some((name, ncol)) = lx.name_arg().map_err(|e| here.lex(e))? else {
             return Err(here.err(
                 lx.end_col(),
@@ -19,17 +27,28 @@ impl Asm<'_> {
             ));
         };
         end(here, lx)?;
-        if name != self.isa.name {
+        if !pgvm_isa::is_declared(self.isa, &name, dir) {
+            let using = if pgvm_isa::is_builtin(self.isa) {
+                format!("`{}`", self.isa.name)
+            } else {
+                format!("`{}` ({})", self.isa.name, self.isa.file)
+            };
             return Err(here.err(
                 ncol,
                 format!(
-                    "this program is written for ISA `{name}`, but it is being assembled for `{}`",
-                    self.isa.name
+                    "this program is written for ISA `{name}`, but it is being assembled for {using}"
                 ),
-                format!(
-                    "assemble it with --isa {name}, or change the `.isa` line to `.isa {}`",
-                    self.isa.name
-                ),
+                if pgvm_isa::is_path(&name) {
+                    format!(
+                        "assemble it for the ISA at that path (relative to this file's directory), or change the line to `.isa {}`",
+                        self.isa.name
+                    )
+                } else {
+                    format!(
+                        "assemble it with --isa {name}, or change the line to `.isa {}`",
+                        self.isa.name
+                    )
+                },
             ));
         }
         Ok(())

@@ -21,13 +21,8 @@ pub enum AsmError {
         hint: String,
     },
     /// The main source file could not be read.
-    #[error("Cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] pgvm_isa::ReadError),
 }
 
 impl AsmError {

@@ -26,6 +26,7 @@ impl Asm<'_> {
         let entry = self.entry()?;
         Ok(Image {
             isa: self.isa.name.clone(),
+            isa_path: None,
             entry,
             segments,
         })

@@ -56,7 +56,7 @@ impl Asm<'_> {
         dir: &Path,
     ) -> Result<(), AsmError> {
         match name {
-            ".isa" => self.isa_directive(here, lx),
+            ".isa" => self.isa_directive(here, lx, dir),
             ".entry" => self.entry_directive(here, lx, col),
             ".word" => self.word_directive(here, lx, col),
             ".equ" => self.equ(here, lx),

@@ -362,6 +362,133 @@ fn include_of_a_directory_is_refused() {
 }
 
 #[test]
+fn the_main_file_must_be_a_regular_file() {
+    for path in ["/dev/zero", "/"] {
+        match assemble_file(std::path::Path::new(path), &s370()) {
+            Err(AsmError::Io(e)) => {
+                assert!(matches!(e, pgvm_isa::ReadError::NotAFile { .. }), "{e}");
+                assert!(e.to_string().contains(path), "{e}");
+            }
+            other => panic!("{path}: expected a read error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn include_of_a_device_is_refused_at_once() {
+    let (line, col, message, hint) = err(".entry 0\n.include \"/dev/zero\"");
+    assert_eq!((line, col), (2, 10));
+    assert!(message.contains("not a regular file"), "{message}");
+    assert!(hint.contains("relative to the directory"), "{hint}");
+}
+
+/// `f0.s` includes `f1.s` twice, which includes `f2.s` twice, and so on: 2^depth includes
+/// without a cycle or deep nesting. The cap stops it, at a located include.
+#[test]
+fn include_fan_out_is_capped() {
+    let dir = TempDir::new("fan-out");
+    let depth = 24;
+    for i in 0..depth {
+        dir.write(
+            &format!("f{i}.s"),
+            &format!(".include \"f{n}.s\"\n.include \"f{n}.s\"\n", n = i + 1),
+        );
+    }
+    dir.write(&format!("f{depth}.s"), ".word 1\n");
+    let main = dir.write("main.s", ".entry 0\n.include \"f0.s\"\n");
+    let started = std::time::Instant::now();
+    match assemble_file(&main, &s370()) {
+        Err(AsmError::Source {
+            origin, message, ..
+        }) => {
+            assert!(message.contains("includes in one assembly"), "{message}");
+            assert!(origin.file.ends_with(".s") && origin.line >= 1, "{origin}");
+        }
+        other => panic!("expected the include cap, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the cap took {:?}",
+        started.elapsed()
+    );
+    // Within the cap the same shape assembles: 2^9 = 512 leaves.
+    let small = TempDir::new("fan-out-small");
+    for i in 0..9 {
+        small.write(
+            &format!("f{i}.s"),
+            &format!(".include \"f{n}.s\"\n.include \"f{n}.s\"\n", n = i + 1),
+        );
+    }
+    small.write("f9.s", ".word 1\n");
+    let main = small.write("main.s", ".entry 0\n.include \"f0.s\"\n");
+    match assemble_file(&main, &s370()) {
+        Ok(img) => assert_eq!(words(&img).len(), 512),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Files within the size limit, included often enough to pass the total: refused at the
+/// include that crosses it.
+#[test]
+fn total_source_read_is_capped() {
+    let per_file = usize::try_from(MAX_TOTAL_SOURCE_BYTES / 4).unwrap_or(usize::MAX);
+    let big = format!(";{}\n", "x".repeat(per_file));
+    let files = MemorySources::new([
+        ("big.s", big),
+        (
+            "main.s",
+            ".entry 0\n.include \"big.s\"\n.include \"big.s\"\n.include \"big.s\"\n.include \"big.s\"\n.word 1\n".to_string(),
+        ),
+    ]);
+    match assemble_from(std::path::Path::new("main.s"), &files, &s370()) {
+        Err(AsmError::Source {
+            origin, message, ..
+        }) => {
+            assert_eq!(
+                (origin.file.as_str(), origin.line),
+                ("main.s", 5),
+                "{message}"
+            );
+            assert!(message.contains("in all"), "{message}");
+        }
+        other => panic!(
+            "expected the total cap, got {:?}",
+            other.map(|i| i.segments.len())
+        ),
+    }
+}
+
+#[test]
+fn memory_sources_follow_relative_includes() {
+    let files = MemorySources::new([
+        (
+            "tsos/main.s",
+            ".entry 0\n.include \"../lib/a.s\"\n.word B\n",
+        ),
+        ("lib/a.s", ".include \"./b.s\"\n"),
+        ("lib/b.s", ".equ B, 7\n.word 3\n"),
+    ]);
+    match assemble_from(std::path::Path::new("tsos/main.s"), &files, &s370()) {
+        Ok(img) => assert_eq!(words(&img), vec![3, 7]),
+        Err(e) => panic!("{e}"),
+    }
+    let missing = MemorySources::new([("m.s", ".include \"nope.s\"\n")]);
+    match assemble_from(std::path::Path::new("m.s"), &missing, &s370()) {
+        Err(AsmError::Source { message, .. }) => {
+            assert!(message.contains("cannot include `nope.s`"), "{message}")
+        }
+        other => panic!("expected a missing include, got {other:?}"),
+    }
+    let cyclic = MemorySources::new([("a/x.s", ".include \"../a/x.s\"\n")]);
+    match assemble_from(std::path::Path::new("a/x.s"), &cyclic, &s370()) {
+        Err(AsmError::Source { message, .. }) => {
+            assert!(message.contains("include cycle"), "{message}")
+        }
+        other => panic!("expected a cycle, got {other:?}"),
+    }
+}
+
+#[test]
 fn declared_isa_finds_the_first_isa_line() {
     assert_eq!(
         declared_isa("; .isa nope\n  x: y: .isa ia32-vt ; c\n.isa s370"),
