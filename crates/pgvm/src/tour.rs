@@ -149,14 +149,13 @@ fn monitor(dir: &std::path::Path) -> Result<()> {
         let path = dir.join(format!("tsos/{profile}.s"));
         let (isa, image) = program::load(&path, None)
             .with_context(|| format!("The tour needs {}", path.display()))?;
-        let guest = crate::vmm::guest_of(&image, 65536)?;
-        let report = pgvm_vmm::check_equivalence(isa.clone(), &guest, 50_000_000)?;
+        let guest = pgvm_lab::guest::guest_of(&image, 65536)?;
+        let report = pgvm_lab::equiv::check(&isa, &guest, 50_000_000)?;
         let text = crate::vmm::equiv_text(&format!("guests/tsos/{profile}.s"), &isa, &report);
         for line in text.lines() {
             outln!("  {line}");
         }
-        let breaches = crate::vmm::efficiency_breaches(&isa, &report);
-        for line in crate::vmm::breaches_text(&report, &breaches).lines() {
+        for line in crate::vmm::breaches_text(&report, &report.efficiency_breaches).lines() {
             outln!("  {line}");
         }
         if let Some(d) = &report.divergence {
@@ -185,8 +184,11 @@ fn counterexamples() -> Result<()> {
          Theorem 1, its classifier witness run as a guest, bare and under the monitor\n"
     );
     let isa = std::sync::Arc::new(pgvm_isa::load("m68000")?);
-    let (t1, cases) = crate::counterexample::find(&isa, &pgvm_classify::Config::default())?;
-    for line in crate::counterexample::text(&isa, &t1, &cases).lines() {
+    let bar = crate::classify::progress_bar(isa.insns.len() as u64);
+    let found =
+        pgvm_lab::counterexample::find(&isa, &pgvm_classify::Config::default(), &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    for line in crate::counterexample::text(&isa, &found).lines() {
         outln!("{}", format!("  {line}").trim_end());
     }
     outln!();

@@ -129,13 +129,16 @@ fn vm_refuses_what_does_not_fit_and_runs_the_rest() {
         "6000",
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("refused: VM 1 asks for 4096 words"), "{err}");
+    assert!(
+        err.contains("guests/hello.s (guest 2): refused: it asks for 4096 words"),
+        "{err}"
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("Hello from the third-generation machine!"),
         "{out}"
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a refusal is bad input");
 }
 
 #[test]
