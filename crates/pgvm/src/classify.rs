@@ -32,9 +32,6 @@ pub struct ClassifyArgs {
     /// Also check every state of a small stated configuration (q = 4; see the output).
     #[arg(long)]
     pub exhaustive: bool,
-    /// Print a JSON array with one object per ISA instead of tables.
-    #[arg(long)]
-    pub json: bool,
     /// Write every witness to FILE, for `pgvm replay`.
     #[arg(long, value_name = "FILE")]
     pub witness_out: Option<PathBuf>,
@@ -72,7 +69,7 @@ pub fn run_classifier(isas: &[Isa], config: &Config) -> Result<Vec<Report>> {
     Ok(reports)
 }
 
-pub fn classify(args: &ClassifyArgs) -> Result<ExitCode> {
+pub fn classify(args: &ClassifyArgs, json: bool) -> Result<ExitCode> {
     let config = Config {
         seed: args.seed,
         samples: args.samples,
@@ -88,9 +85,9 @@ pub fn classify(args: &ClassifyArgs) -> Result<ExitCode> {
         std::fs::write(path, Report::witness_file(&reports).to_json())
             .with_context(|| format!("Cannot write {}", path.display()))?;
     }
-    if args.json {
+    if json {
         let all: Vec<Classification> = reports.iter().map(Classification::from).collect();
-        outln!("{}", serde_json::to_string_pretty(&all)?);
+        crate::cli::print_json(&all)?;
         return Ok(ExitCode::SUCCESS);
     }
     for r in &reports {
@@ -327,8 +324,16 @@ pub fn matrix(reports: &[Report]) -> String {
 
 // ---- replay ----------------------------------------------------------------------------------
 
-pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
+pub fn replay(args: &ReplayArgs, json: bool) -> Result<ExitCode> {
     let report = pgvm_lab::replay::replay_file(&args.file, args.isa.as_deref())?;
+    if json {
+        crate::cli::print_json(&report)?;
+        return Ok(if report.failed() == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     if report.witnesses.is_empty() {
         outln!("{}: no witnesses", args.file.display());
         return Ok(ExitCode::SUCCESS);

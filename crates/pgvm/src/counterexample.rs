@@ -21,12 +21,9 @@ pub struct CounterexampleArgs {
     /// States the classifier searches per instruction and open question.
     #[arg(long, default_value_t = DEFAULT_SAMPLES)]
     pub samples: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub fn counterexample(args: &CounterexampleArgs) -> Result<ExitCode> {
+pub fn counterexample(args: &CounterexampleArgs, json: bool) -> Result<ExitCode> {
     let isa = Arc::new(pgvm_isa::load(&args.isa)?);
     let config = Config {
         seed: args.seed,
@@ -40,8 +37,8 @@ pub fn counterexample(args: &CounterexampleArgs) -> Result<ExitCode> {
     }
     config.validate()?;
     let found = find(&isa, &config)?;
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&found)?);
+    if json {
+        crate::cli::print_json(&found)?;
     } else {
         out!("{}", text(&isa, &found));
     }

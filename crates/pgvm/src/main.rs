@@ -1,10 +1,10 @@
 //! `pgvm`: run, inspect and (in later work) classify and virtualize third-generation ISAs.
 //!
 //! This binary is the only place that uses `anyhow`: every library error arrives here and is
-//! printed with its location and hint, and the process exits with code 2.
+//! printed with its location and hint (see `diag`), and the process exits with code 2.
 
 /// `println!` that returns the error instead of panicking when stdout is closed (`pgvm tour |
-/// head`): the command then ends with an error message and exit code 2, as `pgvm run` does.
+/// head`): `main` then ends the command quietly with exit code 0.
 macro_rules! outln {
     () => {
         std::io::Write::write_all(&mut std::io::stdout(), b"\n")?
@@ -24,21 +24,35 @@ macro_rules! out {
 mod classify;
 mod cli;
 mod counterexample;
+mod diag;
 mod program;
 mod run;
 mod tour;
 mod vmm;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let json = cli.json;
     match cli::dispatch(cli) {
         Ok(code) => code,
+        // A reader that stopped reading (`pgvm tour | head`) is not an error: stop quietly.
+        Err(e) if diag::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let d = diag::Diagnostic::of(&e);
+            let text = if json {
+                d.json_text()
+            } else if std::io::stderr().is_terminal() {
+                let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                d.fancy_text(color)
+            } else {
+                d.plain_text()
+            };
+            eprintln!("{}", text.trim_end());
             ExitCode::from(2)
         }
     }

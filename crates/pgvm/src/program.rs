@@ -1,5 +1,6 @@
 //! Loading a program: an assembly source or an image, with the ISA it is written for.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -34,8 +35,42 @@ fn choose_isa(cli: Option<&str>, declared: Option<&str>, what: &str) -> Result<A
     Ok(Arc::new(isa))
 }
 
-/// Loads `path` as an assembly source or an image.
+/// The most standard input read as a program: the assembler's limit for a source file.
+pub const MAX_STDIN_BYTES: u64 = 16 << 20;
+
+/// The name standard input goes by in messages.
+const STDIN_NAME: &str = "<stdin>";
+
+/// Reads an assembly source from standard input, refusing more than [`MAX_STDIN_BYTES`].
+fn read_stdin() -> Result<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_STDIN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .context("Cannot read standard input")?;
+    if bytes.len() as u64 > MAX_STDIN_BYTES {
+        bail!(
+            "Standard input holds more than {MAX_STDIN_BYTES} bytes (16 MiB), the most a source may have\n  hint: split the program with .include, or pass it as a file"
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "Standard input is not UTF-8 text\n  hint: `-` reads an assembly source; pass an image as a file"
+        )
+    })
+}
+
+/// Loads `path` as an assembly source or an image; `-` is an assembly source on standard
+/// input (its `.include`s are relative to the current directory).
 pub fn load(path: &Path, isa: Option<&str>) -> Result<(Arc<Isa>, Image)> {
+    if path.as_os_str() == "-" {
+        let src = read_stdin()?;
+        let declared = pgvm_asm::declared_isa(&src);
+        let isa = choose_isa(isa, declared.as_deref(), "program's .isa directive")?;
+        let image = pgvm_asm::assemble_str(STDIN_NAME, &src, &isa)?;
+        return Ok((isa, image));
+    }
     if is_source(path) {
         let src = std::fs::read_to_string(path)
             .with_context(|| format!("Cannot read {}", path.display()))?;

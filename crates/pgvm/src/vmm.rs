@@ -37,9 +37,6 @@ pub struct EquivArgs {
     /// Compare after this many guest instructions if the guest has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Arguments of `pgvm vm`.
@@ -63,9 +60,6 @@ pub struct VmArgs {
     /// Stop a VM after this many guest instructions if it has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// The image as a guest of `--mem` words, with a hint at the flag when that is too little.
@@ -89,12 +83,12 @@ fn mem_error(e: GuestError, mem: u64) -> anyhow::Error {
     }
 }
 
-pub fn equiv(args: &EquivArgs) -> Result<ExitCode> {
+pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
     let (isa, image) = program::load(&args.guest, args.isa.as_deref())?;
     let guest = guest_for(&image, args.mem)?;
     let report = pgvm_lab::equiv::check(&isa, &guest, args.max_steps)?;
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+    if json {
+        crate::cli::print_json(&report)?;
     } else {
         out!(
             "{}",
@@ -209,7 +203,7 @@ fn first_difference<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str, usize) {
     (cut(a), cut(b), at)
 }
 
-pub fn vm(args: &VmArgs) -> Result<ExitCode> {
+pub fn vm(args: &VmArgs, json: bool) -> Result<ExitCode> {
     pgvm_lab::guest::check_words(args.mem).map_err(|e| mem_error(e, args.mem))?;
     if args.slice == 0 {
         bail!(
@@ -246,8 +240,8 @@ pub fn vm(args: &VmArgs) -> Result<ExitCode> {
             eprintln!("{} (guest {}): refused: {why}", v.guest, v.position);
         }
     }
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
+    if json {
+        crate::cli::print_json(&report)?;
     } else {
         vms_text(&report)?;
     }
