@@ -17,7 +17,8 @@ use crate::program;
 #[command(name = "pgvm", version, about, long_about = None)]
 #[command(
     after_help = "Start with `pgvm tour`. Errors exit with code 2: as `file:line:col: message` and \
-`hint:` lines, with the source line and a caret on a terminal (no colour when NO_COLOR is set), \
+`hint:` lines, with the source line and a caret on a terminal or with CLICOLOR_FORCE=1 (no colour \
+when NO_COLOR is set), \
 or under --json as one JSON object {\"message\", \"location\": {\"file\", \"line\", \"col\"}, \
 \"hint\"} on stderr. A closed stdout (`pgvm tour | head`) ends a command quietly with code 0."
 )]

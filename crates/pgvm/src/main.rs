@@ -36,7 +36,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let json = cli.json;
     match cli::dispatch(cli) {
         Ok(code) => code,
@@ -46,7 +49,7 @@ fn main() -> ExitCode {
             let d = diag::Diagnostic::of(&e);
             let text = if json {
                 d.json_text()
-            } else if std::io::stderr().is_terminal() {
+            } else if fancy() {
                 let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
                 d.fancy_text(color)
             } else {
@@ -56,4 +59,41 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether errors are drawn with their source snippet: on a terminal, or when
+/// `CLICOLOR_FORCE` asks for it (set and not `0`).
+fn fancy() -> bool {
+    let forced = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+    forced || std::io::stderr().is_terminal()
+}
+
+/// A command line clap refused: as clap prints it, or under `--json` as the JSON error object
+/// (help and version requests print as usual).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if informational || !std::env::args_os().any(|a| a == "--json") {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message = text
+        .lines()
+        .next()
+        .unwrap_or("bad command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    let d = diag::Diagnostic {
+        message,
+        location: None,
+        hint: Some("see pgvm --help".into()),
+        plain: String::new(),
+    };
+    eprintln!("{}", d.json_text());
+    ExitCode::from(2)
 }

@@ -188,3 +188,57 @@ fn errors_under_json_are_one_json_object_on_stderr() {
     assert!(v["location"].is_null());
     assert!(v["hint"].as_str().is_some_and(|h| h.contains("words")));
 }
+
+/// Runs `pgvm` with extra environment variables.
+fn pgvm_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgvm"));
+    cmd.args(args).current_dir(root()).env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("pgvm runs")
+}
+
+#[test]
+fn a_drawn_error_shows_the_source_line_with_a_caret() {
+    let dir = std::env::temp_dir().join(format!("pgvm-fancy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let src = dir.join("bad.s");
+    std::fs::write(&src, ".entry start\nstart: frob 1\n").expect("write");
+    let src = src.to_string_lossy().into_owned();
+    // CLICOLOR_FORCE draws as on a terminal; NO_COLOR keeps the escape codes out.
+    let o = pgvm_env(
+        &["run", &src],
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("start: frob 1"), "the source line: {err}");
+    assert!(err.contains("bad.s:2:8"), "{err}");
+    assert!(err.contains('┬'), "a caret under the column: {err}");
+    assert!(err.contains("did you mean"), "the hint: {err}");
+    assert!(!err.contains('\u{1b}'), "NO_COLOR: {err}");
+    let o = pgvm_env(&["run", &src], &[("CLICOLOR_FORCE", "1")]);
+    assert!(stderr(&o).contains('\u{1b}'), "colour: {}", stderr(&o));
+    // Not a terminal and not forced: the plain form the other tests read.
+    let o = pgvm_env(&["run", &src], &[]);
+    assert!(stderr(&o).starts_with(&format!("error: {src}:2:8: ")));
+}
+
+#[test]
+fn a_bad_command_line_under_json_is_a_json_error() {
+    let o = pgvm(&["run", "--frob", "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stderr).expect("JSON error");
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.contains("--frob")),
+        "{v}"
+    );
+    let o = pgvm(&["run", "--frob"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: unexpected argument"),
+        "{}",
+        stderr(&o)
+    );
+}
