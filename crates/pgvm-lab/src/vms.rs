@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use pgvm_isa::Isa;
-use pgvm_vmm::{AllocError, Guest, Monitor, VmId, VmmError};
+use pgvm_vmm::{AllocError, Guest, Monitor, VmId};
+
+pub use pgvm_vmm::VmmError;
 use serde::Serialize;
 
 use crate::equiv::{VmExit, vm_exit_text};

@@ -9,7 +9,7 @@ use pgvm_asm::Image;
 use pgvm_isa::Isa;
 use pgvm_lab::equiv::{Breach, Equivalence, vm_exit_text};
 use pgvm_lab::guest::{Guest, GuestError, MAX_GUEST_WORDS};
-use pgvm_lab::vms::{NamedGuest, Vms};
+use pgvm_lab::vms::{NamedGuest, VmmError, Vms, VmsError};
 
 use crate::program;
 
@@ -234,7 +234,13 @@ pub fn vm(args: &VmArgs, json: bool) -> Result<ExitCode> {
         bail!("no guests\n  hint: pgvm vm GUEST...");
     };
     let q = args.host_mem.unwrap_or(pgvm_machine::MAX_WORDS);
-    let report = pgvm_lab::vms::run(&isa, &guests, q, args.slice, args.max_steps)?;
+    let report =
+        pgvm_lab::vms::run(&isa, &guests, q, args.slice, args.max_steps).map_err(|e| match e {
+            VmsError::Monitor(VmmError::Machine(m)) => {
+                anyhow::anyhow!("--host-mem {q}: {m}\n  hint: {}", m.hint())
+            }
+            e => e.into(),
+        })?;
     for v in report.refused() {
         if let Some(why) = &v.refused {
             eprintln!("{} (guest {}): refused: {why}", v.guest, v.position);

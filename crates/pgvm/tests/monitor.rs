@@ -331,4 +331,9 @@ fn too_little_memory_hints_at_the_flag_and_the_size() {
             "{cmd}: {err}"
         );
     }
+    let o = pgvm(&["vm", "guests/hello.s", "--host-mem", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--host-mem 0"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
 }
