@@ -32,7 +32,6 @@ use std::collections::BTreeMap;
 
 use pgvm_isa::{InsnId, Isa};
 use rayon::prelude::*;
-use serde_json::{Value, json};
 
 pub use check::Observation;
 pub use state::{HypoView, State};
@@ -352,22 +351,6 @@ fn take_witnesses(
 }
 
 impl Report {
-    /// The JSON object `pgvm classify --json` prints for this profile.
-    pub fn to_json(&self) -> Value {
-        let instructions: Vec<Value> = self.instructions.iter().map(insn_json).collect();
-        json!({
-            "isa": self.isa,
-            "file": self.file,
-            "assist": self.assist,
-            "search": { "samples": self.config.samples, "seed": self.config.seed },
-            "exhaustive": self.config.exhaustive.then(exhaustive::describe),
-            "instructions": instructions,
-            "theorem1": self.theorem1,
-            "theorem2": self.theorem2,
-            "theorem3": self.theorem3,
-        })
-    }
-
     /// Every witness of every instruction, as a witness file.
     pub fn witness_file(reports: &[Report]) -> WitnessFile {
         WitnessFile {
@@ -379,35 +362,4 @@ impl Report {
                 .collect(),
         }
     }
-}
-
-fn insn_json(i: &InsnReport) -> Value {
-    let mut o = serde_json::Map::new();
-    o.insert("mnemonic".into(), json!(i.mnemonic));
-    o.insert("opcode".into(), json!(i.opcode));
-    for (c, v) in &i.classes {
-        o.insert(c.key().into(), json!(v.value));
-    }
-    let evidence: serde_json::Map<String, Value> = i
-        .classes
-        .iter()
-        .map(|(c, v)| (c.key().to_string(), json!(v.evidence.name())))
-        .collect();
-    let detail: serde_json::Map<String, Value> = i
-        .classes
-        .iter()
-        .map(|(c, v)| {
-            (
-                c.key().to_string(),
-                json!({ "detail": v.detail, "witness": v.witness }),
-            )
-        })
-        .collect();
-    o.insert("evidence".into(), Value::Object(evidence));
-    o.insert("evidence_detail".into(), Value::Object(detail));
-    if let Some(n) = i.exhaustive_states {
-        o.insert("exhaustive_states".into(), json!(n));
-    }
-    o.insert("witnesses".into(), json!(i.witnesses));
-    Value::Object(o)
 }

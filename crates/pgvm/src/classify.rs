@@ -1,6 +1,6 @@
-//! `pgvm classify` and `pgvm replay`: the classifier's table, theorem verdicts and witnesses.
+//! `pgvm classify` and `pgvm replay`: the classifier's table, theorem verdicts and witnesses
+//! (the replay's rows come from `pgvm_lab::replay`; this module lays them out).
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pgvm_classify::{
-    CLASSES, Class, ClassVerdict, Config, DEFAULT_SAMPLES, Evidence, HypoView, InsnReport, Report,
-    State, Theorem, Witness, WitnessFile,
+    CLASSES, Class, ClassVerdict, Config, DEFAULT_SAMPLES, Evidence, InsnReport, Report, Theorem,
 };
 use pgvm_isa::Isa;
-use pgvm_machine::Step;
+use pgvm_lab::classify::Classification;
+use pgvm_lab::replay::WitnessReplay;
 
 /// Arguments of `pgvm classify`.
 #[derive(clap::Args)]
@@ -32,9 +32,6 @@ pub struct ClassifyArgs {
     /// Also check every state of a small stated configuration (q = 4; see the output).
     #[arg(long)]
     pub exhaustive: bool,
-    /// Print a JSON array with one object per ISA instead of tables.
-    #[arg(long)]
-    pub json: bool,
     /// Write every witness to FILE, for `pgvm replay`.
     #[arg(long, value_name = "FILE")]
     pub witness_out: Option<PathBuf>,
@@ -50,26 +47,8 @@ pub struct ReplayArgs {
     pub isa: Option<String>,
 }
 
-/// The profiles to classify: the named ones, then (with `--all` or when none is named) every
-/// runnable built-in.
-fn profiles(args: &ClassifyArgs) -> Result<Vec<Isa>> {
-    let mut isas = Vec::new();
-    for name in &args.isa {
-        isas.push(pgvm_isa::load(name)?);
-    }
-    if args.all || args.isa.is_empty() {
-        for name in pgvm_isa::builtin_names() {
-            let isa = pgvm_isa::load(name)?;
-            if !isa.is_abstract && !isas.iter().any(|i: &Isa| i.name == isa.name) {
-                isas.push(isa);
-            }
-        }
-    }
-    Ok(isas)
-}
-
 /// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(total: u64) -> ProgressBar {
+pub fn progress_bar(total: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -90,7 +69,7 @@ pub fn run_classifier(isas: &[Isa], config: &Config) -> Result<Vec<Report>> {
     Ok(reports)
 }
 
-pub fn classify(args: &ClassifyArgs) -> Result<ExitCode> {
+pub fn classify(args: &ClassifyArgs, json: bool) -> Result<ExitCode> {
     let config = Config {
         seed: args.seed,
         samples: args.samples,
@@ -100,15 +79,15 @@ pub fn classify(args: &ClassifyArgs) -> Result<ExitCode> {
     config
         .validate()
         .with_context(|| format!("--samples {} is refused", args.samples))?;
-    let isas = profiles(args)?;
+    let isas = pgvm_lab::classify::profiles(&args.isa, args.all)?;
     let reports = run_classifier(&isas, &config)?;
     if let Some(path) = &args.witness_out {
         std::fs::write(path, Report::witness_file(&reports).to_json())
             .with_context(|| format!("Cannot write {}", path.display()))?;
     }
-    if args.json {
-        let all: Vec<serde_json::Value> = reports.iter().map(Report::to_json).collect();
-        outln!("{}", serde_json::to_string_pretty(&all)?);
+    if json {
+        let all: Vec<Classification> = reports.iter().map(Classification::from).collect();
+        crate::cli::print_json(&all)?;
         return Ok(ExitCode::SUCCESS);
     }
     for r in &reports {
@@ -345,33 +324,24 @@ pub fn matrix(reports: &[Report]) -> String {
 
 // ---- replay ----------------------------------------------------------------------------------
 
-pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
-    let file = WitnessFile::read(&args.file)?;
-    if file.witnesses.is_empty() {
+pub fn replay(args: &ReplayArgs, json: bool) -> Result<ExitCode> {
+    let report = pgvm_lab::replay::replay_file(&args.file, args.isa.as_deref())?;
+    if json {
+        crate::cli::print_json(&report)?;
+        return Ok(if report.failed() == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    if report.witnesses.is_empty() {
         outln!("{}: no witnesses", args.file.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let mut isas: HashMap<(String, String), Isa> = HashMap::new();
-    let mut failed = 0;
-    for (k, w) in file.witnesses.iter().enumerate() {
-        let key = (w.isa.clone(), w.isa_file.clone());
-        if !isas.contains_key(&key) {
-            let isa = match &args.isa {
-                Some(name) => pgvm_isa::load(name)?,
-                None => w
-                    .load_isa()
-                    .with_context(|| format!("Witness {k} needs profile `{}`", w.isa))?,
-            };
-            isas.insert(key.clone(), isa);
-        }
-        let isa = &isas[&key];
-        let r = pgvm_classify::replay(isa, w, k)?;
-        out!("{}", side_by_side(isa, w, k, &r));
-        if !r.confirmed {
-            failed += 1;
-        }
+    for w in &report.witnesses {
+        out!("{}", side_by_side(w));
     }
-    let n = file.witnesses.len();
+    let (failed, n) = (report.failed(), report.witnesses.len());
     if failed == 0 {
         outln!("all {n} witness(es) replayed as claimed");
         Ok(ExitCode::SUCCESS)
@@ -381,201 +351,20 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     }
 }
 
-/// Labels of a witness's columns.
-fn column_labels(w: &Witness) -> [String; 2] {
-    use pgvm_classify::Atom::*;
-    match w.atom {
-        ControlUser | ControlSuper => ["before".into(), "after".into()],
-        NotPrivileged | ModeSensitive => ["S1 (supervisor)".into(), "S2 (user)".into()],
-        LocationUser | LocationSuper => [
-            "S1".into(),
-            format!("S2 = S1 shifted by x = {}", w.shift.unwrap_or(0)),
-        ],
-        TimingUser | TimingSuper => ["clock 1".into(), "clock 2".into()],
-    }
-}
-
-/// One row of a side-by-side display.
-struct Row {
-    label: String,
-    left: String,
-    right: String,
-    /// Whether the underlying values differ (the text may differ only in annotations).
-    differs: bool,
-}
-
-fn row(label: impl Into<String>, left: String, right: String) -> Row {
-    let differs = left != right;
-    Row {
-        label: label.into(),
-        left,
-        right,
-        differs,
-    }
-}
-
-/// What to show of two states.
-#[derive(Clone, Copy)]
-struct Show {
-    /// The instruction's apparent address, shown disassembled.
-    at: u64,
-    /// Physical words outside the first state's window that differ (meaningless when the two
-    /// states have different windows).
-    physical: bool,
-    /// The clock (when it matters to the witness, or differs).
-    clock: bool,
-}
-
-/// Rows for two states.
-fn state_rows(isa: &Isa, a: &State, b: &State, show: Show) -> Vec<Row> {
-    let mut rows = vec![
-        row("PSW", a.psw().to_string(), b.psw().to_string()),
-        row("q", format!("{:#x}", a.q), format!("{:#x}", b.q)),
-    ];
-    if a.assist || b.assist {
-        rows.push(row("assist", a.assist.to_string(), b.assist.to_string()));
-    }
-    if show.clock || a.clock != b.clock {
-        rows.push(row("clock", a.clock.to_string(), b.clock.to_string()));
-    }
-    let word = |s: &State, off: u64| -> (Option<u64>, String) {
-        match s.develop(off) {
-            Some(pa) => {
-                let v = s.word(pa);
-                let text = if off == show.at {
-                    format!("{v:#x}  ({})", pgvm_asm::disassemble_word(v, isa))
-                } else {
-                    format!("{v:#x}")
-                };
-                (Some(v), text)
-            }
-            None => (None, "-".into()),
-        }
-    };
-    let mut offsets: Vec<u64> = [a, b]
-        .iter()
-        .flat_map(|s| s.memory.iter().filter_map(|&(pa, _)| pa.checked_sub(s.l)))
-        .filter(|&off| off < a.b.max(b.b))
-        .collect();
-    offsets.sort_unstable();
-    offsets.dedup();
-    for off in offsets.into_iter().take(16) {
-        let ((x, left), (y, right)) = (word(a, off), word(b, off));
-        rows.push(Row {
-            label: format!("E|r[{off:#x}]"),
-            left,
-            right,
-            differs: x != y,
-        });
-    }
-    if show.physical {
-        let outside = |s: &State, pa: u64| pa < s.l || pa >= s.l.saturating_add(s.b);
-        let mut phys: Vec<u64> = a
-            .memory
-            .iter()
-            .chain(&b.memory)
-            .map(|&(pa, _)| pa)
-            .filter(|&pa| outside(a, pa) && a.word(pa) != b.word(pa))
-            .collect();
-        phys.sort_unstable();
-        phys.dedup();
-        for pa in phys.into_iter().take(8) {
-            rows.push(row(
-                format!("E[{pa:#x}] (physical)"),
-                format!("{:#x}", a.word(pa)),
-                format!("{:#x}", b.word(pa)),
-            ));
-        }
-    }
-    rows
-}
-
-fn events(v: &HypoView) -> String {
-    let e = &v.events;
-    let mut parts = Vec::new();
-    if !e.out.is_empty() {
-        parts.push(format!("console out {:02x?}", e.out));
-    }
-    if let Some(n) = e.timer {
-        parts.push(format!("timer {n}"));
-    }
-    if v.touched_device() && e.out.is_empty() && e.timer.is_none() {
-        parts.push("console input read".into());
-    }
-    if v.clock_read() {
-        parts.push("clock read".into());
-    }
-    if !e.stores.is_empty() {
-        let s: Vec<String> = e.stores.iter().map(|a| format!("{a:#x}")).collect();
-        parts.push(format!("stores to physical {}", s.join(", ")));
-    }
-    if parts.is_empty() {
-        "-".into()
-    } else {
-        parts.join("; ")
-    }
-}
-
-fn step_text(s: Step) -> String {
-    pgvm_classify::check::step_name(s)
-}
-
-/// The rows of a replay, in sections: one (before/after) for a single run, "before" and
-/// "after" for a pair.
-fn sections(isa: &Isa, w: &Witness, r: &pgvm_classify::Replay) -> Vec<(&'static str, Vec<Row>)> {
-    let Some(at) = r.runs.first().map(|(s, _, _)| s.p) else {
-        return Vec::new();
-    };
-    let show = Show {
-        at,
-        physical: w.shift.is_none(),
-        clock: r.runs.iter().any(|(_, v, _)| v.clock_read()),
-    };
-    if let [(before, after, step)] = r.runs.as_slice() {
-        let mut rows = state_rows(isa, before, &after.state, show);
-        rows.push(row("step", String::new(), step_text(*step)));
-        rows.push(row("events", String::new(), events(after)));
-        return vec![("", rows)];
-    }
-    let [(a, va, sa), (b, vb, sb), ..] = r.runs.as_slice() else {
-        return Vec::new();
-    };
-    let before = Show {
-        physical: false,
-        ..show
-    };
-    let mut after = vec![row("step", step_text(*sa), step_text(*sb))];
-    let shown = Show {
-        clock: false,
-        ..show
-    };
-    after.extend(
-        state_rows(isa, &va.state, &vb.state, shown)
-            .into_iter()
-            .filter(|r| r.label != "q"),
-    );
-    // Store addresses are physical: they differ between shifted windows without meaning it.
-    after.push(Row {
-        differs: false,
-        ..row("events", events(va), events(vb))
-    });
-    vec![("before", state_rows(isa, a, b, before)), ("after", after)]
-}
-
-fn side_by_side(isa: &Isa, w: &Witness, k: usize, r: &pgvm_classify::Replay) -> String {
+fn side_by_side(r: &WitnessReplay) -> String {
     let mut out = format!(
-        "witness {k}: {} {} — {} (found by {}, seed {}, sample {})\nclaim:    {}\n",
-        w.isa,
-        w.mnemonic,
-        w.atom.name(),
-        w.found_by.name(),
-        w.seed,
-        w.sample,
-        w.claim
+        "witness {}: {} {} — {} (found by {}, seed {}, sample {})\nclaim:    {}\n",
+        r.index,
+        r.isa,
+        r.mnemonic,
+        r.atom.name(),
+        r.found_by.name(),
+        r.seed,
+        r.sample,
+        r.claim
     );
-    let labels = column_labels(w);
-    let sections = sections(isa, w, r);
-    let rows = || sections.iter().flat_map(|(_, rows)| rows);
+    let labels = &r.columns;
+    let rows = || r.sections.iter().flat_map(|s| &s.rows);
     let lw = rows().map(|r| r.label.len()).max().unwrap_or(8).max(8);
     let cw = rows()
         .map(|r| r.left.chars().count())
@@ -583,17 +372,17 @@ fn side_by_side(isa: &Isa, w: &Witness, k: usize, r: &pgvm_classify::Replay) -> 
         .max()
         .unwrap_or(10);
     out += &format!("\n{:7} {:lw$}  {:cw$}  {}\n", "", "", labels[0], labels[1]);
-    for (name, rows) in &sections {
-        for (i, r) in rows.iter().enumerate() {
-            let head = if i == 0 { *name } else { "" };
-            let mark = if r.differs && !r.left.is_empty() {
+    for section in &r.sections {
+        for (i, row) in section.rows.iter().enumerate() {
+            let head = if i == 0 { section.name } else { "" };
+            let mark = if row.differs && !row.left.is_empty() {
                 "   <-- differs"
             } else {
                 ""
             };
             out += &format!(
                 "{head:7} {:lw$}  {:cw$}  {}{mark}\n",
-                r.label, r.left, r.right
+                row.label, row.left, row.right
             );
         }
     }

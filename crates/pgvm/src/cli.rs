@@ -15,8 +15,18 @@ use crate::program;
 /// MC68000/68010 and IA-32).
 #[derive(Parser)]
 #[command(name = "pgvm", version, about, long_about = None)]
-#[command(after_help = "Start with `pgvm tour`. Errors exit with code 2.")]
+#[command(
+    after_help = "Start with `pgvm tour`. Errors exit with code 2: as `file:line:col: message` and \
+`hint:` lines, with the source line and a caret on a terminal or with CLICOLOR_FORCE=1 (no colour \
+when NO_COLOR is set), \
+or under --json as one JSON object {\"message\", \"location\": {\"file\", \"line\", \"col\"}, \
+\"hint\"} on stderr. A closed stdout (`pgvm tour | head`) ends a command quietly with code 0."
+)]
 pub struct Cli {
+    /// Print one JSON value on stdout instead of text (every command). An error is then one
+    /// JSON object on stderr: {"message", "location": {"file", "line", "col"}, "hint"}.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,8 +40,10 @@ enum Command {
     /// loop, 2 on bad input.
     Run(RunArgs),
     /// Assemble a source file into a memory image (JSON, see docs/image-format.md).
+    ///
+    /// With --json, a summary of the image (file, isa, words, segments) goes to stdout.
     Asm {
-        /// Assembly source.
+        /// Assembly source, or `-` for standard input.
         file: PathBuf,
         /// Where to write the image.
         #[arg(short, long)]
@@ -41,6 +53,8 @@ enum Command {
         isa: Option<String>,
     },
     /// Print an image as assembly source that assembles back to the same image.
+    ///
+    /// With --json: {"isa", "source"}.
     Disasm {
         /// A memory image written by `pgvm asm`.
         image: PathBuf,
@@ -71,7 +85,9 @@ enum Command {
     ///
     /// The monitor shares out one real machine: the allocator gives each VM its own memory
     /// (refusing, with a message, a VM that does not fit), and the VMs take turns of --slice
-    /// guest instructions, so a guest that never halts cannot starve the others.
+    /// guest instructions, so a guest that never halts cannot starve the others. A refused
+    /// guest is named by its position and file, and listed in --json with the reason.
+    /// Exit code: 0 if every guest halted, 1 if one did not, 2 on bad input or a refused VM.
     Vm(crate::vmm::VmArgs),
     /// Show each instruction that breaks Theorem 1 making a guest diverge under the monitor.
     ///
@@ -86,8 +102,12 @@ enum Command {
 #[derive(Subcommand)]
 enum IsaCommand {
     /// Every built-in profile, with its one-line description.
+    ///
+    /// With --json: an array of {"name", "description", "abstract", "instructions"}.
     List,
     /// A Markdown reference of every instruction: encoding, semantics and effects.
+    ///
+    /// With --json: the checked profile itself (formats, instructions, bodies, effects).
     Doc {
         /// A built-in profile name (see `pgvm isa list`) or a path to a .isa file.
         isa: String,
@@ -97,7 +117,8 @@ enum IsaCommand {
 /// Arguments of `pgvm run`.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// An assembly source (.s) or a memory image written by `pgvm asm`.
+    /// An assembly source (.s), a memory image written by `pgvm asm`, or `-` for assembly
+    /// source on standard input (at most 16 MiB).
     pub file: PathBuf,
     /// ISA profile name or .isa path [default: the program's own, else s370].
     #[arg(long)]
@@ -111,55 +132,130 @@ pub struct RunArgs {
     /// Print every executed instruction with the PSW before it, to stderr.
     #[arg(long)]
     pub trace: bool,
-    /// Print one JSON object with the result instead of text.
-    #[arg(long)]
-    pub json: bool,
     /// Bytes for the console's input queue.
     #[arg(long, default_value = "")]
     pub input: String,
 }
 
+/// Prints `value` as one pretty JSON value on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    outln!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// What `pgvm asm --json` prints.
+#[derive(serde::Serialize)]
+struct AsmSummary {
+    output: String,
+    isa: String,
+    words: usize,
+    segments: usize,
+}
+
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let json = cli.json;
     match cli.command {
-        Command::Run(args) => crate::run::run(&args),
+        Command::Run(args) => crate::run::run(&args, json),
         Command::Asm { file, output, isa } => {
             let (isa, mut image) = program::load(&file, isa.as_deref())?;
             image.record_isa_path(&isa, &output);
             std::fs::write(&output, image.to_json())
                 .with_context(|| format!("Cannot write {}", output.display()))?;
-            eprintln!(
-                "{}: {} words in {} segment(s) for {}",
-                output.display(),
-                image.segments.iter().map(|s| s.words.len()).sum::<usize>(),
-                image.segments.len(),
-                image.isa
-            );
+            let summary = AsmSummary {
+                output: output.display().to_string(),
+                isa: image.isa.clone(),
+                words: image.segments.iter().map(|s| s.words.len()).sum(),
+                segments: image.segments.len(),
+            };
+            if json {
+                print_json(&summary)?;
+            } else {
+                eprintln!(
+                    "{}: {} words in {} segment(s) for {}",
+                    summary.output, summary.words, summary.segments, summary.isa
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Disasm { image, isa } => {
             let (isa, image) = program::load(&image, isa.as_deref())?;
-            out!("{}", pgvm_asm::disassemble(&image, &isa));
+            let source = pgvm_asm::disassemble(&image, &isa);
+            if json {
+                print_json(&Disassembly {
+                    isa: &isa.name,
+                    source: &source,
+                })?;
+            } else {
+                out!("{source}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Isa(IsaCommand::List) => {
-            isa_list()?;
+            isa_list(json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Isa(IsaCommand::Doc { isa }) => {
             let isa = pgvm_isa::load(&isa)?;
-            out!("{}", pgvm_isa::render_markdown(&isa));
+            if json {
+                print_json(&isa)?;
+            } else {
+                out!("{}", pgvm_isa::render_markdown(&isa));
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tour => crate::tour::tour(),
-        Command::Counterexample(args) => crate::counterexample::counterexample(&args),
-        Command::Classify(args) => crate::classify::classify(&args),
-        Command::Replay(args) => crate::classify::replay(&args),
-        Command::Equiv(args) => crate::vmm::equiv(&args),
-        Command::Vm(args) => crate::vmm::vm(&args),
+        Command::Tour => crate::tour::tour(json),
+        Command::Counterexample(args) => crate::counterexample::counterexample(&args, json),
+        Command::Classify(args) => crate::classify::classify(&args, json),
+        Command::Replay(args) => crate::classify::replay(&args, json),
+        Command::Equiv(args) => crate::vmm::equiv(&args, json),
+        Command::Vm(args) => crate::vmm::vm(&args, json),
     }
 }
 
-fn isa_list() -> Result<()> {
+/// What `pgvm disasm --json` prints.
+#[derive(serde::Serialize)]
+struct Disassembly<'a> {
+    isa: &'a str,
+    source: &'a str,
+}
+
+/// One line of `pgvm isa list`.
+#[derive(serde::Serialize)]
+struct IsaEntry {
+    name: String,
+    description: String,
+    #[serde(rename = "abstract")]
+    is_abstract: bool,
+    /// Instructions, inherited ones included.
+    instructions: usize,
+    /// Why it does not load, when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn isa_list(json: bool) -> Result<()> {
+    if json {
+        let entries: Vec<IsaEntry> = pgvm_isa::builtin_names()
+            .iter()
+            .map(|name| match pgvm_isa::load(name) {
+                Ok(isa) => IsaEntry {
+                    name: isa.name,
+                    description: isa.description,
+                    is_abstract: isa.is_abstract,
+                    instructions: isa.insns.len(),
+                    error: None,
+                },
+                Err(e) => IsaEntry {
+                    name: name.to_string(),
+                    description: String::new(),
+                    is_abstract: false,
+                    instructions: 0,
+                    error: Some(e.to_string()),
+                },
+            })
+            .collect();
+        return print_json(&entries);
+    }
     let mut abstracts = Vec::new();
     for name in pgvm_isa::builtin_names() {
         match pgvm_isa::load(name) {

@@ -1,22 +1,13 @@
-//! `pgvm counterexample`: Theorem 1's failures, shown on the monitor.
-//!
-//! The classifier says which instructions are sensitive but not privileged, and backs each
-//! "sensitive" with a witness state. That state is already a program: its memory holds the
-//! instruction at `P`, and its `<M, P, R>` is where to start. Running it bare and under
-//! trap-and-emulate, the equivalence checker finds where the two part ways: the constructive
-//! side of the theorem's "if", shown failing where its condition fails.
+//! `pgvm counterexample`: Theorem 1's failures, shown on the monitor (the experiment is
+//! `pgvm_lab::counterexample`; this module parses the arguments and renders its report).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use pgvm_classify::{Atom, Config, DEFAULT_SAMPLES, Finding, InsnReport, State, Theorem, Witness};
+use anyhow::Result;
+use pgvm_classify::{Config, DEFAULT_SAMPLES};
 use pgvm_isa::Isa;
-use pgvm_machine::MAX_WORDS;
-use pgvm_vmm::{CP_WORDS, EquivReport, Guest, check_equivalence};
-use serde_json::json;
-
-use crate::vmm::equiv_json;
+use pgvm_lab::counterexample::Counterexamples;
 
 /// Arguments of `pgvm counterexample`.
 #[derive(clap::Args)]
@@ -30,37 +21,9 @@ pub struct CounterexampleArgs {
     /// States the classifier searches per instruction and open question.
     #[arg(long, default_value_t = DEFAULT_SAMPLES)]
     pub samples: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
-/// The sensitivity atoms, in the order their witnesses are tried: those from supervisor
-/// mode first, because the monitor runs virtual supervisor code in real user mode, which is
-/// where a sensitive unprivileged instruction gives itself away.
-const SENSITIVE: [Atom; 5] = [
-    Atom::ModeSensitive,
-    Atom::ControlSuper,
-    Atom::LocationSuper,
-    Atom::ControlUser,
-    Atom::LocationUser,
-];
-
-/// Other seeds tried when no witness of the first fits in a VM.
-const RESEEDS: u64 = 8;
-
-/// One instruction that breaks Theorem 1, and what its witness did on the monitor.
-pub struct Case {
-    mnemonic: String,
-    /// Why it is not privileged, in words.
-    unprivileged: String,
-    /// The witness that became the guest, and the run; `None` when no witness gave one.
-    shown: Option<(Witness, Guest, EquivReport)>,
-    /// Witnesses tried that did not become a diverging guest, and why.
-    skipped: Vec<String>,
-}
-
-pub fn counterexample(args: &CounterexampleArgs) -> Result<ExitCode> {
+pub fn counterexample(args: &CounterexampleArgs, json: bool) -> Result<ExitCode> {
     let isa = Arc::new(pgvm_isa::load(&args.isa)?);
     let config = Config {
         seed: args.seed,
@@ -73,129 +36,30 @@ pub fn counterexample(args: &CounterexampleArgs) -> Result<ExitCode> {
         );
     }
     config.validate()?;
-    let (t1, cases) = find(&isa, &config)?;
-    let all_shown = cases.iter().all(|c| c.shown.is_some());
-    if args.json {
-        let json = json!({
-            "isa": isa.name,
-            "theorem1": t1,
-            "counterexamples": cases.iter().map(|c| case_json(&isa, c)).collect::<Vec<_>>(),
-        });
-        outln!("{}", serde_json::to_string_pretty(&json)?);
+    let found = find(&isa, &config)?;
+    if json {
+        crate::cli::print_json(&found)?;
     } else {
-        out!("{}", text(&isa, &t1, &cases));
+        out!("{}", text(&isa, &found));
     }
-    Ok(if all_shown {
+    Ok(if found.all_shown() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// Classifies the profile and demonstrates each instruction that breaks Theorem 1.
-pub fn find(isa: &Arc<Isa>, config: &Config) -> Result<(Theorem, Vec<Case>)> {
-    let report = crate::classify::run_classifier(std::slice::from_ref(&**isa), config)?.remove(0);
-    let mut cases = Vec::new();
-    for name in &report.theorem1.violations {
-        let Some(insn) = report.instructions.iter().find(|i| &i.mnemonic == name) else {
-            continue;
-        };
-        cases.push(demonstrate(isa, insn, config)?);
-    }
-    Ok((report.theorem1, cases))
-}
-
-/// Tries the instruction's sensitivity witnesses, then those of other seeds, until one
-/// becomes a guest whose two runs part ways.
-fn demonstrate(isa: &Arc<Isa>, insn: &InsnReport, config: &Config) -> Result<Case> {
-    let mut case = Case {
-        mnemonic: insn.mnemonic.clone(),
-        unprivileged: witnessed(insn, Atom::NotPrivileged)
-            .map_or_else(|| "not privileged".into(), |w| w.claim.clone()),
-        shown: None,
-        skipped: Vec::new(),
-    };
-    let id = isa
-        .insn(&insn.mnemonic)
-        .context("the classifier named an instruction the profile lacks")?;
-    for k in 0..=RESEEDS {
-        let reseeded;
-        let report = if k == 0 {
-            insn
-        } else {
-            let c = Config {
-                seed: config.seed.wrapping_add(k),
-                ..config.clone()
-            };
-            reseeded = pgvm_classify::classify_insn(isa, id, &c);
-            &reseeded
-        };
-        for atom in SENSITIVE {
-            let Some(w) = witnessed(report, atom) else {
-                continue;
-            };
-            let guest = match guest_of_state(&w.states[0]) {
-                Ok(g) => g,
-                Err(why) => {
-                    case.skipped
-                        .push(format!("seed {}, {}: {why}", w.seed, atom.name()));
-                    continue;
-                }
-            };
-            // One instruction: the witness's own, which is where the definitions say it differs.
-            let r = check_equivalence(isa.clone(), &guest, pgvm_vmm::TechniqueKind::Tae, 1)?;
-            if r.equivalent {
-                case.skipped.push(format!(
-                    "seed {}, {}: the runs agree after the instruction",
-                    w.seed,
-                    atom.name()
-                ));
-                continue;
-            }
-            case.shown = Some((w.clone(), guest, r));
-            return Ok(case);
-        }
-    }
-    Ok(case)
-}
-
-fn witnessed(insn: &InsnReport, atom: Atom) -> Option<&Witness> {
-    match insn.findings.get(&atom) {
-        Some(Finding::Witnessed { witness, .. }) => insn.witnesses.get(*witness),
-        _ => None,
-    }
-}
-
-/// The witness state as a guest of `w = q` words: its memory as segments, its PSW as the
-/// entry. Nothing is moved or shrunk, so the guest is exactly the state the classifier saw.
-fn guest_of_state(s: &State) -> Result<Guest, String> {
-    let most = MAX_WORDS - CP_WORDS;
-    if s.q > most {
-        return Err(format!(
-            "its q = {} words does not fit in a VM (at most {most} beside the monitor)",
-            s.q
-        ));
-    }
-    if s.assist {
-        return Err("it starts with the assist on, and a guest starts with it off".into());
-    }
-    let mut segments: Vec<(u64, Vec<u64>)> = Vec::new();
-    for &(pa, value) in &s.memory {
-        match segments.last_mut() {
-            Some((org, words)) if *org + words.len() as u64 == pa => words.push(value),
-            _ => segments.push((pa, vec![value])),
-        }
-    }
-    Ok(Guest {
-        w: s.q,
-        segments,
-        entry: s.psw(),
-        input: Vec::new(),
-    })
+/// The experiment, with a progress bar while the classifier runs.
+pub fn find(isa: &Arc<Isa>, config: &Config) -> Result<Counterexamples> {
+    let bar = crate::classify::progress_bar(isa.insns.len() as u64);
+    let found = pgvm_lab::counterexample::find(isa, config, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    Ok(found)
 }
 
 /// The verdict and every case, as the command prints them.
-pub fn text(isa: &Isa, t1: &Theorem, cases: &[Case]) -> String {
+pub fn text(isa: &Isa, found: &Counterexamples) -> String {
+    let (t1, cases) = (&found.theorem1, &found.counterexamples);
     let mut out = String::new();
     if t1.holds {
         out.push_str(&format!(
@@ -216,9 +80,9 @@ pub fn text(isa: &Isa, t1: &Theorem, cases: &[Case]) -> String {
         out.push('\n');
         out.push_str(&format!(
             "{}: not privileged ({})\n",
-            c.mnemonic, c.unprivileged
+            c.mnemonic, c.not_privileged
         ));
-        let Some((w, g, r)) = &c.shown else {
+        let (Some(w), Some(g), Some(r)) = (&c.witness, &c.guest, &c.equiv) else {
             out.push_str("  no witness became a diverging guest:\n");
             for s in &c.skipped {
                 out.push_str(&format!("    {s}\n"));
@@ -234,18 +98,15 @@ pub fn text(isa: &Isa, t1: &Theorem, cases: &[Case]) -> String {
             w.claim
         ));
         out.push_str(&format!("  guest: w = {} words, entry {}\n", g.w, g.entry));
-        for (org, words) in &g.segments {
-            for (i, word) in words.iter().enumerate() {
-                let a = org + i as u64;
-                let mark = if pgvm_machine::develop(g.entry.p, g.entry.r, g.w) == Some(a) {
+        for seg in &g.segments {
+            for (i, (word, disasm)) in seg.words.iter().zip(&seg.disasm).enumerate() {
+                let a = seg.org + i as u64;
+                let mark = if g.entry_address() == Some(a) {
                     "  <- P"
                 } else {
                     ""
                 };
-                out.push_str(&format!(
-                    "    E[{a:#x}] = {word:#018x}  {}{mark}\n",
-                    pgvm_asm::disassemble_word(*word, isa)
-                ));
+                out.push_str(&format!("    E[{a:#x}] = {word:#018x}  {disasm}{mark}\n"));
             }
         }
         // With one guest instruction the counts say what became of the witness's instruction.
@@ -273,30 +134,4 @@ pub fn text(isa: &Isa, t1: &Theorem, cases: &[Case]) -> String {
         }
     }
     out
-}
-
-fn case_json(isa: &Isa, c: &Case) -> serde_json::Value {
-    match &c.shown {
-        Some((w, g, r)) => json!({
-            "mnemonic": c.mnemonic,
-            "not_privileged": c.unprivileged,
-            "witness": w,
-            "guest": {
-                "w": g.w,
-                "entry": g.entry.to_string(),
-                "segments": g.segments.iter().map(|(org, words)| json!({
-                    "org": org,
-                    "words": words,
-                    "disasm": words.iter().map(|x| pgvm_asm::disassemble_word(*x, isa)).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            },
-            "equiv": equiv_json(isa, r),
-        }),
-        None => json!({
-            "mnemonic": c.mnemonic,
-            "not_privileged": c.unprivileged,
-            "witness": null,
-            "skipped": c.skipped,
-        }),
-    }
 }

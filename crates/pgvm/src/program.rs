@@ -1,9 +1,10 @@
 //! Loading a program: an assembly source or an image, with the ISA it is written for.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
 
@@ -39,21 +40,60 @@ fn choose_isa(cli: Option<&str>, declared: Option<(&str, &Path)>, what: &str) ->
     Ok(Arc::new(isa))
 }
 
-/// Loads `path` as an assembly source or an image.
+/// The ISA of an assembly source `src` (named `name`, in directory `dir`): `--isa` if given,
+/// which must agree with the program's `.isa` line; else that line, found the way `extends`
+/// finds a parent; else the default.
+fn source_isa(name: &str, src: &str, dir: &Path, cli: Option<&str>) -> Result<Arc<Isa>> {
+    let declared = pgvm_asm::declared_isa_at(name, src);
+    Ok(match (&declared, cli) {
+        (Some((d, at)), None) => Arc::new(pgvm_isa::load_declared(d, at, dir)?),
+        _ => choose_isa(
+            cli,
+            declared.as_ref().map(|(d, _)| (d.as_str(), dir)),
+            "program's .isa directive",
+        )?,
+    })
+}
+
+/// The most standard input read as a program: the assembler's limit for a source file.
+pub const MAX_STDIN_BYTES: u64 = pgvm_isa::MAX_SOURCE_BYTES;
+
+/// The name standard input goes by in messages.
+const STDIN_NAME: &str = "<stdin>";
+
+/// Reads an assembly source from standard input, refusing more than [`MAX_STDIN_BYTES`].
+fn read_stdin() -> Result<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_STDIN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .context("Cannot read standard input")?;
+    if bytes.len() as u64 > MAX_STDIN_BYTES {
+        bail!(
+            "Standard input holds more than {MAX_STDIN_BYTES} bytes (16 MiB), the most a source may have\n  hint: split the program with .include, or pass it as a file"
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "Standard input is not UTF-8 text\n  hint: `-` reads an assembly source; pass an image as a file"
+        )
+    })
+}
+
+/// Loads `path` as an assembly source or an image; `-` is an assembly source on standard
+/// input (its `.include`s are relative to the current directory).
 pub fn load(path: &Path, isa: Option<&str>) -> Result<(Arc<Isa>, Image)> {
+    if path.as_os_str() == "-" {
+        let src = read_stdin()?;
+        let isa = source_isa(STDIN_NAME, &src, Path::new("."), isa)?;
+        let image = pgvm_asm::assemble_str(STDIN_NAME, &src, &isa)?;
+        return Ok((isa, image));
+    }
     let dir = path.parent().unwrap_or(Path::new(""));
     if is_source(path) {
         let src = pgvm_isa::read_source(path)?;
-        let declared = pgvm_asm::declared_isa_at(&path.display().to_string(), &src);
-        let isa = match (&declared, isa) {
-            // The program's own `.isa` line, found the way `extends` finds a parent.
-            (Some((d, at)), None) => Arc::new(pgvm_isa::load_declared(d, at, dir)?),
-            _ => choose_isa(
-                isa,
-                declared.as_ref().map(|(d, _)| (d.as_str(), dir)),
-                "program's .isa directive",
-            )?,
-        };
+        let isa = source_isa(&path.display().to_string(), &src, dir, isa)?;
         let image = pgvm_asm::assemble_file(path, &isa)?;
         Ok((isa, image))
     } else {

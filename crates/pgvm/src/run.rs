@@ -8,7 +8,6 @@ use anyhow::{Result, anyhow};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
 use pgvm_machine::{Exit, Machine, StateView};
-use serde_json::json;
 
 use crate::cli::RunArgs;
 use crate::program;
@@ -23,17 +22,17 @@ pub fn boot(isa: Arc<Isa>, image: &Image, mem: u64) -> Result<Machine> {
     Ok(m)
 }
 
-pub fn run(args: &RunArgs) -> Result<ExitCode> {
+pub fn run(args: &RunArgs, json: bool) -> Result<ExitCode> {
     let (isa, image) = program::load(&args.file, args.isa.as_deref())?;
     let mut m = boot(isa, &image, args.mem)?;
     m.push_input(args.input.as_bytes());
     let exit = if args.trace {
         trace(&mut m, args.max_steps)?
     } else {
-        run_streaming(&mut m, args.max_steps, !args.json)?
+        run_streaming(&mut m, args.max_steps, !json)?
     };
-    if args.json {
-        outln!("{}", serde_json::to_string_pretty(&report(&m, exit))?);
+    if json {
+        crate::cli::print_json(&report(&m, exit))?;
     } else {
         eprintln!("{}", summary(&m, exit));
     }
@@ -111,23 +110,60 @@ pub fn summary(m: &Machine, exit: Exit) -> String {
     )
 }
 
-pub fn report(m: &Machine, exit: Exit) -> serde_json::Value {
+/// What `pgvm run --json` prints.
+#[derive(serde::Serialize)]
+pub struct RunReport {
+    isa: String,
+    halted: bool,
+    exit: String,
+    steps: u64,
+    psw: PswReport,
+    console: String,
+    traps: Traps,
+}
+
+/// The final PSW, by component.
+#[derive(serde::Serialize)]
+struct PswReport {
+    mode: &'static str,
+    p: u64,
+    l: u64,
+    b: u64,
+}
+
+/// Trap counts.
+#[derive(serde::Serialize)]
+struct Traps {
+    total: u64,
+    memory: u64,
+    privileged: u64,
+    instruction: u64,
+    illegal: u64,
+    interrupts: u64,
+}
+
+pub fn report(m: &Machine, exit: Exit) -> RunReport {
     let psw = m.psw();
     let s = m.stats();
-    json!({
-        "isa": m.isa().name,
-        "halted": exit == Exit::Halted,
-        "exit": exit_name(exit),
-        "steps": m.steps(),
-        "psw": { "mode": psw.mode.name(), "p": psw.p, "l": psw.r.l, "b": psw.r.b },
-        "console": String::from_utf8_lossy(m.output()),
-        "traps": {
-            "total": s.traps(),
-            "memory": s.memory,
-            "privileged": s.privileged,
-            "instruction": s.instruction,
-            "illegal": s.illegal,
-            "interrupts": s.interrupts,
+    RunReport {
+        isa: m.isa().name.clone(),
+        halted: exit == Exit::Halted,
+        exit: exit_name(exit),
+        steps: m.steps(),
+        psw: PswReport {
+            mode: psw.mode.name(),
+            p: psw.p,
+            l: psw.r.l,
+            b: psw.r.b,
         },
-    })
+        console: String::from_utf8_lossy(m.output()).into_owned(),
+        traps: Traps {
+            total: s.traps(),
+            memory: s.memory,
+            privileged: s.privileged,
+            instruction: s.instruction,
+            illegal: s.illegal,
+            interrupts: s.interrupts,
+        },
+    }
 }

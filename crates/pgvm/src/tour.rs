@@ -7,9 +7,51 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use pgvm_classify::Theorem;
+use pgvm_lab::counterexample::Counterexamples;
+use pgvm_lab::equiv::Equivalence;
 use pgvm_machine::Exit;
+use serde::Serialize;
 
 use crate::{guests, run};
+
+/// What `pgvm tour --json` prints: the same sections as the text, as data.
+#[derive(Serialize, Default)]
+struct Tour {
+    /// The runnable built-in profiles.
+    profiles: Vec<Profile>,
+    /// The sample guests and tsos on the bare machine.
+    guests: Vec<GuestRun>,
+    /// Each profile's theorem verdicts.
+    classification: Vec<Verdicts>,
+    /// tsos bare and under the monitor.
+    monitor: Vec<Equivalence>,
+    /// The m68000's counterexamples.
+    counterexamples: Option<Counterexamples>,
+}
+
+#[derive(Serialize)]
+struct Profile {
+    name: String,
+    instructions: usize,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct GuestRun {
+    file: String,
+    shows: String,
+    run: run::RunReport,
+}
+
+#[derive(Serialize)]
+struct Verdicts {
+    isa: String,
+    assist: bool,
+    theorem1: Theorem,
+    theorem2: Theorem,
+    theorem3: Theorem,
+}
 
 /// The sample guests, with what each one shows.
 const GUESTS: &[(&str, &str)] = &[
@@ -37,48 +79,73 @@ fn guests_dir() -> PathBuf {
     PathBuf::new()
 }
 
-pub fn tour() -> Result<ExitCode> {
-    outln!("pgvm tour: Popek & Goldberg's third-generation machine, executable\n");
-    outln!("== The built-in ISA profiles (pgvm isa list)\n");
+pub fn tour(json: bool) -> Result<ExitCode> {
+    let mut tour = Tour::default();
+    if !json {
+        outln!("pgvm tour: Popek & Goldberg's third-generation machine, executable\n");
+        outln!("== The built-in ISA profiles (pgvm isa list)\n");
+    }
     for name in pgvm_isa::builtin_names() {
         let isa = pgvm_isa::load(name)?;
         if !isa.is_abstract {
             let insns = isa.insns.len();
-            outln!(
-                "  {:<8} {insns:>2} instructions  {}",
-                isa.name,
-                isa.description
-            );
+            if !json {
+                outln!(
+                    "  {:<8} {insns:>2} instructions  {}",
+                    isa.name,
+                    isa.description
+                );
+            }
+            tour.profiles.push(Profile {
+                name: isa.name,
+                instructions: insns,
+                description: isa.description,
+            });
         }
     }
-    outln!(
-        "\nEach profile extends `base`, the paper's machine: memory-to-memory instructions whose\n\
-         every address goes through R = <l, b>, in both modes.\n"
-    );
+    if !json {
+        outln!(
+            "\nEach profile extends `base`, the paper's machine: memory-to-memory instructions whose\n\
+             every address goes through R = <l, b>, in both modes.\n"
+        );
+    }
     let dir = guests_dir();
     let mut failures = 0;
     for (file, what) in GUESTS {
         let path = dir.join(file);
-        outln!("== guests/{file}: {what}\n");
+        if !json {
+            outln!("== guests/{file}: {what}\n");
+        }
         let (isa, image) =
             guests::load(&path).with_context(|| format!("The tour needs {}", path.display()))?;
         let mut m = run::boot(isa, &image, pgvm_machine::DEFAULT_WORDS)?;
         let exit = m.run(1_000_000);
-        for line in String::from_utf8_lossy(m.output()).lines() {
-            outln!("  | {line}");
+        if !json {
+            for line in String::from_utf8_lossy(m.output()).lines() {
+                outln!("  | {line}");
+            }
+            outln!("  {}\n", run::summary(&m, exit));
         }
-        outln!("  {}\n", run::summary(&m, exit));
         if exit != Exit::Halted {
             failures += 1;
         }
+        tour.guests.push(GuestRun {
+            file: format!("guests/{file}"),
+            shows: what.to_string(),
+            run: run::report(&m, exit),
+        });
     }
-    failures += tsos(&dir)?;
-    classification()?;
-    monitor(&dir)?;
-    counterexamples()?;
-    outln!(
-        "Next: pgvm run guests/hello.s --trace, pgvm classify --isa ia32, pgvm equiv guests/tsos/pdp10.s, pgvm --help."
-    );
+    failures += tsos(&dir, &mut tour, json)?;
+    classification(&mut tour, json)?;
+    monitor(&dir, &mut tour, json)?;
+    counterexamples(&mut tour, json)?;
+    if json {
+        crate::cli::print_json(&tour)?;
+    } else {
+        outln!(
+            "Next: pgvm run guests/hello.s --trace, pgvm classify --isa ia32, pgvm equiv guests/tsos/pdp10.s, pgvm --help."
+        );
+    }
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
@@ -89,112 +156,138 @@ pub fn tour() -> Result<ExitCode> {
 
 /// The time-sharing OS (guests/tsos/s370.s): its processes' interleaved output, shortened to
 /// its first and last lines, and the summary. Returns 1 if it did not halt.
-fn tsos(dir: &std::path::Path) -> Result<u32> {
+fn tsos(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<u32> {
     const HEAD: usize = 12;
     const TAIL: usize = 4;
+    const SHOWS: &str = "tsos, a time-sharing OS: six processes in their own windows, preempted by the interval timer, calling the kernel with svc (docs/guests.md)";
     let path = dir.join("tsos/s370.s");
-    outln!(
-        "== guests/tsos/s370.s: tsos, a time-sharing OS: six processes in their own windows,\n   \
-         preempted by the interval timer, calling the kernel with svc (docs/guests.md)\n"
-    );
+    if !json {
+        outln!(
+            "== guests/tsos/s370.s: tsos, a time-sharing OS: six processes in their own windows,\n   \
+             preempted by the interval timer, calling the kernel with svc (docs/guests.md)\n"
+        );
+    }
     let (isa, image) =
         guests::load(&path).with_context(|| format!("The tour needs {}", path.display()))?;
     let mut m = run::boot(isa, &image, pgvm_machine::DEFAULT_WORDS)?;
     let exit = m.run(50_000_000);
-    let output = String::from_utf8_lossy(m.output()).into_owned();
-    let lines: Vec<&str> = output.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        if i < HEAD || i + TAIL >= lines.len() {
-            outln!("  | {line}");
-        } else if i == HEAD {
-            outln!("  | ... {} more lines ...", lines.len() - HEAD - TAIL);
+    if !json {
+        let output = String::from_utf8_lossy(m.output()).into_owned();
+        let lines: Vec<&str> = output.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if i < HEAD || i + TAIL >= lines.len() {
+                outln!("  | {line}");
+            } else if i == HEAD {
+                outln!("  | ... {} more lines ...", lines.len() - HEAD - TAIL);
+            }
         }
+        outln!("  {}\n", run::summary(&m, exit));
     }
-    outln!("  {}\n", run::summary(&m, exit));
+    tour.guests.push(GuestRun {
+        file: "guests/tsos/s370.s".into(),
+        shows: SHOWS.into(),
+        run: run::report(&m, exit),
+    });
     Ok(u32::from(exit != Exit::Halted))
 }
 
 /// The classifier's verdict matrix over every built-in profile, with the default settings.
-fn classification() -> Result<()> {
-    outln!(
-        "== The classifier (pgvm classify --all): each instruction's classes derived from its\n   \
-         semantics (proof, or a replayable witness), then the conditions of Theorems 1-3\n"
-    );
-    let mut isas = Vec::new();
-    for name in pgvm_isa::builtin_names() {
-        let isa = pgvm_isa::load(name)?;
-        if !isa.is_abstract {
-            isas.push(isa);
-        }
+fn classification(tour: &mut Tour, json: bool) -> Result<()> {
+    if !json {
+        outln!(
+            "== The classifier (pgvm classify --all): each instruction's classes derived from its\n   \
+             semantics (proof, or a replayable witness), then the conditions of Theorems 1-3\n"
+        );
     }
+    let isas = pgvm_lab::classify::profiles(&[], true)?;
     let reports = crate::classify::run_classifier(&isas, &pgvm_classify::Config::default())?;
-    for line in crate::classify::matrix(&reports).lines() {
-        outln!("  {line}");
+    if !json {
+        for line in crate::classify::matrix(&reports).lines() {
+            outln!("  {line}");
+        }
+        outln!(
+            "\n  Sufficient conditions: where one fails, `pgvm classify --isa NAME` names the\n  \
+             instructions and their witnesses.\n"
+        );
     }
-    outln!(
-        "\n  Sufficient conditions: where one fails, `pgvm classify --isa NAME` names the\n  \
-         instructions and their witnesses.\n"
-    );
+    tour.classification = reports
+        .into_iter()
+        .map(|r| Verdicts {
+            isa: r.isa,
+            assist: r.assist,
+            theorem1: r.theorem1,
+            theorem2: r.theorem2,
+            theorem3: r.theorem3,
+        })
+        .collect();
     Ok(())
 }
 
 /// The trap-and-emulate monitor: the OS bare and virtualized on a profile where Theorem 1
 /// holds and on one where it fails. What it says comes from the reports; the expected
 /// outcomes are asserted by the tests, not here.
-fn monitor(dir: &std::path::Path) -> Result<()> {
-    outln!(
-        "== The trap-and-emulate monitor (pgvm equiv): the OS run bare on a machine of w words and\n   \
-         in a VM of w words, compared at the halt (docs/monitor.md)\n"
-    );
+fn monitor(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<()> {
+    if !json {
+        outln!(
+            "== The trap-and-emulate monitor (pgvm equiv): the OS run bare on a machine of w words and\n   \
+             in a VM of w words, compared at the halt (docs/monitor.md)\n"
+        );
+    }
     for profile in ["s370", "m68000"] {
         let path = dir.join(format!("tsos/{profile}.s"));
         let (isa, image) =
             guests::load(&path).with_context(|| format!("The tour needs {}", path.display()))?;
-        let guest = crate::vmm::guest_of(&image, pgvm_machine::DEFAULT_WORDS)?;
-        let report = pgvm_vmm::check_equivalence(
-            isa.clone(),
-            &guest,
-            pgvm_vmm::TechniqueKind::Tae,
-            50_000_000,
-        )?;
-        let text = crate::vmm::equiv_text(&format!("guests/tsos/{profile}.s"), &isa, &report);
-        for line in text.lines() {
-            outln!("  {line}");
-        }
-        let breaches = crate::vmm::efficiency_breaches(&isa, &report);
-        for line in crate::vmm::breaches_text(&report, &breaches).lines() {
-            outln!("  {line}");
-        }
-        if let Some(d) = &report.divergence {
-            if report.emulated_by_mnemonic.contains_key(&d.mnemonic) {
-                outln!(
-                    "  `{}` was emulated and still diverged: that is a monitor bug.",
-                    d.mnemonic
-                );
-            } else {
-                outln!(
-                    "  `{}` never trapped, so it ran directly in real user mode and saw the real\n  \
-                     machine instead of the virtual one.",
-                    d.mnemonic
-                );
+        let guest = pgvm_lab::guest::guest_of(&image, pgvm_machine::DEFAULT_WORDS)?;
+        let report =
+            pgvm_lab::equiv::check(&isa, &guest, pgvm_lab::TechniqueKind::Tae, 50_000_000)?;
+        if !json {
+            let text = crate::vmm::equiv_text(&format!("guests/tsos/{profile}.s"), &isa, &report);
+            for line in text.lines() {
+                outln!("  {line}");
             }
+            for line in crate::vmm::breaches_text(&report, &report.efficiency_breaches).lines() {
+                outln!("  {line}");
+            }
+            if let Some(d) = &report.divergence {
+                if report.emulated_by_mnemonic.contains_key(&d.mnemonic) {
+                    outln!(
+                        "  `{}` was emulated and still diverged: that is a monitor bug.",
+                        d.mnemonic
+                    );
+                } else {
+                    outln!(
+                        "  `{}` never trapped, so it ran directly in real user mode and saw the real\n  \
+                         machine instead of the virtual one.",
+                        d.mnemonic
+                    );
+                }
+            }
+            outln!();
         }
-        outln!();
+        tour.monitor.push(report);
     }
     Ok(())
 }
 
 /// One profile's counterexamples: the classifier's witnesses run as guests.
-fn counterexamples() -> Result<()> {
-    outln!(
-        "== Counterexamples (pgvm counterexample --isa m68000): each instruction that breaks\n   \
-         Theorem 1, its classifier witness run as a guest, bare and under the monitor\n"
-    );
-    let isa = std::sync::Arc::new(pgvm_isa::load("m68000")?);
-    let (t1, cases) = crate::counterexample::find(&isa, &pgvm_classify::Config::default())?;
-    for line in crate::counterexample::text(&isa, &t1, &cases).lines() {
-        outln!("{}", format!("  {line}").trim_end());
+fn counterexamples(tour: &mut Tour, json: bool) -> Result<()> {
+    if !json {
+        outln!(
+            "== Counterexamples (pgvm counterexample --isa m68000): each instruction that breaks\n   \
+             Theorem 1, its classifier witness run as a guest, bare and under the monitor\n"
+        );
     }
-    outln!();
+    let isa = std::sync::Arc::new(pgvm_isa::load("m68000")?);
+    let bar = crate::classify::progress_bar(isa.insns.len() as u64);
+    let found =
+        pgvm_lab::counterexample::find(&isa, &pgvm_classify::Config::default(), &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    if !json {
+        for line in crate::counterexample::text(&isa, &found).lines() {
+            outln!("{}", format!("  {line}").trim_end());
+        }
+        outln!();
+    }
+    tour.counterexamples = Some(found);
     Ok(())
 }

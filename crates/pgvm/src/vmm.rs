@@ -7,13 +7,15 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
-use pgvm_vmm::{EquivReport, Guest, Monitor, TechniqueKind, VmExit, check_equivalence};
-use serde_json::json;
+use pgvm_lab::TechniqueKind;
+use pgvm_lab::equiv::{Breach, Equivalence, vm_exit_text};
+use pgvm_lab::guest::{Guest, GuestError, MAX_GUEST_WORDS};
+use pgvm_lab::vms::{NamedGuest, VmmError, Vms, VmsError};
 
 use crate::program;
 
-/// `--monitor NAME`: one of the techniques `pgvm_vmm` implements, with its description as
-/// the help of each value.
+/// `--monitor NAME`: one of the techniques the monitor implements, each value's help its
+/// description.
 pub fn technique_parser() -> impl clap::builder::TypedValueParser<Value = TechniqueKind> {
     let values =
         TechniqueKind::ALL.map(|k| clap::builder::PossibleValue::new(k.name()).help(k.describe()));
@@ -40,9 +42,6 @@ pub struct EquivArgs {
     /// Compare after this many guest instructions if the guest has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Arguments of `pgvm vm`.
@@ -66,53 +65,43 @@ pub struct VmArgs {
     /// Stop a VM after this many guest instructions if it has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
-/// Refuses a guest memory size no VM can have.
-fn check_mem(mem: u64) -> Result<()> {
-    let most = pgvm_machine::MAX_WORDS - pgvm_vmm::CP_WORDS;
-    if mem == 0 || mem > most {
-        bail!("--mem {mem} is out of range\n  hint: a guest has 1 to {most} words");
+/// The image as a guest of `--mem` words, with a hint at the flag when that is too little.
+pub fn guest_for(image: &Image, mem: u64) -> Result<Guest> {
+    pgvm_lab::guest::guest_of(image, mem).map_err(|e| mem_error(e, mem))
+}
+
+/// A guest error as the CLI says it: in terms of `--mem`, with the size needed.
+fn mem_error(e: GuestError, mem: u64) -> anyhow::Error {
+    match e {
+        GuestError::Words { .. } => anyhow::anyhow!(
+            "--mem {mem} is out of range\n  hint: a guest has 1 to {MAX_GUEST_WORDS} words"
+        ),
+        GuestError::TooSmall { needed, .. } => {
+            anyhow::anyhow!("{e}\n  hint: raise --mem to at least {needed}")
+        }
+        GuestError::NoWindow { l, .. } => {
+            anyhow::anyhow!("{e}\n  hint: raise --mem above {l}")
+        }
+        e => e.into(),
     }
-    Ok(())
 }
 
-/// The image as both the bare machine and a VM start it.
-pub fn guest_of(image: &Image, w: u64) -> Result<Guest> {
-    let entry = image.entry_psw(w)?;
-    Ok(Guest {
-        w,
-        segments: image
-            .segments
-            .iter()
-            .map(|s| (s.org, s.words.clone()))
-            .collect(),
-        entry,
-        input: Vec::new(),
-    })
-}
-
-pub fn equiv(args: &EquivArgs) -> Result<ExitCode> {
+pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
     let (isa, image) = program::load(&args.guest, args.isa.as_deref())?;
-    check_mem(args.mem)?;
-    let guest = guest_of(&image, args.mem)?;
-    let report = check_equivalence(isa.clone(), &guest, args.monitor, args.max_steps)?;
-    let breaches = efficiency_breaches(&isa, &report);
-    if args.json {
-        let mut json = equiv_json(&isa, &report);
-        json["efficiency_breaches"] = serde_json::to_value(&breaches)?;
-        outln!("{}", serde_json::to_string_pretty(&json)?);
+    let guest = guest_for(&image, args.mem)?;
+    let report = pgvm_lab::equiv::check(&isa, &guest, args.monitor, args.max_steps)?;
+    if json {
+        crate::cli::print_json(&report)?;
     } else {
         out!(
             "{}",
             equiv_text(&args.guest.display().to_string(), &isa, &report)
         );
-        out!("{}", breaches_text(&report, &breaches));
+        out!("{}", breaches_text(&report, &report.efficiency_breaches));
     }
-    Ok(if !breaches.is_empty() {
+    Ok(if !report.efficiency_breaches.is_empty() {
         ExitCode::from(3)
     } else if report.equivalent {
         ExitCode::SUCCESS
@@ -121,50 +110,7 @@ pub fn equiv(args: &EquivArgs) -> Result<ExitCode> {
     })
 }
 
-/// An emulated instruction that the classifier does not derive privileged.
-#[derive(Debug, serde::Serialize)]
-pub struct Breach {
-    /// The instruction.
-    pub mnemonic: String,
-    /// How many times the monitor emulated it.
-    pub count: u64,
-    /// The classifier's evidence that it is not privileged.
-    pub evidence: String,
-}
-
-/// Checks the efficiency property: every emulated instruction must be privileged (as the
-/// classifier derives it, with the profile's assist, as the monitor runs it) or trapping (a
-/// body with an explicit `trap`, which may trap in user mode on some states and not others).
-/// The monitor emulates only what trapped in real user mode, so anything else means an
-/// instruction that cannot trap was run in software, which trap-and-emulate must never do: a
-/// bug in the monitor, not a property of the guest.
-pub fn efficiency_breaches(isa: &Isa, r: &EquivReport) -> Vec<Breach> {
-    let config = pgvm_classify::Config::default();
-    r.emulated_by_mnemonic
-        .iter()
-        .filter_map(|(mnemonic, &count)| {
-            let Some(id) = isa.insn(mnemonic) else {
-                return Some(Breach {
-                    mnemonic: mnemonic.clone(),
-                    count,
-                    evidence: "the profile has no such instruction".into(),
-                });
-            };
-            if isa.insns[id].effects.traps {
-                return None;
-            }
-            let insn = pgvm_classify::classify_insn(isa, id, &config);
-            let privileged = &insn.classes[&pgvm_classify::Class::Privileged];
-            (!privileged.value).then(|| Breach {
-                mnemonic: mnemonic.clone(),
-                count,
-                evidence: privileged.detail.clone(),
-            })
-        })
-        .collect()
-}
-
-pub fn breaches_text(r: &EquivReport, breaches: &[Breach]) -> String {
+pub fn breaches_text(r: &Equivalence, breaches: &[Breach]) -> String {
     if r.emulated_by_mnemonic.is_empty() {
         return String::new();
     }
@@ -181,27 +127,8 @@ pub fn breaches_text(r: &EquivReport, breaches: &[Breach]) -> String {
     out
 }
 
-pub fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
-    json!({
-        "isa": isa.name,
-        "monitor": r.technique.name(),
-        "equivalent": r.equivalent,
-        "halted": r.halted,
-        "vm_exit": r.vm_exit.map(vm_exit_text),
-        "guest_instructions": r.guest_instructions,
-        "vm_instructions": r.vm_instructions,
-        "direct": r.direct,
-        "emulated": r.emulated,
-        "reflected": r.reflected,
-        "emulated_by_mnemonic": r.emulated_by_mnemonic,
-        "console_bare": r.console_bare,
-        "console_vm": r.console_vm,
-        "divergence": r.divergence,
-    })
-}
-
 /// The report as text: the verdict, the efficiency counts, the first divergence.
-pub fn equiv_text(name: &str, isa: &Isa, r: &EquivReport) -> String {
+pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
     let mut out = String::new();
     let at = if r.halted {
         format!(
@@ -220,9 +147,8 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &EquivReport) -> String {
         "NOT equivalent"
     };
     out.push_str(&format!(
-        "{name} on {} under {}: {verdict} {at}\n",
-        isa.name,
-        r.technique.describe()
+        "{name} on {} under trap-and-emulate: {verdict} {at}\n",
+        isa.name
     ));
     if r.vm_instructions != r.guest_instructions {
         let why = match r.vm_exit {
@@ -282,13 +208,13 @@ fn first_difference<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str, usize) {
     (cut(a), cut(b), at)
 }
 
-/// Why a VM stopped, in words.
-fn vm_exit_text(exit: VmExit) -> &'static str {
-    exit.describe()
-}
-
-pub fn vm(args: &VmArgs) -> Result<ExitCode> {
-    check_mem(args.mem)?;
+pub fn vm(args: &VmArgs, json: bool) -> Result<ExitCode> {
+    pgvm_lab::guest::check_words(args.mem).map_err(|e| mem_error(e, args.mem))?;
+    if args.slice == 0 {
+        bail!(
+            "--slice 0 would never run a guest\n  hint: give each VM at least 1 guest instruction a turn (default 10000)"
+        );
+    }
     let mut isa: Option<Arc<Isa>> = None;
     let mut guests = Vec::new();
     for path in &args.guests {
@@ -304,75 +230,79 @@ pub fn vm(args: &VmArgs) -> Result<ExitCode> {
             );
         }
         isa.get_or_insert(gi);
-        guests.push((path.display().to_string(), guest_of(&image, args.mem)?));
+        guests.push(NamedGuest {
+            name: path.display().to_string(),
+            guest: guest_for(&image, args.mem)?,
+        });
     }
     let Some(isa) = isa else {
         bail!("no guests\n  hint: pgvm vm GUEST...");
     };
     let q = args.host_mem.unwrap_or(pgvm_machine::MAX_WORDS);
-    let mut mon = Monitor::new(isa.clone(), q)?;
-    let mut placed = Vec::new();
-    for (name, g) in &guests {
-        let segs: Vec<(u64, &[u64])> = g.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
-        match mon.create_vm(g.w, &segs, g.entry) {
-            Ok(id) => placed.push((id, name.clone())),
-            Err(e) => eprintln!("{name}: refused: {e}"),
-        }
-    }
-    mon.run_all(args.slice, args.max_steps);
-    let mut all_halted = true;
-    let mut reports = Vec::new();
-    for (id, name) in &placed {
-        let vm = mon.vm(*id);
-        let exit = vm.exit.map_or("step budget spent", vm_exit_text);
-        all_halted &= vm.exit == Some(VmExit::Halted);
-        if args.json {
-            reports.push(json!({
-                "vm": id, "guest": name, "base": vm.map.base.0, "words": vm.map.w,
-                "exit": exit, "guest_instructions": vm.steps(),
-                "direct": vm.counts.direct, "emulated": vm.counts.emulated,
-                "reflected": vm.counts.reflected, "interrupts": vm.counts.interrupts,
-                "console": String::from_utf8_lossy(vm.console()),
-            }));
-        } else {
-            outln!(
-                "== VM {id}: {name} ({} words at physical {:#x})",
-                vm.map.w,
-                vm.map.base.0
-            );
-            for line in String::from_utf8_lossy(vm.console()).lines() {
-                outln!("  | {line}");
+    let report =
+        pgvm_lab::vms::run(&isa, &guests, q, args.slice, args.max_steps).map_err(|e| match e {
+            VmsError::Monitor(VmmError::Machine(m)) => {
+                anyhow::anyhow!("--host-mem {q}: {m}\n  hint: {}", m.hint())
             }
-            outln!(
-                "  {exit} after {} guest instructions: {} direct, {} emulated, {} reflected, {} interrupts\n",
-                vm.steps(),
-                vm.counts.direct,
-                vm.counts.emulated,
-                vm.counts.reflected,
-                vm.counts.interrupts
-            );
+            e => e.into(),
+        })?;
+    for v in report.refused() {
+        if let Some(why) = &v.refused {
+            eprintln!("{} (guest {}): refused: {why}", v.guest, v.position);
         }
     }
-    if args.json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "isa": isa.name, "vms": reports }))?
-        );
+    if json {
+        crate::cli::print_json(&report)?;
+    } else {
+        vms_text(&report)?;
     }
-    Ok(if all_halted && placed.len() == guests.len() {
+    Ok(if report.refused().next().is_some() {
+        ExitCode::from(2)
+    } else if report.all_halted() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
+fn vms_text(report: &Vms) -> Result<()> {
+    for v in &report.vms {
+        let Some(run) = &v.run else {
+            continue;
+        };
+        outln!(
+            "== VM {}: {} ({} words at physical {:#x})",
+            run.vm,
+            v.guest,
+            v.words,
+            run.base
+        );
+        for line in run.console.lines() {
+            outln!("  | {line}");
+        }
+        outln!(
+            "  {} after {} guest instructions: {} direct, {} emulated, {} reflected, {} interrupts\n",
+            run.exit,
+            run.guest_instructions,
+            run.direct,
+            run.emulated,
+            run.reflected,
+            run.interrupts
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
-    fn report(emulated: &[(&str, u64)]) -> EquivReport {
-        EquivReport {
-            technique: TechniqueKind::Tae,
+    fn report(emulated: &[(&str, u64)], breaches: Vec<Breach>) -> Equivalence {
+        Equivalence {
+            isa: "s370".into(),
+            monitor: TechniqueKind::Tae,
             equivalent: true,
             guest_instructions: 0,
             vm_instructions: 0,
@@ -381,27 +311,26 @@ mod tests {
             direct: 0,
             emulated: emulated.iter().map(|(_, n)| n).sum(),
             reflected: 0,
-            emulated_by_mnemonic: emulated.iter().map(|(m, n)| (m.to_string(), *n)).collect(),
+            emulated_by_mnemonic: emulated
+                .iter()
+                .map(|(m, n)| (m.to_string(), *n))
+                .collect::<BTreeMap<_, _>>(),
             console_bare: String::new(),
             console_vm: String::new(),
             divergence: None,
+            efficiency_breaches: breaches,
         }
     }
 
     #[test]
-    fn an_emulated_innocuous_instruction_is_a_breach() {
-        let isa = pgvm_isa::load("s370").expect("built-in");
-        let breaches = efficiency_breaches(&isa, &report(&[("add", 3), ("lpsw", 2)]));
-        assert_eq!(breaches.len(), 1, "{breaches:?}");
-        assert_eq!(
-            (breaches[0].mnemonic.as_str(), breaches[0].count),
-            ("add", 3)
-        );
-        assert!(
-            breaches[0].evidence.contains("did not trap"),
-            "{breaches:?}"
-        );
-        let text = breaches_text(&report(&[("add", 3)]), &breaches);
+    fn a_breach_is_reported_as_a_monitor_bug() {
+        let b = Breach {
+            mnemonic: "add".into(),
+            count: 3,
+            evidence: "it did not trap".into(),
+        };
+        let r = report(&[("add", 3)], vec![b]);
+        let text = breaches_text(&r, &r.efficiency_breaches);
         assert!(
             text.contains("BUG: the monitor emulated `add` x3"),
             "{text}"
@@ -409,12 +338,11 @@ mod tests {
     }
 
     #[test]
-    fn privileged_emulations_pass() {
-        let isa = pgvm_isa::load("m68010").expect("built-in");
-        let r = report(&[("movesr", 1), ("halt", 1), ("out", 4)]);
-        assert!(efficiency_breaches(&isa, &r).is_empty());
+    fn no_breach_says_the_check_passed() {
+        let r = report(&[("lpsw", 1)], Vec::new());
         assert!(
             breaches_text(&r, &[]).contains("every emulated instruction is privileged or trapping")
         );
+        assert!(breaches_text(&report(&[], Vec::new()), &[]).is_empty());
     }
 }

@@ -129,13 +129,16 @@ fn vm_refuses_what_does_not_fit_and_runs_the_rest() {
         "6000",
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("refused: VM 1 asks for 4096 words"), "{err}");
+    assert!(
+        err.contains("guests/hello.s (guest 2): refused: it asks for 4096 words"),
+        "{err}"
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("Hello from the third-generation machine!"),
         "{out}"
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a refusal is bad input");
 }
 
 #[test]
@@ -270,4 +273,67 @@ fn vm_reports_a_guest_that_escapes_through_an_unprivileged_load_of_r() {
     let exit = v["vms"][0]["exit"].as_str().expect("exit");
     assert!(exit.starts_with("escaped"), "{exit}");
     assert_eq!(v["vms"][1]["exit"], "halted", "the other VM still runs");
+}
+
+#[test]
+fn vm_names_each_refused_guest_by_position_and_lists_it_in_json() {
+    let o = pgvm(&[
+        "vm",
+        "guests/hello.s",
+        "guests/svc.s",
+        "guests/hello.s",
+        "--mem",
+        "4096",
+        "--host-mem",
+        "6000",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "a refusal exits 2");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("guests/svc.s (guest 2): refused"), "{err}");
+    assert!(err.contains("guests/hello.s (guest 3): refused"), "{err}");
+    assert!(!err.contains("VM 1") && !err.contains("VM 2"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let vms = v["vms"].as_array().expect("vms");
+    assert_eq!(vms.len(), 3, "refused guests are listed too: {v}");
+    assert_eq!(vms[0]["exit"], "halted");
+    for (k, file) in [(1, "guests/svc.s"), (2, "guests/hello.s")] {
+        assert_eq!(vms[k]["guest"], file);
+        assert_eq!(vms[k]["position"], k + 1);
+        assert!(
+            vms[k]["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains("asks for 4096 words")),
+            "{}",
+            vms[k]
+        );
+    }
+}
+
+#[test]
+fn vm_refuses_a_zero_slice() {
+    let o = pgvm(&["vm", "guests/hello.s", "--slice", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--slice 0"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn too_little_memory_hints_at_the_flag_and_the_size() {
+    for cmd in ["equiv", "vm"] {
+        let o = pgvm(&[cmd, "guests/svc.s", "--mem", "256"]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("needs 551 words"), "{cmd}: {err}");
+        assert!(
+            err.contains("hint: raise --mem to at least 551"),
+            "{cmd}: {err}"
+        );
+    }
+    let o = pgvm(&["vm", "guests/hello.s", "--host-mem", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--host-mem 0"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
 }

@@ -1,0 +1,32 @@
+//! pgvm's experiments as a library, one module per experiment.
+//!
+//! The `pgvm` binary parses arguments and renders what these functions return; everything
+//! that decides an outcome lives here, so that the tour, the tests and other programs get
+//! the same answers as the command line. Every report derives [`serde::Serialize`]: the
+//! CLI's `--json` output is that serialization, never a second list of fields.
+//!
+//! - [`guest`]: a program (image or classifier state) as a guest of the monitor.
+//! - [`equiv`]: one guest bare and under trap-and-emulate, with the efficiency check.
+//! - [`vms`]: several guests sharing one real machine.
+//! - [`counterexample`]: Theorem 1's violations, each shown diverging on the monitor.
+//! - [`replay`]: witnesses re-executed, as rows of what differs between two runs.
+//! - [`classify`]: the classifier's report in its serializable form.
+//!
+//! The monitor (`pgvm-vmm`) is called from [`equiv::check`] and [`vms::run`] only.
+
+pub mod classify;
+pub mod counterexample;
+pub mod equiv;
+pub mod guest;
+pub mod replay;
+pub mod vms;
+
+pub use pgvm_vmm::TechniqueKind;
+
+/// Serializes a value through its `Display` text (PSWs are shown as in the text reports).
+pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
