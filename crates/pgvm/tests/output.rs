@@ -54,11 +54,27 @@ fn an_os_error_is_printed_once() {
     let dir = std::env::temp_dir().join(format!("pgvm-osdir-{}/p.isa", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let dir = dir.to_string_lossy().into_owned();
+    // A directory is refused by the bounded reader before the OS is asked; its one cause is
+    // printed once.
     for args in [
         &["run", "guests"][..],
         &["isa", "doc", &dir],
         &["run", "guests/hello.s", "--isa", &dir],
         &["disasm", "guests"],
+    ] {
+        let err = fails(args);
+        assert_eq!(
+            err.matches("not a regular file").count(),
+            1,
+            "{args:?}: {err}"
+        );
+    }
+    // A missing file is the OS's refusal: once.
+    let missing = format!("{dir}/missing.isa");
+    for args in [
+        &["run", "guests/none.s"][..],
+        &["isa", "doc", &missing],
+        &["disasm", "guests/none.json"],
     ] {
         let err = fails(args);
         assert_eq!(err.matches("os error").count(), 1, "{args:?}: {err}");
