@@ -193,13 +193,16 @@ fn expr_fields(e: &Expr, out: &mut Vec<usize>) {
 }
 
 /// One generated sample: a state (whose mode the search sets to each of the two), a shift for
-/// the location check when the window leaves room for one, and a second clock value.
+/// the location check when the window leaves room for one, a second bound for the bounds
+/// check, and a second clock value.
 #[derive(Debug, Clone)]
 pub struct Sample {
     /// The state, in supervisor mode.
     pub state: State,
     /// A shift `x != 0` for which `r ⊕ x` fits, if any does.
     pub shift: Option<i64>,
+    /// A bound `b2 != b` that still holds the instruction (`P < b2`).
+    pub bound2: Option<u64>,
     /// A clock value different from the state's.
     pub clock2: u64,
 }
@@ -305,9 +308,14 @@ impl Target<'_> {
                 break c;
             }
         };
+        // The second bound comes from a stream of its own, seeded from this sample, so that
+        // the bounds question left the states of every other question as they were.
+        let mut own = Rng::new(clock2 ^ s.clock.rotate_left(32) ^ 0xb0b0_5eed);
+        let bound2 = pick_bound2(&mut own, &s);
         Sample {
             state: s,
             shift,
+            bound2,
             clock2,
         }
     }
@@ -392,6 +400,31 @@ fn near(rng: &mut Rng, v: u64) -> u64 {
     }
 }
 
+/// A second bound for `s`: the one the monitor would give a window hanging over the end of
+/// memory (`q - l`), one word more or less, the smallest that still holds the instruction,
+/// the window's fit against the end of memory, the largest register value, or anything that
+/// holds the instruction. `None` only if every pick equals `b`.
+fn pick_bound2(rng: &mut Rng, s: &State) -> Option<u64> {
+    let room = s.q.saturating_sub(s.l);
+    for _ in 0..8 {
+        let b = match rng.below(8) {
+            0 | 1 => room,
+            2 => s.b + 1,
+            3 => s.b.saturating_sub(1),
+            4 => s.p + 1,
+            5 => room + 1,
+            6 => REG_MAX,
+            _ => rng.range(s.p + 1, REG_MAX),
+        };
+        if s.with_bound(b).is_some() {
+            return Some(b);
+        }
+    }
+    [s.p + 1, s.b + 1]
+        .into_iter()
+        .find(|&b| s.with_bound(b).is_some())
+}
+
 /// A shift in `lo..=hi` other than 0: by one word, to an end of memory, or anywhere.
 fn pick_shift(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
     let candidates = [1, -1, lo, hi];
@@ -437,6 +470,9 @@ mod tests {
                 if let Some(x) = s.shift {
                     assert!(st.shifted(x).is_some());
                 }
+                let b2 = s.bound2.expect("a second bound always exists");
+                let other = st.with_bound(b2).expect("fetchable with the other bound");
+                assert_eq!(other.word(other.develop(other.p).expect("in")), st.word(pa));
                 assert_ne!(s.clock2, st.clock);
                 assert!(st.memory.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
             }

@@ -134,8 +134,8 @@ pub fn classify(args: &ClassifyArgs) -> Result<ExitCode> {
 }
 
 /// Column headings, in [`CLASSES`] order.
-const HEADS: [&str; 8] = [
-    "priv", "ctrl", "loc", "mode", "user", "super", "timing", "innoc",
+const HEADS: [&str; 9] = [
+    "priv", "ctrl", "loc", "bound", "mode", "user", "super", "timing", "innoc",
 ];
 
 fn short(class: Class) -> &'static str {
@@ -237,7 +237,11 @@ fn held(t: &Theorem, assist: bool) -> String {
     let under = if assist { " under the assist" } else { "" };
     let how = match t.evidence {
         Some(Evidence::Proof) => "proof".to_string(),
-        Some(e) => format!("{}; not a proof", e.name()),
+        Some(e) => format!(
+            "{}; not a proof: {} rest on search or exhaustive evidence",
+            e.name(),
+            t.unproven.join(", ")
+        ),
         None => "?".into(),
     };
     format!("holds{under} ({how})")
@@ -282,7 +286,7 @@ fn theorems(r: &Report) -> String {
         }
         if !t2.timing_dependent.is_empty() {
             why.push(format!(
-                "timing-dependent: {}",
+                "timing-dependent without trapping in user mode: {}",
                 t2.timing_dependent.join(", ")
             ));
         }
@@ -390,6 +394,10 @@ fn column_labels(w: &Witness) -> [String; 2] {
         LocationUser | LocationSuper => [
             "S1".into(),
             format!("S2 = S1 shifted by x = {}", w.shift.unwrap_or(0)),
+        ],
+        BoundsUser | BoundsSuper => [
+            "S1".into(),
+            format!("S2 = S1 with b = {:#x}", w.states.get(1).map_or(0, |s| s.b)),
         ],
         TimingUser | TimingSuper => ["clock 1".into(), "clock 2".into()],
     }
@@ -563,6 +571,7 @@ fn sections(isa: &Isa, w: &Witness, r: &pgvm_classify::Replay) -> Vec<(&'static 
 }
 
 fn side_by_side(isa: &Isa, w: &Witness, k: usize, r: &pgvm_classify::Replay) -> String {
+    // The claim shown is recomputed from what replay observed, never echoed from the file.
     let mut out = format!(
         "witness {k}: {} {} — {} (found by {}, seed {}, sample {})\nclaim:    {}\n",
         w.isa,
@@ -571,7 +580,9 @@ fn side_by_side(isa: &Isa, w: &Witness, k: usize, r: &pgvm_classify::Replay) -> 
         w.found_by.name(),
         w.seed,
         w.sample,
-        w.claim
+        r.claim
+            .as_deref()
+            .unwrap_or("(none: the definition's check finds no difference)")
     );
     let labels = column_labels(w);
     let sections = sections(isa, w, r);
@@ -599,7 +610,14 @@ fn side_by_side(isa: &Isa, w: &Witness, k: usize, r: &pgvm_classify::Replay) -> 
     }
     out += &match (&r.observed, r.confirmed) {
         (Some(o), true) => format!("replayed: {o} (as claimed)\n\n"),
-        (Some(o), false) => format!("NOT as claimed: observed {o}\n\n"),
+        (Some(o), false) if r.observation_matches => format!(
+            "NOT as claimed: observed {o}, but the file claims \"{}\"\n\n",
+            w.claim
+        ),
+        (Some(o), false) => format!(
+            "NOT as claimed: observed {o}, but the file's observation is {}\n\n",
+            w.observation
+        ),
         (None, _) => "NOT as claimed: the definition's check finds no difference\n\n".into(),
     };
     out
