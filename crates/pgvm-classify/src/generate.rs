@@ -400,20 +400,24 @@ fn near(rng: &mut Rng, v: u64) -> u64 {
     }
 }
 
-/// A second bound for `s`: the one the monitor would give a window hanging over the end of
-/// memory (`q - l`), one word more or less, the smallest that still holds the instruction,
-/// the window's fit against the end of memory, the largest register value, or anything that
-/// holds the instruction. `None` only if every pick equals `b`.
+/// A second bound for `s`. Mostly the pair the monitor's VM map tells apart: for a window
+/// hanging over the end of memory, the bound the monitor would give it (`q - l`); for one
+/// that fits, a bound that hangs over (`q - l + 1`, the largest register value, or anything
+/// above `q - l`). Sometimes one word more or less, or the smallest that still holds the
+/// instruction. `None` only if every pick equals `b`.
 fn pick_bound2(rng: &mut Rng, s: &State) -> Option<u64> {
     let room = s.q.saturating_sub(s.l);
+    let hangs = s.b > room;
     for _ in 0..8 {
         let b = match rng.below(8) {
-            0 | 1 => room,
-            2 => s.b + 1,
-            3 => s.b.saturating_sub(1),
-            4 => s.p + 1,
-            5 => room + 1,
-            6 => REG_MAX,
+            0..=2 if hangs => room,
+            0 => room + 1,
+            1 => REG_MAX,
+            2 => rng.range(room + 1, REG_MAX),
+            3 => s.b + 1,
+            4 => s.b.saturating_sub(1),
+            5 => s.p + 1,
+            6 => room,
             _ => rng.range(s.p + 1, REG_MAX),
         };
         if s.with_bound(b).is_some() {

@@ -289,3 +289,18 @@ fn replay_refuses_an_edited_observation() {
         "{out}"
     );
 }
+
+#[test]
+fn a_bounds_sensitive_instruction_diverges_under_the_monitor() {
+    // rdb stores R.b: its witness state's window hangs over the end of the VM, the monitor
+    // shrinks the real bound, and the guest sees the difference.
+    let out = ok(&[
+        "counterexample",
+        "--isa",
+        "crates/pgvm-classify/tests/isa/bounds-read.isa",
+        "--samples",
+        FEW,
+    ]);
+    assert!(out.contains("witness (bounds_"), "{out}");
+    assert!(out.contains("diverges at guest instruction #0"), "{out}");
+}
