@@ -238,7 +238,7 @@ fn held(t: &Theorem, assist: bool) -> String {
     let how = match t.evidence {
         Some(Evidence::Proof) => "proof".to_string(),
         Some(e) => format!(
-            "{}; not a proof: {} rest on search or exhaustive evidence",
+            "{}; not a proof; resting on search or exhaustive evidence: {}",
             e.name(),
             t.unproven.join(", ")
         ),

@@ -304,3 +304,22 @@ fn a_bounds_sensitive_instruction_diverges_under_the_monitor() {
     assert!(out.contains("witness (bounds_"), "{out}");
     assert!(out.contains("diverges at guest instruction #0"), "{out}");
 }
+
+#[test]
+fn a_theorem_resting_on_search_names_what_it_rests_on() {
+    let out = ok(&[
+        "classify",
+        "--isa",
+        "crates/pgvm-classify/tests/isa/priv-search.isa",
+        "--samples",
+        "1",
+        "--seed",
+        "1974",
+    ]);
+    assert!(
+        out.contains(
+            "Theorem 1: holds (search; not a proof; resting on search or exhaustive evidence: pls)"
+        ),
+        "{out}"
+    );
+}
