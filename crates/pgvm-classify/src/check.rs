@@ -204,24 +204,23 @@ pub fn control(run: Run<'_>) -> Option<Observation> {
         .map(|&physical| Observation::StoreOutsideWindow { physical, window })
 }
 
-/// The behavior-sensitivity comparison shared by location and mode sensitivity: neither run
-/// traps, both keep `M` and `R`, and the windows (compared offset by offset, each run in its
-/// own window) or `P` differ.
+/// The behavior-sensitivity comparison shared by location, mode and bounds sensitivity:
+/// neither run traps, both keep `M` and `R`, and the windows (compared offset by offset, each
+/// run in its own window) or `P` differ. Where the two windows have different bounds (bounds
+/// sensitivity) the offsets compared are those both windows have.
 fn behavior(first: Run<'_>, second: Run<'_>) -> Option<Observation> {
     if first.trapped() || second.trapped() || !first.kept_m_and_r() || !second.kept_m_and_r() {
         return None;
     }
     let (s, t) = (&first.after.state, &second.after.state);
-    if s.b != t.b {
-        return None;
-    }
+    let common = s.b.min(t.b);
     // Every offset that either run's memory lists inside its window; all others read 0 in both.
     let offsets = s
         .memory
         .iter()
         .filter_map(|&(a, _)| a.checked_sub(s.l))
         .chain(t.memory.iter().filter_map(|&(a, _)| a.checked_sub(t.l)))
-        .filter(|&off| off < s.b);
+        .filter(|&off| off < common);
     let mut diff: Option<(u64, u64, u64)> = None;
     for off in offsets {
         let (x, y) = (s.word(s.l + off), t.word(t.l + off));
@@ -246,6 +245,16 @@ fn behavior(first: Run<'_>, second: Run<'_>) -> Option<Observation> {
 /// mode.
 pub fn location(first: Run<'_>, second: Run<'_>) -> Option<Observation> {
     if first.before.mode != second.before.mode || first.before.l == second.before.l {
+        return None;
+    }
+    behavior(first, second)
+}
+
+/// Bounds sensitivity: `second` started from `first`'s state with another bound `b`, and
+/// nothing else changed (same `E`, mode, `P` and `l`).
+pub fn bounds(first: Run<'_>, second: Run<'_>) -> Option<Observation> {
+    let (s, t) = (first.before, second.before);
+    if s.mode != t.mode || s.l != t.l || s.b == t.b {
         return None;
     }
     behavior(first, second)

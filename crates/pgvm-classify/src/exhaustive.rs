@@ -6,7 +6,9 @@
 //! signed field); every other word of memory, the trap vectors included, set to each value
 //! of `V = {0, 1, 2, 3, 4, 2^64 - 1}` plus up to four constants of the body itself (its
 //! literals and the bits its shifts select); the clock 0, against 1 for timing; every shift
-//! `x` that keeps the window inside memory. The assist bit is the classification's.
+//! `x` that keeps the window inside memory; for bounds, every other bound `b2` with
+//! `P < b2 <= q - l + 1` (so one hanging over the end of memory), and `2^21 - 1`. The assist
+//! bit is the classification's.
 //!
 //! Every state is checked for every atom still open, through the same [`Prober`] as the
 //! search. The enumeration is split into chunks run in parallel with rayon; the witness kept
@@ -14,12 +16,13 @@
 
 use pgvm_isa::visit::{Visitor, Walk, walk, walk_expr};
 use pgvm_isa::{BinOp, Expr, Mode, Stmt};
-use pgvm_machine::Reloc;
+use pgvm_machine::{REG_MAX, Reloc};
 use rayon::prelude::*;
 
 use crate::generate::Target;
-use crate::search::{Prober, Tally};
+use crate::search::{Others, Prober, Tally};
 use crate::state::State;
+use crate::verdict::N_ATOMS;
 
 /// The memory size of the exhaustive configuration.
 pub const Q: u64 = 4;
@@ -39,7 +42,7 @@ const CHUNK: u64 = 4096;
 /// The configuration, in words, for reports.
 pub fn describe() -> String {
     format!(
-        "q = {Q}; every R = <l, b> with b >= 1 and l + b <= q; every P < b; both modes; operand fields in {{0, 1, 2, 3, 4, -1}}; every other word in {{0, 1, 2, 3, 4, 2^64-1}} plus up to {MAX_BODY_CONSTANTS} constants of the body; clock 0 (1 for timing); every shift that fits"
+        "q = {Q}; every R = <l, b> with b >= 1 and l + b <= q; every P < b; both modes; operand fields in {{0, 1, 2, 3, 4, -1}}; every other word in {{0, 1, 2, 3, 4, 2^64-1}} plus up to {MAX_BODY_CONSTANTS} constants of the body; clock 0 (1 for timing); every shift that fits; every other bound b2 with P < b2 <= q - l + 1, and b2 = 2^21-1"
     )
 }
 
@@ -156,7 +159,7 @@ pub fn size(target: &Target<'_>) -> u64 {
 }
 
 /// Checks every state of the configuration for every atom in `open`.
-pub fn enumerate(target: &Target<'_>, open: [bool; 8]) -> Tally {
+pub fn enumerate(target: &Target<'_>, open: [bool; N_ATOMS]) -> Tally {
     let space = Space {
         target,
         windows: windows(),
@@ -182,7 +185,16 @@ pub fn enumerate(target: &Target<'_>, open: [bool; 8]) -> Tally {
                     Some((lo, hi)) => (lo..=hi).filter(|&x| x != 0).collect(),
                     None => Vec::new(),
                 };
-                prober.probe(&s, &shifts, 1, now, index, &mut tally);
+                let bounds: Vec<u64> = (s.p + 1..=Q - s.l + 1)
+                    .chain([REG_MAX])
+                    .filter(|&b| b != s.b)
+                    .collect();
+                let others = Others {
+                    shifts: &shifts,
+                    bounds: &bounds,
+                    clock2: 1,
+                };
+                prober.probe(&s, others, now, index, &mut tally);
             }
             tally
         })
@@ -207,7 +219,7 @@ mod tests {
         let isa = pgvm_isa::load("m68000").expect("loads");
         let id = isa.insn("movesr").expect("exists");
         let t = Target::new(&isa, id, false);
-        let mut open = [false; 8];
+        let mut open = [false; N_ATOMS];
         open[Atom::ModeSensitive.index()] = true;
         open[Atom::ControlSuper.index()] = true;
         let tally = enumerate(&t, open);

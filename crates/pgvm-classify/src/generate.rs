@@ -147,13 +147,16 @@ impl<'a> Target<'a> {
 }
 
 /// One generated sample: a state (whose mode the search sets to each of the two), a shift for
-/// the location check when the window leaves room for one, and a second clock value.
+/// the location check when the window leaves room for one, a second bound for the bounds
+/// check, and a second clock value.
 #[derive(Debug, Clone)]
 pub struct Sample {
     /// The state, in supervisor mode.
     pub state: State,
     /// A shift `x != 0` for which `r ⊕ x` fits, if any does.
     pub shift: Option<i64>,
+    /// A bound `b2 != b` that still holds the instruction (`P < b2`).
+    pub bound2: Option<u64>,
     /// A clock value different from the state's.
     pub clock2: u64,
 }
@@ -259,9 +262,14 @@ impl Target<'_> {
                 break c;
             }
         };
+        // The second bound comes from a stream of its own, seeded from this sample, so that
+        // the bounds question left the states of every other question as they were.
+        let mut own = Rng::new(clock2 ^ s.clock.rotate_left(32) ^ 0xb0b0_5eed);
+        let bound2 = pick_bound2(&mut own, &s);
         Sample {
             state: s,
             shift,
+            bound2,
             clock2,
         }
     }
@@ -346,6 +354,35 @@ fn near(rng: &mut Rng, v: u64) -> u64 {
     }
 }
 
+/// A second bound for `s`. Mostly the pair the monitor's VM map tells apart: for a window
+/// hanging over the end of memory, the bound the monitor would give it (`q - l`); for one
+/// that fits, a bound that hangs over (`q - l + 1`, the largest register value, or anything
+/// above `q - l`). Sometimes one word more or less, or the smallest that still holds the
+/// instruction. `None` only if every pick equals `b`.
+fn pick_bound2(rng: &mut Rng, s: &State) -> Option<u64> {
+    let room = s.q.saturating_sub(s.l);
+    let hangs = s.b > room;
+    for _ in 0..8 {
+        let b = match rng.below(8) {
+            0..=2 if hangs => room,
+            0 => room + 1,
+            1 => REG_MAX,
+            2 => rng.range(room + 1, REG_MAX),
+            3 => s.b + 1,
+            4 => s.b.saturating_sub(1),
+            5 => s.p + 1,
+            6 => room,
+            _ => rng.range(s.p + 1, REG_MAX),
+        };
+        if s.with_bound(b).is_some() {
+            return Some(b);
+        }
+    }
+    [s.p + 1, s.b + 1]
+        .into_iter()
+        .find(|&b| s.with_bound(b).is_some())
+}
+
 /// A shift in `lo..=hi` other than 0: by one word, to an end of memory, or anywhere.
 fn pick_shift(rng: &mut Rng, lo: i64, hi: i64) -> i64 {
     let candidates = [1, -1, lo, hi];
@@ -391,6 +428,9 @@ mod tests {
                 if let Some(x) = s.shift {
                     assert!(st.shifted(x).is_some());
                 }
+                let b2 = s.bound2.expect("a second bound always exists");
+                let other = st.with_bound(b2).expect("fetchable with the other bound");
+                assert_eq!(other.word(other.develop(other.p).expect("in")), st.word(pa));
                 assert_ne!(s.clock2, st.clock);
                 assert!(st.memory.windows(2).all(|w| w[0].0 < w[1].0), "sorted");
             }

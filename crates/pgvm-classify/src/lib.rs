@@ -6,8 +6,9 @@
 //!
 //! 1. **Proof** ([`proof`]): the body is specialized to each starting mode and its residual's
 //!    effects settle whatever they can, for all states: Lemma 1's innocuous case, the
-//!    structural form of privilege, and per-mode "cannot be control-, location- or
-//!    timing-sensitive".
+//!    structural form of privilege, and per-mode "cannot be control-, location-, bounds- or
+//!    timing-sensitive". A body that cannot trap in user mode gets its counterexample to
+//!    privilege constructed ([`construct`]) rather than left to the search.
 //! 2. **Search** ([`search`]): every question still open is put to states generated from the
 //!    seed, run through the machine's own interpreter ([`pgvm_machine::step`]) on the
 //!    classifier's state view ([`HypoView`]). A witness settles a question; N states without
@@ -19,6 +20,7 @@
 //! of the seed, so results never depend on scheduling.
 
 pub mod check;
+pub mod construct;
 pub mod exhaustive;
 pub mod generate;
 pub mod proof;
@@ -36,7 +38,7 @@ use rayon::prelude::*;
 pub use check::Observation;
 pub use state::{HypoView, State};
 pub use theorem::Theorem;
-pub use verdict::{ATOMS, Atom, CLASSES, Class, ClassVerdict, Evidence, Finding};
+pub use verdict::{ATOMS, Atom, CLASSES, Class, ClassVerdict, Evidence, Finding, N_ATOMS};
 pub use witness::{Replay, Witness, WitnessError, WitnessFile, replay};
 
 use crate::generate::{Target, insn_seed};
@@ -142,7 +144,7 @@ pub struct Report {
     pub instructions: Vec<InsnReport>,
     /// Theorem 1: sensitive ⊆ privileged.
     pub theorem1: Theorem,
-    /// Theorem 2: Theorem 1 and no timing dependence.
+    /// Theorem 2: Theorem 1 and no timing dependence that runs untrapped in user mode.
     pub theorem2: Theorem,
     /// Theorem 3: user-sensitive ⊆ privileged.
     pub theorem3: Theorem,
@@ -211,8 +213,10 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
     let assist = config.assist_for(isa);
     let target = Target::new(isa, id, assist);
     let mut findings: BTreeMap<Atom, Finding> = BTreeMap::new();
+    let mut witnesses = Vec::new();
     if config.proofs {
-        for (atom, reason) in proved(isa, id, assist) {
+        let p = proofs_of(isa, id, assist);
+        for (atom, reason) in absences(isa, id, assist, &p) {
             findings.insert(
                 atom,
                 Finding::Absent {
@@ -221,11 +225,26 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
                 },
             );
         }
+        if p.user_never_traps.is_some()
+            && !findings.contains_key(&Atom::NotPrivileged)
+            && let Some(found) = construct::not_privileged(&target)
+        {
+            let mut tally = Tally::default();
+            tally.found[Atom::NotPrivileged.index()] = Some(found);
+            take_witnesses(
+                isa,
+                id,
+                config,
+                tally,
+                Evidence::Proof,
+                &mut findings,
+                &mut witnesses,
+            );
+        }
     }
     let open = |f: &BTreeMap<Atom, Finding>| ATOMS.map(|a| !f.contains_key(&a));
     let seed = insn_seed(config.seed, &isa.name, &insn.mnemonic);
     let tally = search::search(&target, seed, config.samples, open(&findings));
-    let mut witnesses = Vec::new();
     let searched = tally.checked;
     take_witnesses(
         isa,
@@ -291,8 +310,16 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
 
 /// The atoms proven absent for instruction `id`, with the reason.
 pub fn proved(isa: &Isa, id: InsnId, assist: bool) -> Vec<(Atom, String)> {
+    absences(isa, id, assist, &proofs_of(isa, id, assist))
+}
+
+fn proofs_of(isa: &Isa, id: InsnId, assist: bool) -> proof::Proofs {
     let insn = &isa.insns[id];
-    let p = proof::prove(&insn.body, &insn.effects, Some(assist));
+    proof::prove(&insn.body, &insn.effects, Some(assist))
+}
+
+fn absences(isa: &Isa, id: InsnId, assist: bool, p: &proof::Proofs) -> Vec<(Atom, String)> {
+    let insn = &isa.insns[id];
     let assist_note = |r: String| {
         if assist && insn.effects.reads.contains(&pgvm_isa::Primitive::Assist) {
             format!("{r} (under the assist)")
@@ -311,6 +338,8 @@ pub fn proved(isa: &Isa, id: InsnId, assist: bool) -> Vec<(Atom, String)> {
     add(Atom::ControlSuper, &p.no_control[1]);
     add(Atom::LocationUser, &p.no_location[0]);
     add(Atom::LocationSuper, &p.no_location[1]);
+    add(Atom::BoundsUser, &p.no_bounds[0]);
+    add(Atom::BoundsSuper, &p.no_bounds[1]);
     add(Atom::ModeSensitive, &p.no_mode);
     add(Atom::TimingUser, &p.no_timing[0]);
     add(Atom::TimingSuper, &p.no_timing[1]);

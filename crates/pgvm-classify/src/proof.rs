@@ -21,6 +21,12 @@
 //! - **Not location-sensitive in mode `m`** if `B|m` must trap, or neither reads nor writes `R`,
 //!   `PSW` or absolute memory (Lemma 1's argument: every reference is developed through the
 //!   same `b` at the same apparent address and sees the same window word).
+//! - **Not bounds-sensitive in mode `m`** if `B|m` must trap, or never reads `R` (either half)
+//!   or `PSW`: then `b` enters a run only through address development, which either traps or
+//!   develops the same address under both bounds.
+//! - **Not privileged (the premise)** if `B|user` contains no `trap;`: a user-mode run can then
+//!   only complete, halt or memory-trap. That alone is not a counterexample (every pair might
+//!   memory-trap), so [`crate::construct`] builds the pair and the machine runs it.
 //! - **Not timing-dependent in mode `m`** if `B|m` must trap or never reads the clock.
 //! - **Not mode-sensitive** if either residual must trap, or `B|user` and `B|super` are the same
 //!   body and neither reads `M` or `PSW`.
@@ -283,6 +289,11 @@ pub struct Proofs {
     pub no_control: [Option<String>; 2],
     /// Not location-sensitive in user / supervisor mode, and why.
     pub no_location: [Option<String>; 2],
+    /// Not bounds-sensitive in user / supervisor mode, and why.
+    pub no_bounds: [Option<String>; 2],
+    /// The user-mode residual reaches no `trap;`, and so the reason a counterexample to
+    /// privilege is worth constructing.
+    pub user_never_traps: Option<String>,
     /// Not timing-dependent in user / supervisor mode, and why.
     pub no_timing: [Option<String>; 2],
     /// Not mode-sensitive, and why.
@@ -310,6 +321,11 @@ pub fn prove(body: &[Stmt], effects: &Effects, assist: Option<bool>) -> Proofs {
             "user mode always traps; supervisor mode reaches no `trap;` (only memory traps)".into(),
         );
     }
+    if !user.may_trap {
+        p.user_never_traps = Some(
+            "in user mode the body reaches no `trap;`, so a user-mode run without a memory trap completes or halts".into(),
+        );
+    }
     for (m, r) in [(User, &user), (Supervisor, &sup)] {
         let i = mode_index(m);
         let why = |what: &str| {
@@ -327,6 +343,9 @@ pub fn prove(body: &[Stmt], effects: &Effects, assist: Option<bool>) -> Proofs {
         }
         if r.must_trap || no_location_effect(e) {
             p.no_location[i] = why("never touches R, the PSW or absolute memory");
+        }
+        if r.must_trap || !(e.reads.contains(&Primitive::Reloc) || e.reads_psw) {
+            p.no_bounds[i] = why("never reads R or the PSW");
         }
         if r.must_trap || !e.reads.contains(&Primitive::Clock) {
             p.no_timing[i] = why("never reads the clock");
@@ -468,6 +487,18 @@ mod tests {
             None,
         );
         assert!(p.no_mode.is_none());
+    }
+
+    #[test]
+    fn reading_the_bound_is_not_provably_bounds_insensitive() {
+        let p = proofs("insn x rrr 0x60 (a) \"\" { E[a] = R.b; }", None);
+        assert!(p.no_bounds.iter().all(Option::is_none));
+        assert!(p.user_never_traps.is_some());
+        let p = proofs("insn x rrr 0x60 (a, b) \"\" { E[a] = E[E[b]]; }", None);
+        assert!(p.no_bounds.iter().all(Option::is_some), "memory alone");
+        let p = proofs("insn x rrr 0x60 (a) privileged \"\" { E[a] = R.b; }", None);
+        assert!(p.no_bounds[0].is_some() && p.no_bounds[1].is_none());
+        assert!(p.user_never_traps.is_none());
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! [`Prober::probe`] takes one state and checks every atom still open on it: the state in
 //! supervisor and in user mode (privilege, mode sensitivity, control sensitivity from each
-//! mode), each mode's state shifted by each given `x` (location sensitivity), and each mode's
-//! state with a second clock (timing, only when the first run actually read the clock: a run
-//! that never called `clock()` cannot depend on it). The random search ([`search`]) and the
+//! mode), each mode's state shifted by each given `x` (location sensitivity), each mode's
+//! state with each given other bound `b` (bounds sensitivity), and each mode's state with a
+//! second clock (timing, only when the first run actually read the clock: a run that never
+//! called `clock()` cannot depend on it). The random search ([`search`]) and the
 //! exhaustive enumeration (`crate::exhaustive`) both feed states to it.
 
 use pgvm_isa::{Isa, Mode};
@@ -12,7 +13,7 @@ use pgvm_isa::{Isa, Mode};
 use crate::check::{self, Observation, Run};
 use crate::generate::{Rng, Target};
 use crate::state::{self, HypoView, State};
-use crate::verdict::{ATOMS, Atom};
+use crate::verdict::{ATOMS, Atom, N_ATOMS};
 
 /// A witness as the search finds it, before it is dressed with its profile and instruction.
 #[derive(Debug, Clone)]
@@ -43,9 +44,9 @@ impl Found {
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
     /// The first witness of each atom, with its state's index.
-    pub found: [Option<(u64, Found)>; 8],
+    pub found: [Option<(u64, Found)>; N_ATOMS],
     /// States checked, per atom.
-    pub checked: [u64; 8],
+    pub checked: [u64; N_ATOMS],
 }
 
 impl Tally {
@@ -76,12 +77,34 @@ pub struct Prober<'a> {
     views: [HypoView; 3],
 }
 
-/// The atoms a mode's runs decide: control, location, timing.
-fn mode_atoms(m: Mode) -> [Atom; 3] {
+/// The atoms a mode's runs decide: control, location, bounds, timing.
+fn mode_atoms(m: Mode) -> [Atom; 4] {
     match m {
-        Mode::User => [Atom::ControlUser, Atom::LocationUser, Atom::TimingUser],
-        Mode::Supervisor => [Atom::ControlSuper, Atom::LocationSuper, Atom::TimingSuper],
+        Mode::User => [
+            Atom::ControlUser,
+            Atom::LocationUser,
+            Atom::BoundsUser,
+            Atom::TimingUser,
+        ],
+        Mode::Supervisor => [
+            Atom::ControlSuper,
+            Atom::LocationSuper,
+            Atom::BoundsSuper,
+            Atom::TimingSuper,
+        ],
     }
+}
+
+/// The other states a probe compares a state with: shifted copies, copies with another bound,
+/// and the same state with another clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Others<'s> {
+    /// Shifts `x` for location sensitivity (each tried until one gives a witness).
+    pub shifts: &'s [i64],
+    /// Other bounds `b` for bounds sensitivity (likewise).
+    pub bounds: &'s [u64],
+    /// A second clock value for timing.
+    pub clock2: u64,
 }
 
 impl<'a> Prober<'a> {
@@ -95,13 +118,12 @@ impl<'a> Prober<'a> {
     }
 
     /// Checks every atom in `open` on the state `sup` (in supervisor mode) and its user-mode
-    /// twin, with the shifts `shifts` and the second clock `clock2`.
+    /// twin, against the `others` states.
     pub fn probe(
         &mut self,
         sup: &State,
-        shifts: &[i64],
-        clock2: u64,
-        open: [bool; 8],
+        others: Others<'_>,
+        open: [bool; N_ATOMS],
         index: u64,
         tally: &mut Tally,
     ) {
@@ -136,8 +158,7 @@ impl<'a> Prober<'a> {
         }
         let per_mode = PerMode {
             isa: self.isa,
-            shifts,
-            clock2,
+            others,
             open,
             index,
         };
@@ -146,19 +167,18 @@ impl<'a> Prober<'a> {
     }
 }
 
-/// The checks made on one mode's run: control, location (shifted runs), timing (a second
-/// clock).
+/// The checks made on one mode's run: control, location (shifted runs), bounds (runs with
+/// another bound), timing (a second clock).
 struct PerMode<'s> {
     isa: &'s Isa,
-    shifts: &'s [i64],
-    clock2: u64,
-    open: [bool; 8],
+    others: Others<'s>,
+    open: [bool; N_ATOMS],
     index: u64,
 }
 
 impl PerMode<'_> {
     fn probe(&self, run: Run<'_>, scratch: &mut HypoView, tally: &mut Tally) {
-        let [control, location, timing] = mode_atoms(run.before.mode);
+        let [control, location, bounds, timing] = mode_atoms(run.before.mode);
         let need = |a: Atom| self.open[a.index()];
         if need(control) {
             tally.checked[control.index()] += 1;
@@ -167,10 +187,19 @@ impl PerMode<'_> {
                 tally.record(self.index, Found::new(control, states, None, observation));
             }
         }
-        if need(location) && !self.shifts.is_empty() {
+        if need(location) && !self.others.shifts.is_empty() {
             tally.checked[location.index()] += 1;
-            for &x in self.shifts {
+            for &x in self.others.shifts {
                 if let Some(f) = self_shift(self.isa, scratch, run, x, location) {
+                    tally.record(self.index, f);
+                    break;
+                }
+            }
+        }
+        if need(bounds) && !self.others.bounds.is_empty() {
+            tally.checked[bounds.index()] += 1;
+            for &b in self.others.bounds {
+                if let Some(f) = other_bound(self.isa, scratch, run, b, bounds) {
                     tally.record(self.index, f);
                     break;
                 }
@@ -181,7 +210,7 @@ impl PerMode<'_> {
             // A run that never called clock() cannot depend on it.
             if run.after.clock_read() {
                 let other = State {
-                    clock: self.clock2,
+                    clock: self.others.clock2,
                     ..run.before.clone()
                 };
                 scratch.reset(&other);
@@ -225,17 +254,42 @@ fn self_shift(
     })
 }
 
+/// Runs `run`'s state with bound `b` instead and compares.
+fn other_bound(
+    isa: &Isa,
+    scratch: &mut HypoView,
+    run: Run<'_>,
+    b: u64,
+    atom: Atom,
+) -> Option<Found> {
+    let other = run.before.with_bound(b)?;
+    scratch.reset(&other);
+    let step = state::run(isa, scratch);
+    let second = Run {
+        before: &other,
+        after: scratch,
+        step,
+    };
+    let observation = check::bounds(run, second)?;
+    Some(Found {
+        atom,
+        states: vec![run.before.clone(), other],
+        shift: None,
+        observation,
+    })
+}
+
 /// The random search for one instruction: samples from the instruction's own stream (every
 /// other one small, so that witnesses tend to be short) until every atom in `open` has a
 /// witness or has been checked on `samples` states. A location atom is only checked on states
 /// whose window leaves room to shift, so the search may draw more samples than `samples` (at
 /// most four times as many).
-pub fn search(target: &Target<'_>, seed: u64, samples: u64, open: [bool; 8]) -> Tally {
+pub fn search(target: &Target<'_>, seed: u64, samples: u64, open: [bool; N_ATOMS]) -> Tally {
     let mut rng = Rng::new(seed);
     let mut tally = Tally::default();
     let mut prober = Prober::new(target.isa);
     for k in 0..samples.saturating_mul(4) {
-        let mut now = [false; 8];
+        let mut now = [false; N_ATOMS];
         for a in ATOMS {
             let i = a.index();
             now[i] = open[i] && tally.found[i].is_none() && tally.checked[i] < samples;
@@ -245,7 +299,13 @@ pub fn search(target: &Target<'_>, seed: u64, samples: u64, open: [bool; 8]) -> 
         }
         let sample = target.sample(&mut rng, k % 2 == 0);
         let shifts: Vec<i64> = sample.shift.into_iter().collect();
-        prober.probe(&sample.state, &shifts, sample.clock2, now, k, &mut tally);
+        let bounds: Vec<u64> = sample.bound2.into_iter().collect();
+        let others = Others {
+            shifts: &shifts,
+            bounds: &bounds,
+            clock2: sample.clock2,
+        };
+        prober.probe(&sample.state, others, now, k, &mut tally);
     }
     tally
 }

@@ -14,7 +14,7 @@
 use std::cell::Cell;
 
 use pgvm_isa::Mode;
-use pgvm_machine::{MAX_BODY_EFFECTS, Psw, Reloc, StateView, Step};
+use pgvm_machine::{MAX_BODY_EFFECTS, Psw, REG_MAX, Reloc, StateView, Step};
 use serde::{Deserialize, Serialize};
 
 /// One hypothetical machine state.
@@ -120,6 +120,14 @@ impl State {
             mode,
             ..self.clone()
         }
+    }
+
+    /// The same state with bound `b` instead: the second state `<e, m, p, <l, b>>` of a
+    /// bounds-sensitivity pair. `None` unless `b` differs from this state's, fits in a 21-bit
+    /// register, and still holds the instruction (`P < b`): a state whose instruction cannot
+    /// be fetched can only memory-trap.
+    pub fn with_bound(&self, b: u64) -> Option<State> {
+        (b != self.b && b <= REG_MAX && self.p < b).then(|| State { b, ..self.clone() })
     }
 
     /// Whether the whole window `E|r` lies inside memory (`l + b <= q`), so that `E|r` is the

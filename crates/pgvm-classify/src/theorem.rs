@@ -2,14 +2,15 @@
 //!
 //! They are *sufficient* conditions. A verdict that holds is as strong as the weakest evidence
 //! it rests on (an instruction counts as fine if it is privileged or, for Theorem 1, innocuous:
-//! whichever of the two is known more strongly). A verdict that fails names the instructions
-//! that break it; each of them carries a witness of its sensitivity and a counterexample to
-//! its privilege. Failing never means "proven not virtualizable".
+//! whichever of the two is known more strongly), and it names the instructions whose part rests
+//! on less than a proof. A verdict that fails names the instructions that break it; each of
+//! them carries a witness of its sensitivity and a counterexample to its privilege. Failing
+//! never means "proven not virtualizable".
 
 use serde::Serialize;
 
 use crate::InsnReport;
-use crate::verdict::{Class, Evidence};
+use crate::verdict::{Atom, Class, Evidence, Finding};
 
 /// One theorem's condition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,7 +21,12 @@ pub struct Theorem {
     pub violations: Vec<String>,
     /// When it holds: the weakest evidence it rests on.
     pub evidence: Option<Evidence>,
-    /// For Theorem 2: the timing-dependent instructions (also listed in `violations`).
+    /// When it holds: the instructions whose part of it is known only by search or
+    /// exhaustively, not by proof.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unproven: Vec<String>,
+    /// For Theorem 2: the instructions timing-dependent from a user-mode state without
+    /// trapping (also listed in `violations`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timing_dependent: Vec<String>,
 }
@@ -34,17 +40,28 @@ fn known(i: &InsnReport, class: Class) -> (bool, Evidence) {
 /// is known.
 fn decide(insns: &[InsnReport], bad: impl Fn(&InsnReport) -> Result<Evidence, ()>) -> Theorem {
     let mut violations = Vec::new();
+    let mut unproven = Vec::new();
     let mut evidence = Evidence::Proof;
     for i in insns {
         match bad(i) {
-            Ok(e) => evidence = evidence.min(e),
+            Ok(e) => {
+                evidence = evidence.min(e);
+                if e != Evidence::Proof {
+                    unproven.push(i.mnemonic.clone());
+                }
+            }
             Err(()) => violations.push(i.mnemonic.clone()),
         }
     }
+    let holds = violations.is_empty();
+    if !holds {
+        unproven.clear();
+    }
     Theorem {
-        holds: violations.is_empty(),
-        evidence: violations.is_empty().then_some(evidence),
+        holds,
+        evidence: holds.then_some(evidence),
         violations,
+        unproven,
         timing_dependent: Vec::new(),
     }
 }
@@ -73,11 +90,16 @@ pub fn theorem3(insns: &[InsnReport]) -> Theorem {
     decide(insns, |i| within_privileged(i, Class::UserSensitive, false))
 }
 
-/// Theorem 2: Theorem 1's condition holds and no instruction is timing-dependent.
+/// Theorem 2 (DESIGN.md §3): Theorem 1's condition holds and no timing-dependent
+/// instruction runs untrapped in user mode, i.e. no instruction has a `timing_user` witness.
+/// A clock read that traps in user mode (privileged, or under the assist) leaves the monitor
+/// free to give each VM its own virtual time; supervisor-mode timing does not matter, because
+/// a monitor runs all guest code in user mode.
 pub fn theorem2(insns: &[InsnReport], t1: &Theorem) -> Theorem {
-    let timing = decide(insns, |i| {
-        let (value, e) = known(i, Class::TimingDependent);
-        if value { Err(()) } else { Ok(e) }
+    let timing = decide(insns, |i| match i.findings.get(&Atom::TimingUser) {
+        Some(Finding::Witnessed { .. }) => Err(()),
+        Some(Finding::Absent { by, .. }) => Ok(*by),
+        None => Ok(Evidence::Search),
     });
     let mut violations = t1.violations.clone();
     for m in &timing.violations {
@@ -86,6 +108,15 @@ pub fn theorem2(insns: &[InsnReport], t1: &Theorem) -> Theorem {
         }
     }
     let holds = t1.holds && timing.holds;
+    let mut unproven = Vec::new();
+    if holds {
+        for i in insns {
+            let m = &i.mnemonic;
+            if t1.unproven.contains(m) || timing.unproven.contains(m) {
+                unproven.push(m.clone());
+            }
+        }
+    }
     Theorem {
         holds,
         evidence: match (t1.evidence, timing.evidence) {
@@ -93,6 +124,7 @@ pub fn theorem2(insns: &[InsnReport], t1: &Theorem) -> Theorem {
             _ => None,
         },
         violations,
+        unproven,
         timing_dependent: timing.violations,
     }
 }

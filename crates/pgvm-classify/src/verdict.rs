@@ -1,12 +1,13 @@
 //! Verdicts: the atomic questions the classifier answers, and the classes built from them.
 //!
-//! Every class of DESIGN.md §2 is a Boolean combination of eight *atoms*, each of which is
+//! Every class of DESIGN.md §2 is a Boolean combination of ten *atoms*, each of which is
 //! "does a witness exist?": a counterexample to privilege, a control-sensitivity witness from
-//! a user-mode or a supervisor-mode state, a location-sensitivity witness with both states in
-//! user or in supervisor mode, a mode-sensitivity witness, and a timing witness from either
-//! mode. An atom is settled either by a witness (found by the search or the exhaustive
-//! enumeration, and replayable) or by the absence of one, known by proof, exhaustively, or
-//! only by search. A class inherits the weakest evidence of the atoms its value rests on.
+//! a user-mode or a supervisor-mode state, a location- and a bounds-sensitivity witness with
+//! both states in user or in supervisor mode, a mode-sensitivity witness, and a timing witness
+//! from either mode. An atom is settled either by a witness (found by the search or the
+//! exhaustive enumeration, or constructed where a proof calls for one, and always replayable)
+//! or by the absence of one, known by proof, exhaustively, or only by search. A class inherits
+//! the weakest evidence of the atoms its value rests on.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,10 @@ pub enum Atom {
     LocationUser,
     /// Location sensitivity with both states in supervisor mode.
     LocationSuper,
+    /// Bounds sensitivity with both states in user mode.
+    BoundsUser,
+    /// Bounds sensitivity with both states in supervisor mode.
+    BoundsSuper,
     /// Mode sensitivity.
     ModeSensitive,
     /// Timing dependence from a user-mode state.
@@ -35,13 +40,18 @@ pub enum Atom {
     TimingSuper,
 }
 
+/// The number of atoms: the length of every per-atom array.
+pub const N_ATOMS: usize = 10;
+
 /// Every atom, in a fixed order (the index of an atom in per-atom arrays).
-pub const ATOMS: [Atom; 8] = [
+pub const ATOMS: [Atom; N_ATOMS] = [
     Atom::NotPrivileged,
     Atom::ControlUser,
     Atom::ControlSuper,
     Atom::LocationUser,
     Atom::LocationSuper,
+    Atom::BoundsUser,
+    Atom::BoundsSuper,
     Atom::ModeSensitive,
     Atom::TimingUser,
     Atom::TimingSuper,
@@ -61,6 +71,8 @@ impl Atom {
             Atom::ControlSuper => "control_super",
             Atom::LocationUser => "location_user",
             Atom::LocationSuper => "location_super",
+            Atom::BoundsUser => "bounds_user",
+            Atom::BoundsSuper => "bounds_super",
             Atom::ModeSensitive => "mode_sensitive",
             Atom::TimingUser => "timing_user",
             Atom::TimingSuper => "timing_super",
@@ -100,7 +112,8 @@ pub enum Finding {
     Witnessed {
         /// Index into the instruction's witnesses.
         witness: usize,
-        /// Search or exhaustive.
+        /// Search or exhaustive; proof for the witness a proof calls for and constructs
+        /// (see `crate::construct`).
         by: Evidence,
     },
     /// No witness, known by `by`; `detail` says how (the proof's reason, or N and the seed).
@@ -122,6 +135,8 @@ pub enum Class {
     ControlSensitive,
     /// Location-sensitive.
     LocationSensitive,
+    /// Bounds-sensitive (pgvm's addition to the paper's behavior sensitivities).
+    BoundsSensitive,
     /// Mode-sensitive.
     ModeSensitive,
     /// User-sensitive (§8).
@@ -135,10 +150,11 @@ pub enum Class {
 }
 
 /// Every class, in table order.
-pub const CLASSES: [Class; 8] = [
+pub const CLASSES: [Class; 9] = [
     Class::Privileged,
     Class::ControlSensitive,
     Class::LocationSensitive,
+    Class::BoundsSensitive,
     Class::ModeSensitive,
     Class::UserSensitive,
     Class::SupervisorSensitive,
@@ -153,6 +169,7 @@ impl Class {
             Class::Privileged => "privileged",
             Class::ControlSensitive => "control_sensitive",
             Class::LocationSensitive => "location_sensitive",
+            Class::BoundsSensitive => "bounds_sensitive",
             Class::ModeSensitive => "mode_sensitive",
             Class::UserSensitive => "user_sensitive",
             Class::SupervisorSensitive => "supervisor_sensitive",
@@ -168,15 +185,18 @@ impl Class {
             Class::Privileged => &[NotPrivileged],
             Class::ControlSensitive => &[ControlUser, ControlSuper],
             Class::LocationSensitive => &[LocationUser, LocationSuper],
+            Class::BoundsSensitive => &[BoundsUser, BoundsSuper],
             Class::ModeSensitive => &[ModeSensitive],
-            Class::UserSensitive => &[ControlUser, LocationUser],
-            Class::SupervisorSensitive => &[ControlSuper, LocationSuper],
+            Class::UserSensitive => &[ControlUser, LocationUser, BoundsUser],
+            Class::SupervisorSensitive => &[ControlSuper, LocationSuper, BoundsSuper],
             Class::TimingDependent => &[TimingUser, TimingSuper],
             Class::Innocuous => &[
                 ControlUser,
                 ControlSuper,
                 LocationUser,
                 LocationSuper,
+                BoundsUser,
+                BoundsSuper,
                 ModeSensitive,
             ],
         }
@@ -215,11 +235,16 @@ pub fn derive(
     let (any, evidence, witness, detail) = match witnessed {
         Some((atom, w, by)) => {
             let obs = observations.get(w).map_or("", String::as_str);
+            let how = if by == Evidence::Proof {
+                ", constructed"
+            } else {
+                ""
+            };
             (
                 true,
                 by,
                 Some(w),
-                format!("witness {w} ({}): {obs}", atom.name()),
+                format!("witness {w} ({}{how}): {obs}", atom.name()),
             )
         }
         None => {

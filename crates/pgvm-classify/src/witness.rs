@@ -3,7 +3,8 @@
 //! A witness names its profile, its instruction and its atom, and holds the one or two states
 //! the definition needs and the [`Observation`] the classifier made. Replaying re-runs the
 //! states through the machine and re-applies the same check ([`crate::check`]); it succeeds
-//! only if the same observation comes out. Before running, replay makes sure the states really
+//! only if the same observation comes out and the file's `claim` is that observation's text
+//! (the claim is recomputed, never taken from the file). Before running, replay makes sure the states really
 //! are the pair the definition talks about (same state in two modes, a shifted copy, the same
 //! state with two clocks), so a hand-edited file cannot "show" something the definition does
 //! not.
@@ -29,14 +30,16 @@ pub struct Witness {
     pub mnemonic: String,
     /// What it witnesses.
     pub atom: Atom,
-    /// How it was found: `search` or `exhaustive`.
+    /// How it was found: `search` or `exhaustive`, or `proof` for a counterexample to
+    /// privilege constructed because the body cannot trap in user mode.
     pub found_by: Evidence,
     /// The run's seed (search) and the index of the sample or enumerated state.
     pub seed: u64,
     /// Index of the sample (search) or of the enumerated state (exhaustive).
     pub sample: u64,
     /// The states: one for control sensitivity; `[super, user]` for privilege and mode
-    /// sensitivity; `[S, S shifted by x]` for location; `[S, S with another clock]` for timing.
+    /// sensitivity; `[S, S shifted by x]` for location; `[S, S with another bound]` for
+    /// bounds; `[S, S with another clock]` for timing.
     pub states: Vec<State>,
     /// The shift `x`, for location sensitivity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,7 +156,13 @@ pub struct Replay {
     pub runs: Vec<(State, HypoView, Step)>,
     /// What the definition's check observed on these runs.
     pub observed: Option<Observation>,
-    /// Whether that is exactly what the witness claims.
+    /// The claim recomputed from `observed`: what the witness file's `claim` must say.
+    pub claim: Option<String>,
+    /// Whether the file's observation is exactly `observed`.
+    pub observation_matches: bool,
+    /// Whether the file's claim is exactly `claim`.
+    pub claim_matches: bool,
+    /// Whether both match: the witness shows what it says.
     pub confirmed: bool,
 }
 
@@ -211,13 +220,19 @@ pub fn replay(isa: &Isa, w: &Witness, index: usize) -> Result<Replay, WitnessErr
         Atom::NotPrivileged => check::not_privileged(run(0), run(1)),
         Atom::ModeSensitive => check::mode(run(0), run(1)),
         Atom::LocationUser | Atom::LocationSuper => check::location(run(0), run(1)),
+        Atom::BoundsUser | Atom::BoundsSuper => check::bounds(run(0), run(1)),
         Atom::TimingUser | Atom::TimingSuper => check::timing(run(0), run(1)),
     };
-    let confirmed = observed.as_ref() == Some(&w.observation);
+    let claim = observed.as_ref().map(Observation::to_string);
+    let observation_matches = observed.as_ref() == Some(&w.observation);
+    let claim_matches = claim.as_deref() == Some(w.claim.as_str());
     Ok(Replay {
         runs,
         observed,
-        confirmed,
+        claim,
+        observation_matches,
+        claim_matches,
+        confirmed: observation_matches && claim_matches,
     })
 }
 
@@ -246,8 +261,12 @@ fn normalize(s: &mut State) -> Result<(), String> {
 /// The states must be the pair the atom's definition is about.
 fn check_relation(w: &Witness, s: &[State]) -> Result<(), String> {
     let mode_of = |a: Atom| match a {
-        Atom::ControlUser | Atom::LocationUser | Atom::TimingUser => Some(Mode::User),
-        Atom::ControlSuper | Atom::LocationSuper | Atom::TimingSuper => Some(Mode::Supervisor),
+        Atom::ControlUser | Atom::LocationUser | Atom::BoundsUser | Atom::TimingUser => {
+            Some(Mode::User)
+        }
+        Atom::ControlSuper | Atom::LocationSuper | Atom::BoundsSuper | Atom::TimingSuper => {
+            Some(Mode::Supervisor)
+        }
         _ => None,
     };
     if let Some(m) = mode_of(w.atom)
@@ -267,6 +286,14 @@ fn check_relation(w: &Witness, s: &[State]) -> Result<(), String> {
                 return Err(format!(
                     "the second state must be the first shifted by x = {x}: <e|r⊕x, m, p, r⊕x>"
                 ));
+            }
+        }
+        Atom::BoundsUser | Atom::BoundsSuper => {
+            if s[0].with_bound(s[1].b).as_ref() != Some(&s[1]) {
+                return Err(
+                    "the states must be <e, m, p, <l, b1>> and <e, m, p, <l, b2>>: the same but for b, and P < b in both"
+                        .into(),
+                );
             }
         }
         Atom::TimingUser | Atom::TimingSuper => {

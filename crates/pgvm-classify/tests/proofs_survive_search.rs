@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use pgvm_classify::generate::{Target, insn_seed};
-use pgvm_classify::{ATOMS, Config, proved, search};
+use pgvm_classify::{ATOMS, Config, N_ATOMS, proved, search};
 use rayon::prelude::*;
 
 const STATES: u64 = 1_000_000;
@@ -51,7 +51,7 @@ fn every_proof_survives_a_million_state_search() {
         .par_iter()
         .flat_map_iter(|&(isa, id, assist)| {
             let proven = proved(isa, id, assist);
-            let mut open = [false; 8];
+            let mut open = [false; N_ATOMS];
             for (atom, _) in &proven {
                 open[atom.index()] = true;
             }

@@ -4,19 +4,23 @@
 
 use std::path::Path;
 
-use pgvm_classify::{Class, Config, Evidence, InsnReport, Report, classify, replay};
+use pgvm_classify::{Atom, Class, Config, Evidence, Finding, InsnReport, Report, classify, replay};
 
 /// Fewer states than the default keeps `cargo test` quick in a debug build; every verdict
 /// asserted here is settled by a proof or found within the first few hundred states.
 const SAMPLES: u64 = 20_000;
 
 fn report(file: &str) -> Report {
+    report_with(file, SAMPLES)
+}
+
+fn report_with(file: &str, samples: u64) -> Report {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/isa")
         .join(file);
     let isa = pgvm_isa::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let config = Config {
-        samples: SAMPLES,
+        samples,
         seed: 1974,
         ..Config::default()
     };
@@ -165,9 +169,95 @@ fn a_clock_read_is_timing_dependent_and_nothing_else() {
     classes(i, &[TimingDependent, Innocuous]);
     assert_eq!(evidence(i, Innocuous), Evidence::Proof);
     assert!(r.theorem1.holds && r.theorem3.holds);
+    // Unprivileged: it reads the clock untrapped in user mode, so Theorem 2 fails.
+    assert!(matches!(
+        i.findings[&Atom::TimingUser],
+        Finding::Witnessed { .. }
+    ));
     assert!(!r.theorem2.holds);
     assert_eq!(r.theorem2.violations, ["rdclk"]);
     assert_eq!(r.theorem2.timing_dependent, ["rdclk"]);
+}
+
+#[test]
+fn a_privileged_clock_read_leaves_theorem_2_holding() {
+    let r = report("clock-priv.isa");
+    let i = insn(&r, "rdclk");
+    // Timing-dependent in supervisor mode only; user mode always traps.
+    classes(i, &[Privileged, TimingDependent, Innocuous]);
+    assert!(matches!(
+        i.findings[&Atom::TimingSuper],
+        Finding::Witnessed { .. }
+    ));
+    assert!(matches!(
+        i.findings[&Atom::TimingUser],
+        Finding::Absent {
+            by: Evidence::Proof,
+            ..
+        }
+    ));
+    assert!(r.theorem1.holds && r.theorem3.holds);
+    assert!(r.theorem2.holds, "{:?}", r.theorem2);
+    assert!(r.theorem2.timing_dependent.is_empty());
+    assert_eq!(r.theorem2.evidence, Some(Evidence::Proof));
+}
+
+#[test]
+fn reading_the_bound_is_bounds_sensitive() {
+    let r = report("bounds-read.isa");
+    let i = insn(&r, "rdb");
+    classes(i, &[BoundsSensitive, UserSensitive, SupervisorSensitive]);
+    for atom in [Atom::BoundsUser, Atom::BoundsSuper] {
+        let Finding::Witnessed { witness, .. } = i.findings[&atom] else {
+            panic!("{atom:?}: {:?}", i.findings[&atom]);
+        };
+        let w = &i.witnesses[witness];
+        let (s1, s2) = (&w.states[0], &w.states[1]);
+        assert_eq!(s1.with_bound(s2.b).as_ref(), Some(s2), "the same but for b");
+        assert!(w.claim.contains("differs"), "{}", w.claim);
+    }
+    // A shift keeps b: not location-sensitive, though only the search can say so (it reads R).
+    assert_eq!(evidence(i, LocationSensitive), Evidence::Search);
+    assert!(!r.theorem1.holds && !r.theorem3.holds && !r.theorem2.holds);
+    assert_eq!(r.theorem1.violations, ["rdb"]);
+    // Memory through E[] alone is not bounds-sensitive, and the proof says so.
+    let ldi = insn(&r, "ldi");
+    classes(ldi, &[Innocuous]);
+    assert_eq!(evidence(ldi, BoundsSensitive), Evidence::Proof);
+}
+
+#[test]
+fn an_edited_bounds_witness_is_refused() {
+    let r = report("bounds-read.isa");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isa/bounds-read.isa");
+    let isa = pgvm_isa::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let i = insn(&r, "rdb");
+    let k = i.classes[&BoundsSensitive].witness.expect("a witness");
+    let mut bad = i.witnesses[k].clone();
+    bad.states[1].l += 1;
+    assert!(replay(&isa, &bad, k).is_err(), "l must be the same");
+    let mut bad = i.witnesses[k].clone();
+    bad.claim = "window word 0x0 differs: 0x1 vs 0x2".into();
+    let rep = replay(&isa, &bad, k).expect("runs");
+    assert!(rep.observation_matches && !rep.claim_matches && !rep.confirmed);
+}
+
+#[test]
+fn with_one_sample_a_theorem_resting_on_search_says_so() {
+    // One state does not find the 0x5eed counterexample: privileged by search only.
+    let few = report_with("priv-search.isa", 1);
+    let i = insn(&few, "pls");
+    assert!(i.is(Privileged));
+    assert_eq!(evidence(i, Privileged), Evidence::Search);
+    assert!(few.theorem1.holds);
+    assert_eq!(few.theorem1.evidence, Some(Evidence::Search));
+    assert_eq!(few.theorem1.unproven, ["pls"]);
+    // Enough states find it, and the verdict fails.
+    let many = report("priv-search.isa");
+    let i = insn(&many, "pls");
+    assert!(!i.is(Privileged));
+    assert!(!many.theorem1.holds);
+    assert!(many.theorem1.unproven.is_empty());
 }
 
 #[test]
@@ -189,11 +279,13 @@ fn absolute_stores_are_classified_by_where_they_land() {
             .iter()
             .any(|w| w.claim.contains("outside the window"))
     );
-    // Always inside the window at the same offset: innocuous, by search (it reads R).
+    // Always inside the window at the same offset: neither control- nor location-sensitive,
+    // by search (it reads R). The offset is E[a] mod b, so a second bound moves it.
     let stw = insn(&r, "stw");
-    classes(stw, &[Innocuous]);
-    assert_eq!(evidence(stw, Innocuous), Evidence::Search);
-    assert_eq!(r.theorem1.violations, ["sta"]);
+    classes(stw, &[BoundsSensitive, UserSensitive, SupervisorSensitive]);
+    assert_eq!(evidence(stw, ControlSensitive), Evidence::Search);
+    assert_eq!(evidence(stw, LocationSensitive), Evidence::Search);
+    assert_eq!(r.theorem1.violations, ["sta", "stw"]);
 }
 
 #[test]

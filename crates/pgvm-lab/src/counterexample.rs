@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use pgvm_classify::{Atom, ClassifyError, Config, Finding, InsnReport, Report, Theorem, Witness};
+use pgvm_classify::{
+    Atom, ClassifyError, Config, Finding, InsnReport, Report, State, Theorem, Witness,
+};
 use pgvm_isa::Isa;
 use pgvm_machine::Psw;
 use serde::Serialize;
@@ -33,12 +35,14 @@ pub enum CounterexampleError {
 /// The sensitivity atoms, in the order their witnesses are tried: those from supervisor
 /// mode first, because the monitor runs virtual supervisor code in real user mode, which is
 /// where a sensitive unprivileged instruction gives itself away.
-const SENSITIVE: [Atom; 5] = [
+const SENSITIVE: [Atom; 7] = [
     Atom::ModeSensitive,
     Atom::ControlSuper,
     Atom::LocationSuper,
+    Atom::BoundsSuper,
     Atom::ControlUser,
     Atom::LocationUser,
+    Atom::BoundsUser,
 ];
 
 /// Other seeds tried when no witness of the first fits in a VM.
@@ -202,7 +206,7 @@ pub fn demonstrate(
             let Some(w) = witnessed(report, atom) else {
                 continue;
             };
-            let guest = match guest_of_state(&w.states[0]) {
+            let guest = match guest_of_state(witness_state(w)) {
                 Ok(g) => g,
                 Err(why) => {
                     case.skipped
@@ -227,6 +231,17 @@ pub fn demonstrate(
         }
     }
     Ok(case)
+}
+
+/// The state of a witness to run as a guest: the first, except for bounds sensitivity, where
+/// the monitor only changes what the guest sees for a window hanging over the end of the VM
+/// (it shrinks the bound to `w - l`), so the state whose window does that is the one to run.
+fn witness_state(w: &Witness) -> &State {
+    let hangs = |s: &&State| s.l.saturating_add(s.b) > s.q;
+    match w.atom {
+        Atom::BoundsUser | Atom::BoundsSuper => w.states.iter().find(hangs).unwrap_or(&w.states[0]),
+        _ => &w.states[0],
+    }
 }
 
 fn witnessed(insn: &InsnReport, atom: Atom) -> Option<&Witness> {

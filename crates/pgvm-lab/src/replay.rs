@@ -82,8 +82,15 @@ pub struct WitnessReplay {
     pub seed: u64,
     /// The sample that found it.
     pub sample: u64,
-    /// What it claims.
-    pub claim: String,
+    /// What the file claims.
+    pub file_claim: String,
+    /// The file's observation.
+    pub file_observation: Observation,
+    /// The claim recomputed from what replay observed (never echoed from the file); `None`
+    /// when the definition's check finds no difference.
+    pub claim: Option<String>,
+    /// Whether the file's observation is exactly what replay observed.
+    pub observation_matches: bool,
     /// What the two columns are.
     pub columns: [String; 2],
     /// The rows, in sections.
@@ -149,9 +156,12 @@ pub fn replay_one(isa: &Isa, w: &Witness, index: usize) -> Result<WitnessReplay,
         found_by: w.found_by,
         seed: w.seed,
         sample: w.sample,
-        claim: w.claim.clone(),
+        file_claim: w.claim.clone(),
+        file_observation: w.observation.clone(),
         columns: column_labels(w),
         sections: sections(isa, w, &r),
+        claim: r.claim,
+        observation_matches: r.observation_matches,
         observed: r.observed,
         confirmed: r.confirmed,
     })
@@ -166,6 +176,10 @@ fn column_labels(w: &Witness) -> [String; 2] {
         LocationUser | LocationSuper => [
             "S1".into(),
             format!("S2 = S1 shifted by x = {}", w.shift.unwrap_or(0)),
+        ],
+        BoundsUser | BoundsSuper => [
+            "S1".into(),
+            format!("S2 = S1 with b = {:#x}", w.states.get(1).map_or(0, |s| s.b)),
         ],
         TimingUser | TimingSuper => ["clock 1".into(), "clock 2".into()],
     }

@@ -113,8 +113,8 @@ pub fn classify(args: &ClassifyArgs, json: bool) -> Result<ExitCode> {
 }
 
 /// Column headings, in [`CLASSES`] order.
-const HEADS: [&str; 8] = [
-    "priv", "ctrl", "loc", "mode", "user", "super", "timing", "innoc",
+const HEADS: [&str; 9] = [
+    "priv", "ctrl", "loc", "bound", "mode", "user", "super", "timing", "innoc",
 ];
 
 fn short(class: Class) -> &'static str {
@@ -216,7 +216,11 @@ fn held(t: &Theorem, assist: bool) -> String {
     let under = if assist { " under the assist" } else { "" };
     let how = match t.evidence {
         Some(Evidence::Proof) => "proof".to_string(),
-        Some(e) => format!("{}; not a proof", e.name()),
+        Some(e) => format!(
+            "{}; not a proof; resting on search or exhaustive evidence: {}",
+            e.name(),
+            t.unproven.join(", ")
+        ),
         None => "?".into(),
     };
     format!("holds{under} ({how})")
@@ -261,7 +265,7 @@ fn theorems(r: &Report) -> String {
         }
         if !t2.timing_dependent.is_empty() {
             why.push(format!(
-                "timing-dependent: {}",
+                "timing-dependent without trapping in user mode: {}",
                 t2.timing_dependent.join(", ")
             ));
         }
@@ -361,7 +365,10 @@ fn side_by_side(r: &WitnessReplay) -> String {
         r.found_by.name(),
         r.seed,
         r.sample,
+        // The claim shown is recomputed from what replay observed, never echoed from the file.
         r.claim
+            .as_deref()
+            .unwrap_or("(none: the definition's check finds no difference)")
     );
     let labels = &r.columns;
     let rows = || r.sections.iter().flat_map(|s| &s.rows);
@@ -388,7 +395,14 @@ fn side_by_side(r: &WitnessReplay) -> String {
     }
     out += &match (&r.observed, r.confirmed) {
         (Some(o), true) => format!("replayed: {o} (as claimed)\n\n"),
-        (Some(o), false) => format!("NOT as claimed: observed {o}\n\n"),
+        (Some(o), false) if r.observation_matches => format!(
+            "NOT as claimed: observed {o}, but the file claims \"{}\"\n\n",
+            r.file_claim
+        ),
+        (Some(o), false) => format!(
+            "NOT as claimed: observed {o}, but the file's observation is {}\n\n",
+            r.file_observation
+        ),
         (None, _) => "NOT as claimed: the definition's check finds no difference\n\n".into(),
     };
     out

@@ -28,7 +28,7 @@ fn pdp10_fails_theorem_1_and_names_the_culprits() {
     assert!(out.contains("search: 2000 states per instruction"), "{out}");
     let header = out.lines().find(|l| l.starts_with("insn")).expect("table");
     for h in [
-        "priv", "ctrl", "loc", "mode", "user", "super", "timing", "innoc", "evidence",
+        "priv", "ctrl", "loc", "bound", "mode", "user", "super", "timing", "innoc", "evidence",
     ] {
         assert!(header.contains(h), "{header}");
     }
@@ -58,8 +58,15 @@ fn ia32_vt_is_classified_under_the_assist() {
     let out = ok(&["classify", "--isa", "ia32-vt", "--samples", FEW]);
     assert!(out.contains("under the assist"), "{out}");
     assert!(out.contains("Theorem 1: holds under the assist"), "{out}");
+    // rdtsc traps in user mode under the assist, so no clock read runs untrapped there.
+    assert!(out.contains("Theorem 2: holds under the assist"), "{out}");
+}
+
+#[test]
+fn ia32_fails_theorem_2_on_its_user_mode_clock_read() {
+    let out = ok(&["classify", "--isa", "ia32", "--samples", FEW]);
     assert!(
-        out.contains("Theorem 2: fails — timing-dependent: rdtsc"),
+        out.contains("timing-dependent without trapping in user mode: rdtsc"),
         "{out}"
     );
 }
@@ -100,6 +107,7 @@ fn json_has_the_documented_keys() {
         "privileged",
         "control_sensitive",
         "location_sensitive",
+        "bounds_sensitive",
         "mode_sensitive",
         "user_sensitive",
         "supervisor_sensitive",
@@ -226,4 +234,92 @@ fn a_witness_for_a_missing_instruction_is_refused() {
     // Replayed on a profile without movesr.
     let err = fails(&["replay", &file, "--isa", "s370"]);
     assert!(err.contains("has no instruction"), "{err}");
+}
+
+/// Writes `ia32`'s witnesses, lets `edit` change the first one, and replays the result.
+fn replay_edited(name: &str, edit: impl Fn(&mut serde_json::Value)) -> std::process::Output {
+    let dir = scratch(name);
+    let file = dir.join("w.json").to_string_lossy().into_owned();
+    let o = pgvm(&[
+        "classify",
+        "--isa",
+        "ia32",
+        "--samples",
+        FEW,
+        "--witness-out",
+        &file,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&file).expect("read");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    edit(&mut json["witnesses"][0]);
+    std::fs::write(&file, json.to_string()).expect("write");
+    pgvm(&["replay", &file])
+}
+
+#[test]
+fn replay_prints_the_claim_it_recomputes_and_refuses_an_edited_claim() {
+    let o = replay_edited("claim", |w| {
+        w["claim"] = serde_json::json!("in user mode it did not trap (it halted the moon)");
+    });
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    // The header shows the recomputed claim, not the file's.
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("claim:"))
+        .expect("a claim line");
+    assert_eq!(header, "claim:    in user mode it did not trap (done)");
+    assert!(
+        out.contains("NOT as claimed: observed in user mode it did not trap (done), but the file claims \"in user mode it did not trap (it halted the moon)\""),
+        "{out}"
+    );
+    assert!(out.contains("1 of "), "{out}");
+}
+
+#[test]
+fn replay_refuses_an_edited_observation() {
+    let o = replay_edited("observation", |w| {
+        w["observation"] = serde_json::json!({ "kind": "halted" });
+    });
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("but the file's observation is the processor halted"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bounds_sensitive_instruction_diverges_under_the_monitor() {
+    // rdb stores R.b: its witness state's window hangs over the end of the VM, the monitor
+    // shrinks the real bound, and the guest sees the difference.
+    let out = ok(&[
+        "counterexample",
+        "--isa",
+        "crates/pgvm-classify/tests/isa/bounds-read.isa",
+        "--samples",
+        FEW,
+    ]);
+    assert!(out.contains("witness (bounds_"), "{out}");
+    assert!(out.contains("diverges at guest instruction #0"), "{out}");
+}
+
+#[test]
+fn a_theorem_resting_on_search_names_what_it_rests_on() {
+    let out = ok(&[
+        "classify",
+        "--isa",
+        "crates/pgvm-classify/tests/isa/priv-search.isa",
+        "--samples",
+        "1",
+        "--seed",
+        "1974",
+    ]);
+    assert!(
+        out.contains(
+            "Theorem 1: holds (search; not a proof; resting on search or exhaustive evidence: pls)"
+        ),
+        "{out}"
+    );
 }
