@@ -1,4 +1,4 @@
-//! One guest bare and under trap-and-emulate: equivalence, and the efficiency check on what
+//! One guest bare and under a monitor technique: equivalence, and the efficiency check on what
 //! the monitor emulated.
 
 use std::collections::BTreeMap;
@@ -68,6 +68,8 @@ pub struct Equivalence {
     pub emulated: u64,
     /// Traps reflected into the guest.
     pub reflected: u64,
+    /// Guest instructions interpreted in software (the hybrid monitor).
+    pub interpreted: u64,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
     /// The bare run's console output.
@@ -102,6 +104,7 @@ pub fn check(
         direct: r.direct,
         emulated: r.emulated,
         reflected: r.reflected,
+        interpreted: r.interpreted,
         emulated_by_mnemonic: r.emulated_by_mnemonic,
         console_bare: r.console_bare,
         console_vm: r.console_vm,

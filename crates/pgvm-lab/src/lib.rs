@@ -6,7 +6,7 @@
 //! CLI's `--json` output is that serialization, never a second list of fields.
 //!
 //! - [`guest`]: a program (image or classifier state) as a guest of the monitor.
-//! - [`equiv`]: one guest bare and under trap-and-emulate, with the efficiency check.
+//! - [`equiv`]: one guest bare and under a monitor technique, with the efficiency check.
 //! - [`vms`]: several guests sharing one real machine.
 //! - [`counterexample`]: Theorem 1's violations, each shown diverging on the monitor.
 //! - [`replay`]: witnesses re-executed, as rows of what differs between two runs.

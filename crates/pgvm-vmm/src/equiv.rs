@@ -60,6 +60,8 @@ pub struct EquivReport {
     pub emulated: u64,
     /// Traps reflected into the guest.
     pub reflected: u64,
+    /// Guest instructions interpreted in software (the hybrid monitor).
+    pub interpreted: u64,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
     /// The bare run's console output.
@@ -213,6 +215,7 @@ pub fn check_equivalence(
         direct: vm.counts.direct,
         emulated: vm.counts.emulated,
         reflected: vm.counts.reflected,
+        interpreted: vm.counts.interpreted,
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
         console_bare: String::from_utf8_lossy(whole.bare.output()).into_owned(),
         console_vm: String::from_utf8_lossy(vm.console()).into_owned(),

@@ -60,6 +60,8 @@ enum Phase {
     Direct(u64),
     /// The host trapped on a guest instruction (blocked, `P` at it): the dispatcher decides.
     Dispatch,
+    /// The technique interprets the next guest instruction in software.
+    Interpret,
     /// The run is over.
     Stop(VmExit),
 }
@@ -253,7 +255,8 @@ impl<H: Host> Monitor<H> {
             phase = match phase {
                 Phase::Boundary => self.boundary(id, end),
                 Phase::Direct(n) => self.direct(id, n),
-                Phase::Dispatch => self.dispatch(id),
+                Phase::Dispatch => self.dispatch(id, false),
+                Phase::Interpret => self.dispatch(id, true),
                 Phase::Stop(exit) => {
                     if !matches!(exit, VmExit::BudgetSpent | VmExit::Trapped(_)) {
                         self.vms[id].exit = Some(exit);
@@ -282,6 +285,9 @@ impl<H: Host> Monitor<H> {
         let clock = vm.steps();
         if clock >= end {
             return Phase::Stop(VmExit::BudgetSpent);
+        }
+        if !self.technique.runs_directly(&vm.cpu) {
+            return Phase::Interpret;
         }
         Phase::Direct(vm.cpu.devices.timer.stop(clock, end) - clock)
     }
@@ -334,16 +340,20 @@ impl<H: Host> Monitor<H> {
         }
     }
 
-    /// The dispatcher: the technique decides what the trap becomes, and the trapped
-    /// instruction is counted.
-    fn dispatch(&mut self, id: VmId) -> Phase {
+    /// The dispatcher: the technique decides what the trap becomes (or, with `interpret`,
+    /// carries out the next instruction in software), and the instruction is counted.
+    fn dispatch(&mut self, id: VmId, interpret: bool) -> Phase {
         let vm = &mut self.vms[id];
         let mut view = Window {
             host: &mut self.host,
             map: vm.map,
             cpu: &mut vm.cpu,
         };
-        let disposition = self.technique.dispatch(&self.isa, &mut view);
+        let disposition = if interpret {
+            self.technique.interpret(&self.isa, &mut view)
+        } else {
+            self.technique.dispatch(&self.isa, &mut view)
+        };
         view.cpu.devices.retire(1);
         let counts = &mut vm.counts;
         let mut emulated = |insn: Option<InsnId>| {
@@ -356,6 +366,14 @@ impl<H: Host> Monitor<H> {
             Disposition::Emulated { insn } => {
                 emulated(insn);
                 Phase::Boundary
+            }
+            Disposition::Interpreted { .. } => {
+                counts.interpreted += 1;
+                Phase::Boundary
+            }
+            Disposition::Halted { .. } if interpret => {
+                counts.interpreted += 1;
+                Phase::Stop(VmExit::Halted)
             }
             Disposition::Halted { insn } => {
                 emulated(insn);

@@ -16,6 +16,9 @@ pub struct Counts {
     pub emulated: u64,
     /// Trapped to the monitor and reflected into the guest's own `E[0]`/`E[1]`.
     pub reflected: u64,
+    /// Interpreted in software without running on the host (the hybrid monitor's virtual
+    /// supervisor mode).
+    pub interpreted: u64,
     /// Virtual timer interrupts delivered.
     pub interrupts: u64,
     /// Emulated instructions by mnemonic.

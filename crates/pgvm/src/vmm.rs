@@ -1,4 +1,4 @@
-//! `pgvm equiv` and `pgvm vm`: guests under the trap-and-emulate monitor.
+//! `pgvm equiv` and `pgvm vm`: guests under a monitor.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -147,8 +147,9 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
         "NOT equivalent"
     };
     out.push_str(&format!(
-        "{name} on {} under trap-and-emulate: {verdict} {at}\n",
-        isa.name
+        "{name} on {} under {}: {verdict} {at}\n",
+        isa.name,
+        r.monitor.describe()
     ));
     if r.vm_instructions != r.guest_instructions {
         let why = match r.vm_exit {
@@ -160,9 +161,14 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
             r.vm_instructions
         ));
     }
-    let total = (r.direct + r.emulated + r.reflected).max(1);
+    let total = (r.direct + r.emulated + r.reflected + r.interpreted).max(1);
+    let interpreted = if r.interpreted > 0 {
+        format!(", {} interpreted", r.interpreted)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected\n",
+        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}\n",
         r.direct,
         100.0 * r.direct as f64 / total as f64,
         r.emulated,
@@ -311,6 +317,7 @@ mod tests {
             direct: 0,
             emulated: emulated.iter().map(|(_, n)| n).sum(),
             reflected: 0,
+            interpreted: 0,
             emulated_by_mnemonic: emulated
                 .iter()
                 .map(|(m, n)| (m.to_string(), *n))
