@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pgvm_isa::Isa;
-use pgvm_machine::{Exit, Machine, Psw, StateView};
+use pgvm_machine::{Exit, Machine, Psw, StateView, TrapKind};
 use serde::Serialize;
 
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
 use crate::technique::TechniqueKind;
-use crate::vm::VmExit;
+use crate::vm::{Emulation, VmExit};
 
 /// A guest program as both runs start it.
 #[derive(Debug, Clone)]
@@ -39,6 +39,21 @@ pub struct Divergence {
     pub differences: Vec<String>,
 }
 
+/// How the bare run ended: what the comparison point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BareOutcome {
+    /// It halted: the states are compared at the halt.
+    Halted,
+    /// It got stuck in a trap loop (a trap that re-enters the state it left, or one its memory
+    /// is too small to take): nothing would ever change again, so the states are compared
+    /// there. This is not a halt.
+    Stuck,
+    /// It was still running when the step limit came: the states are compared after the same
+    /// number of guest instructions.
+    StepLimit,
+}
+
 /// What the checker measured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EquivReport {
@@ -50,8 +65,8 @@ pub struct EquivReport {
     pub guest_instructions: u64,
     /// Guest instructions the virtualized run executed (fewer when it stopped early).
     pub vm_instructions: u64,
-    /// Whether the bare run halted.
-    pub halted: bool,
+    /// How the bare run ended.
+    pub bare: BareOutcome,
     /// Why the virtualized run stopped, if it did.
     pub vm_exit: Option<VmExit>,
     /// Guest instructions executed directly by the real processor.
@@ -62,6 +77,12 @@ pub struct EquivReport {
     pub reflected: u64,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
+    /// Each emulated instruction with the real trap that brought it to the monitor and the
+    /// virtual mode it ran in ([`crate::Counts::emulations`]): the evidence for an
+    /// efficiency check.
+    pub emulations: Vec<Emulation>,
+    /// Reflected traps by kind.
+    pub reflected_by_kind: BTreeMap<TrapKind, u64>,
     /// The bare run's console output.
     pub console_bare: String,
     /// The virtualized run's console output.
@@ -74,7 +95,8 @@ pub struct EquivReport {
 #[derive(Clone)]
 struct Pair {
     bare: Machine,
-    bare_stopped: bool,
+    /// How the bare run stopped, once it has.
+    bare_exit: Option<Exit>,
     mon: Monitor,
 }
 
@@ -92,17 +114,17 @@ impl Pair {
         mon.push_input(id, &g.input);
         Ok(Pair {
             bare,
-            bare_stopped: false,
+            bare_exit: None,
             mon,
         })
     }
 
     /// Runs both sides `n` guest instructions (fewer if a side halts).
     fn advance(&mut self, n: u64) {
-        if !self.bare_stopped {
+        if self.bare_exit.is_none() {
             match self.bare.run(n) {
                 Exit::BudgetSpent => {}
-                _ => self.bare_stopped = true,
+                exit => self.bare_exit = Some(exit),
             }
         }
         self.mon.run_vm(0, n);
@@ -143,10 +165,10 @@ impl Pair {
                 String::from_utf8_lossy(vm.console())
             ));
         }
-        if self.bare_stopped != vm.exit.is_some() {
+        if self.bare_exit.is_some() != vm.exit.is_some() {
             out.push(format!(
                 "stopped: bare {}, virtual {}",
-                self.bare_stopped,
+                self.bare_exit.is_some(),
                 vm.exit.is_some()
             ));
         }
@@ -178,13 +200,17 @@ fn first_stretch(w: u64) -> u64 {
 
 /// Runs `guest` bare and under the monitor for at most `max_steps` guest instructions and
 /// compares the outcomes; on a difference, replays both to find the first instruction after
-/// which they differ.
+/// which they differ. `max_steps = 0` is refused ([`VmmError::NoSteps`]): two runs of no
+/// instructions are equal whatever the monitor does, so the verdict would say nothing.
 pub fn check_equivalence(
     isa: Arc<Isa>,
     guest: &Guest,
     technique: TechniqueKind,
     max_steps: u64,
 ) -> Result<EquivReport, VmmError> {
+    if max_steps == 0 {
+        return Err(VmmError::NoSteps);
+    }
     let mut whole = Pair::new(&isa, guest, technique)?;
     whole.advance(max_steps);
     // Compare after the bare run's own instruction count.
@@ -208,12 +234,19 @@ pub fn check_equivalence(
         equivalent,
         guest_instructions: steps,
         vm_instructions: vm.steps(),
-        halted: whole.bare_stopped,
+        bare: match whole.bare_exit {
+            Some(Exit::Halted) => BareOutcome::Halted,
+            // The bare machine takes its own traps: it stops only by halting or getting stuck.
+            Some(_) => BareOutcome::Stuck,
+            None => BareOutcome::StepLimit,
+        },
         vm_exit: vm.exit,
         direct: vm.counts.direct,
         emulated: vm.counts.emulated,
         reflected: vm.counts.reflected,
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
+        emulations: vm.counts.emulations.clone(),
+        reflected_by_kind: vm.counts.reflected_by_kind.clone(),
         console_bare: String::from_utf8_lossy(whole.bare.output()).into_owned(),
         console_vm: String::from_utf8_lossy(vm.console()).into_owned(),
         divergence,

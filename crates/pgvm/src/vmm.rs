@@ -8,7 +8,9 @@ use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
 use pgvm_machine::Psw;
-use pgvm_vmm::{EquivReport, Guest, Monitor, TechniqueKind, VmExit, check_equivalence};
+use pgvm_vmm::{
+    BareOutcome, EquivReport, Guest, Monitor, TechniqueKind, VmExit, check_equivalence,
+};
 use serde_json::json;
 
 use crate::program;
@@ -38,7 +40,7 @@ pub struct EquivArgs {
     /// The guest's memory w: the bare machine has q = w words.
     #[arg(long, default_value_t = 65536)]
     pub mem: u64,
-    /// Compare after this many guest instructions if the guest has not halted.
+    /// Compare after this many guest instructions (at least 1) if the guest has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
     /// Print one JSON object instead of text.
@@ -108,6 +110,11 @@ pub fn guest_of(image: &Image, w: u64) -> Result<Guest> {
 pub fn equiv(args: &EquivArgs) -> Result<ExitCode> {
     let (isa, image) = program::load(&args.guest, args.isa.as_deref())?;
     check_mem(args.mem)?;
+    if args.max_steps == 0 {
+        bail!(
+            "--max-steps 0 compares nothing: two runs of no instructions always agree\n  hint: give --max-steps 1 or more"
+        );
+    }
     let guest = guest_of(&image, args.mem)?;
     let report = check_equivalence(isa.clone(), &guest, args.monitor, args.max_steps)?;
     let breaches = efficiency_breaches(&isa, &report);
@@ -196,7 +203,8 @@ pub fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
         "isa": isa.name,
         "monitor": r.technique.name(),
         "equivalent": r.equivalent,
-        "halted": r.halted,
+        "halted": r.bare == BareOutcome::Halted,
+        "bare": r.bare,
         "vm_exit": r.vm_exit.map(vm_exit_text),
         "guest_instructions": r.guest_instructions,
         "vm_instructions": r.vm_instructions,
@@ -204,6 +212,8 @@ pub fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
         "emulated": r.emulated,
         "reflected": r.reflected,
         "emulated_by_mnemonic": r.emulated_by_mnemonic,
+        "emulations": r.emulations,
+        "reflected_by_kind": r.reflected_by_kind,
         "console_bare": r.console_bare,
         "console_vm": r.console_vm,
         "divergence": r.divergence,
@@ -213,16 +223,13 @@ pub fn equiv_json(isa: &Isa, r: &EquivReport) -> serde_json::Value {
 /// The report as text: the verdict, the efficiency counts, the first divergence.
 pub fn equiv_text(name: &str, isa: &Isa, r: &EquivReport) -> String {
     let mut out = String::new();
-    let at = if r.halted {
-        format!(
-            "at the halt, after {} guest instructions",
-            r.guest_instructions
-        )
-    } else {
-        format!(
-            "after {} guest instructions (no halt)",
-            r.guest_instructions
-        )
+    let n = r.guest_instructions;
+    let at = match r.bare {
+        BareOutcome::Halted => format!("at the halt, after {n} guest instructions"),
+        BareOutcome::Stuck => {
+            format!("where the bare run got stuck in a trap loop, after {n} guest instructions")
+        }
+        BareOutcome::StepLimit => format!("after {n} guest instructions (no halt)"),
     };
     let verdict = if r.equivalent {
         "equivalent: f(S2) == S2'"
@@ -386,12 +393,14 @@ mod tests {
             equivalent: true,
             guest_instructions: 0,
             vm_instructions: 0,
-            halted: true,
+            bare: BareOutcome::Halted,
             vm_exit: None,
             direct: 0,
             emulated: emulated.iter().map(|(_, n)| n).sum(),
             reflected: 0,
             emulated_by_mnemonic: emulated.iter().map(|(m, n)| (m.to_string(), *n)).collect(),
+            emulations: Vec::new(),
+            reflected_by_kind: Default::default(),
             console_bare: String::new(),
             console_vm: String::new(),
             divergence: None,
