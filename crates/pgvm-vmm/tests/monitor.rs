@@ -202,6 +202,36 @@ fn zero_steps_compare_nothing_and_are_refused() {
 }
 
 #[test]
+fn a_late_divergence_in_a_two_million_word_guest_is_found() {
+    // m68000's movesr reads the real mode: after a countdown of 2k instructions it is the
+    // first instruction whose result differs. The guest is as large as a VM can be, so a
+    // search that copied both machines at each checkpoint would copy ~128 MB dozens of times.
+    let m = isa("m68000");
+    let w = MAX_WORDS - CP_WORDS;
+    let k = 30_000;
+    let code = vec![
+        enc(&m, "addi", &[0x20, -1]),
+        enc(&m, "jnz", &[0x20, 0x10]),
+        enc(&m, "movesr", &[0x21]),
+        enc(&m, "halt", &[]),
+    ];
+    let g = Guest {
+        w,
+        segments: vec![(0x10, code), (0x20, vec![k])],
+        entry: supervisor(0x10, w),
+        input: Vec::new(),
+    };
+    let r = check_equivalence(m, &g, TechniqueKind::Tae, 1_000_000).expect("runs");
+    assert!(!r.equivalent);
+    let d = r.divergence.expect("a divergence");
+    assert_eq!((d.index, d.p, d.mnemonic.as_str()), (2 * k, 0x12, "movesr"));
+    assert!(
+        d.differences.iter().any(|l| l.starts_with("E[0x21]")),
+        "{d:?}"
+    );
+}
+
+#[test]
 fn a_segment_one_word_past_w_is_refused_and_reaches_no_other_vm() {
     let s = isa("s370");
     let w = 8;
