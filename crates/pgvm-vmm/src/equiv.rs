@@ -195,7 +195,7 @@ impl Pair {
 const FANOUT: u64 = 16;
 
 /// The first stretch a checkpoint covers: at least as many instructions as the guest has
-/// words, so that copying and comparing a checkpoint (proportional to `w`) never costs more
+/// words, so that comparing a checkpoint (proportional to `w`) never costs more
 /// than running the stretch.
 fn first_stretch(w: u64) -> u64 {
     w.max(1 << 16)
@@ -215,7 +215,24 @@ pub fn check_equivalence(
         return Err(VmmError::NoSteps);
     }
     let mut whole = Pair::new(&isa, guest, technique)?;
-    whole.advance(max_steps);
+    // Run in the search's first stretches, noting how far its checkpoints are known equal
+    // (`clean`), so that a search need not run them again to compare.
+    let stretch = first_stretch(guest.w);
+    let (mut done, mut clean, mut clean_so_far) = (0, 0, true);
+    while done < max_steps {
+        let len = stretch.min(max_steps - done);
+        whole.advance(len);
+        done += len;
+        // While the bare run goes on, this is a checkpoint of the search: its stretches end
+        // here too, the last one at the step limit.
+        clean_so_far &= whole.bare_exit.is_none() && whole.differences().is_empty();
+        if clean_so_far {
+            clean = done;
+        }
+        if whole.bare_exit.is_some() && whole.mon.vm(0).exit.is_some() {
+            break;
+        }
+    }
     // Compare after the bare run's own instruction count.
     let steps = whole.bare.steps();
     let vm = whole.mon.vm(0);
@@ -229,7 +246,7 @@ pub fn check_equivalence(
     let divergence = if equivalent {
         None
     } else {
-        first_divergence(&isa, guest, technique, steps)?
+        first_divergence(&isa, guest, technique, steps, clean.min(steps))?
     };
     let vm = whole.mon.vm(0);
     Ok(EquivReport {
@@ -263,21 +280,28 @@ pub fn check_equivalence(
 /// written and then restored) is not seen; the comparison itself is always at the halt or the
 /// step limit, as DESIGN.md §4 defines equivalence.
 ///
-/// Nothing is copied at a checkpoint. The runs are deterministic, so the start of a diverging
-/// stretch is reached again by replaying from the start of the stretch that contained it
-/// (from the start of the run, the first time), and only that point is kept, once per
-/// narrowing: the search costs about two runs plus one copy of both machines per sixteenfold
-/// narrowing, however many checkpoints it passes.
+/// Nothing is copied at a checkpoint, since copying both machines costs their memory each
+/// time. The runs are deterministic: the checkpoints up to `clean`, which
+/// [`check_equivalence`] found equal as it ran, are reached again in one stretch, and the
+/// start of a diverging stretch by replaying from the start of the stretch that contained
+/// it; only that point is copied, once per sixteenfold narrowing. The search costs about one
+/// run plus the narrowing, however many checkpoints it passes.
 fn first_divergence(
     isa: &Arc<Isa>,
     guest: &Guest,
     technique: TechniqueKind,
     steps: u64,
+    clean: u64,
 ) -> Result<Option<Divergence>, VmmError> {
     let mut pair = Pair::new(isa, guest, technique)?;
-    // Both runs at the start of the stretch being narrowed down, and where that is.
+    // Both runs at the start of the stretch being narrowed down, and where that is (`None`:
+    // the start of the run).
     let mut base: Option<(Pair, u64)> = None;
-    let mut done = 0;
+    if clean > 0 {
+        pair.advance(clean);
+        base = Some((pair.clone(), clean));
+    }
+    let mut done = clean;
     let mut stretch = first_stretch(guest.w);
     while done < steps {
         let len = stretch.min(steps - done);
@@ -293,11 +317,11 @@ fn first_divergence(
                 None => (Pair::new(isa, guest, technique)?, 0),
             };
             start.advance(done - at);
+            pair = start;
             stretch = len.div_ceil(FANOUT);
             if stretch > 1 {
-                base = Some((start.clone(), done));
+                base = Some((pair.clone(), done));
             }
-            pair = start;
             continue;
         }
         let (p, mnemonic) = pair.next_instruction();
@@ -408,5 +432,58 @@ mod tests {
             }
         }
         assert!(diverged >= 20, "only {diverged} programs diverged");
+    }
+
+    /// m68000: count down from `k1`, `movesr` (which reads the real mode under the monitor),
+    /// count down from `k2`, halt.
+    fn countdown(isa: &Isa, w: u64, k1: u64, k2: u64) -> Guest {
+        let enc = |m: &str, ops: &[i128]| {
+            isa.encode(isa.insn(m).expect("mnemonic"), ops)
+                .expect("operands fit")
+        };
+        let code = vec![
+            enc("addi", &[0x20, -1]),
+            enc("jnz", &[0x20, 0x10]),
+            enc("movesr", &[0x21]),
+            enc("addi", &[0x22, -1]),
+            enc("jnz", &[0x22, 0x13]),
+            enc("halt", &[]),
+        ];
+        Guest {
+            w,
+            segments: vec![(0x10, code), (0x20, vec![k1, 0, k2])],
+            entry: Psw::new(pgvm_isa::Mode::Supervisor, 0x10, 0, w).expect("psw"),
+            input: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn checkpoints_found_equal_while_checking_are_not_searched_again() {
+        let isa = Arc::new(pgvm_isa::load("m68000").expect("built-in"));
+        // Divergences before, at and after the first checkpoints (65,536 instructions
+        // apart), with and without a long run after them.
+        for (k1, k2) in [
+            (100, 40_000),
+            (32_767, 1),
+            (32_768, 1),
+            (32_768, 40_000),
+            (40_000, 50_000),
+            (70_000, 1),
+        ] {
+            let guest = countdown(&isa, 64, k1, k2);
+            let r = check_equivalence(isa.clone(), &guest, TechniqueKind::Tae, 1_000_000)
+                .expect("runs");
+            let want =
+                first_divergence_by_copying(&isa, &guest, TechniqueKind::Tae, r.guest_instructions);
+            let d = r.divergence.clone().expect("movesr diverges");
+            assert_eq!((d.index, d.mnemonic.as_str()), (2 * k1, "movesr"));
+            assert_eq!(r.divergence, want, "k1 = {k1}, k2 = {k2}");
+        }
+        // A step limit inside the countdown after the divergence.
+        let guest = countdown(&isa, 64, 40_000, 1_000_000);
+        let r = check_equivalence(isa.clone(), &guest, TechniqueKind::Tae, 200_000).expect("runs");
+        assert_eq!(r.bare, BareOutcome::StepLimit);
+        let want = first_divergence_by_copying(&isa, &guest, TechniqueKind::Tae, 200_000);
+        assert_eq!(r.divergence, want);
     }
 }
