@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pgvm_vmm::TechniqueKind;
+use pgvm_machine::TrapKind;
+use pgvm_vmm::{BareOutcome, Emulation, TechniqueKind};
 
 use pgvm_isa::Isa;
 use pgvm_vmm::{Guest, VmmError};
@@ -53,8 +54,10 @@ pub struct Equivalence {
     pub monitor: TechniqueKind,
     /// Whether `f(S2) == S2'` held at the comparison point.
     pub equivalent: bool,
-    /// Whether the bare run halted.
+    /// Whether the bare run halted (a stuck or unfinished run did not).
     pub halted: bool,
+    /// How the bare run ended: halted, stuck in a trap loop, or at the step limit.
+    pub bare: BareOutcome,
     /// Why the virtualized run stopped early, if it did (serialized as [`vm_exit_text`]).
     #[serde(serialize_with = "opt_exit_text")]
     pub vm_exit: Option<VmExit>,
@@ -70,6 +73,10 @@ pub struct Equivalence {
     pub reflected: u64,
     /// Guest instructions interpreted in software (the hybrid monitor).
     pub interpreted: u64,
+    /// Each emulated instruction with the real trap that brought it and its virtual mode.
+    pub emulations: Vec<Emulation>,
+    /// Traps reflected into the guest, by kind.
+    pub reflected_by_kind: BTreeMap<TrapKind, u64>,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
     /// The bare run's console output.
@@ -97,7 +104,8 @@ pub fn check(
         isa: isa.name.clone(),
         monitor: r.technique,
         equivalent: r.equivalent,
-        halted: r.halted,
+        halted: r.bare == BareOutcome::Halted,
+        bare: r.bare,
         vm_exit: r.vm_exit,
         guest_instructions: r.guest_instructions,
         vm_instructions: r.vm_instructions,
@@ -105,6 +113,8 @@ pub fn check(
         emulated: r.emulated,
         reflected: r.reflected,
         interpreted: r.interpreted,
+        emulations: r.emulations,
+        reflected_by_kind: r.reflected_by_kind,
         emulated_by_mnemonic: r.emulated_by_mnemonic,
         console_bare: r.console_bare,
         console_vm: r.console_vm,

@@ -21,7 +21,7 @@ pub mod guest;
 pub mod replay;
 pub mod vms;
 
-pub use pgvm_vmm::TechniqueKind;
+pub use pgvm_vmm::{BareOutcome, TechniqueKind};
 
 /// Serializes a value through its `Display` text (PSWs are shown as in the text reports).
 pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(

@@ -43,7 +43,9 @@ pub enum TrapPolicy {
     /// The hardware does: `E[0] <- PSW; PSW <- E[1]`, and execution goes on.
     Hardware,
     /// A monitor does: the run stops with [`Exit::Trapped`] and the state as it was before the
-    /// blocked instruction.
+    /// blocked instruction. The monitor then owns the control state and the devices as well:
+    /// an instruction that changes `M`, `R` or the assist, or reaches the console or timer,
+    /// without a trap ends the run with [`Exit::Escaped`] right after it.
     Exit,
 }
 
@@ -60,6 +62,16 @@ pub enum Exit {
     /// first fetch traps again, and `E[0]` already holds that PSW). Nothing can change any
     /// more, so running on would only spend the budget.
     Stuck,
+    /// Under [`TrapPolicy::Exit`], an instruction completed without a trap yet changed `M`,
+    /// `R` or the assist, or reached the console or timer: what a monitor owning every trap
+    /// must own too. `P` is past it; nothing after it ran.
+    Escaped,
+}
+
+/// What [`Exit::Escaped`] watches: the control state and whether the devices were reached.
+fn control<V: Processor + ?Sized>(v: &V) -> (Mode, crate::Reloc, bool, bool) {
+    let psw = v.psw();
+    (psw.mode, psw.r, v.assist(), v.devices().touched())
 }
 
 /// How a trap entry went.
@@ -142,6 +154,10 @@ pub fn step_once<V: Processor + ?Sized>(isa: &Isa, v: &mut V) -> Option<Step> {
 /// instruction on the clock. A stretch never runs past the moment the timer falls due, and
 /// may return early with `None` (after an instruction that can change the mode, `R` or the
 /// timer, say); the cycle then simply goes round again.
+///
+/// Under [`TrapPolicy::Exit`] the control state is compared once per stretch: only an
+/// interpreted instruction can change it, and every engine ends its stretch after one, so the
+/// comparison sees the very instruction that changed it and costs nothing per instruction.
 pub fn run<V, S>(v: &mut V, budget: u64, policy: TrapPolicy, mut stretch: S) -> Exit
 where
     V: Processor + ?Sized,
@@ -155,11 +171,16 @@ where
             return Exit::BudgetSpent;
         }
         let stop = v.devices().timer.stop(clock, end);
+        let before = (policy == TrapPolicy::Exit).then(|| control(v));
         let event = stretch(v, stop);
         let d = v.devices_mut();
         d.timer.tick(d.clock);
         match event {
-            None | Some(Step::Done) => {}
+            None | Some(Step::Done) => {
+                if before.is_some_and(|b| b != control(v)) {
+                    return Exit::Escaped;
+                }
+            }
             Some(Step::Halted) => return Exit::Halted,
             Some(Step::Trapped(kind)) => {
                 v.note(Event::Trap(kind));

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pgvm_isa::Isa;
-use pgvm_machine::{Exit, Machine, Psw, StateView};
+use pgvm_machine::{Exit, Machine, Psw, StateView, TrapKind};
 use serde::Serialize;
 
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
 use crate::technique::TechniqueKind;
-use crate::vm::VmExit;
+use crate::vm::{Emulation, VmExit};
 
 /// A guest program as both runs start it.
 #[derive(Debug, Clone)]
@@ -39,6 +39,21 @@ pub struct Divergence {
     pub differences: Vec<String>,
 }
 
+/// How the bare run ended: what the comparison point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BareOutcome {
+    /// It halted: the states are compared at the halt.
+    Halted,
+    /// It got stuck in a trap loop (a trap that re-enters the state it left, or one its memory
+    /// is too small to take): nothing would ever change again, so the states are compared
+    /// there. This is not a halt.
+    Stuck,
+    /// It was still running when the step limit came: the states are compared after the same
+    /// number of guest instructions.
+    StepLimit,
+}
+
 /// What the checker measured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EquivReport {
@@ -50,8 +65,8 @@ pub struct EquivReport {
     pub guest_instructions: u64,
     /// Guest instructions the virtualized run executed (fewer when it stopped early).
     pub vm_instructions: u64,
-    /// Whether the bare run halted.
-    pub halted: bool,
+    /// How the bare run ended.
+    pub bare: BareOutcome,
     /// Why the virtualized run stopped, if it did.
     pub vm_exit: Option<VmExit>,
     /// Guest instructions executed directly by the real processor.
@@ -64,6 +79,12 @@ pub struct EquivReport {
     pub interpreted: u64,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
+    /// Each emulated instruction with the real trap that brought it to the monitor and the
+    /// virtual mode it ran in ([`crate::Counts::emulations`]): the evidence for an
+    /// efficiency check.
+    pub emulations: Vec<Emulation>,
+    /// Reflected traps by kind.
+    pub reflected_by_kind: BTreeMap<TrapKind, u64>,
     /// The bare run's console output.
     pub console_bare: String,
     /// The virtualized run's console output.
@@ -76,7 +97,8 @@ pub struct EquivReport {
 #[derive(Clone)]
 struct Pair {
     bare: Machine,
-    bare_stopped: bool,
+    /// How the bare run stopped, once it has.
+    bare_exit: Option<Exit>,
     mon: Monitor,
 }
 
@@ -94,17 +116,17 @@ impl Pair {
         mon.push_input(id, &g.input);
         Ok(Pair {
             bare,
-            bare_stopped: false,
+            bare_exit: None,
             mon,
         })
     }
 
     /// Runs both sides `n` guest instructions (fewer if a side halts).
     fn advance(&mut self, n: u64) {
-        if !self.bare_stopped {
+        if self.bare_exit.is_none() {
             match self.bare.run(n) {
                 Exit::BudgetSpent => {}
-                _ => self.bare_stopped = true,
+                exit => self.bare_exit = Some(exit),
             }
         }
         self.mon.run_vm(0, n);
@@ -127,17 +149,20 @@ impl Pair {
                 vm.cpu.assist
             ));
         }
-        let diffs: Vec<String> = self
-            .bare
-            .memory()
-            .iter()
-            .zip(self.mon.window(0))
-            .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .take(4)
-            .map(|(i, (a, b))| format!("E[{i:#x}]: bare {a:#x}, virtual {b:#x}"))
-            .collect();
-        out.extend(diffs);
+        // Compared whole first (a memory comparison), since equal memories are the rule at
+        // every checkpoint of the search.
+        if self.bare.memory() != self.mon.window(0) {
+            let diffs = self
+                .bare
+                .memory()
+                .iter()
+                .zip(self.mon.window(0))
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .take(4)
+                .map(|(i, (a, b))| format!("E[{i:#x}]: bare {a:#x}, virtual {b:#x}"));
+            out.extend(diffs);
+        }
         if self.bare.output() != vm.console() {
             out.push(format!(
                 "console: bare {:?}, virtual {:?}",
@@ -145,10 +170,10 @@ impl Pair {
                 String::from_utf8_lossy(vm.console())
             ));
         }
-        if self.bare_stopped != vm.exit.is_some() {
+        if self.bare_exit.is_some() != vm.exit.is_some() {
             out.push(format!(
                 "stopped: bare {}, virtual {}",
-                self.bare_stopped,
+                self.bare_exit.is_some(),
                 vm.exit.is_some()
             ));
         }
@@ -172,7 +197,7 @@ impl Pair {
 const FANOUT: u64 = 16;
 
 /// The first stretch a checkpoint covers: at least as many instructions as the guest has
-/// words, so that copying and comparing a checkpoint (proportional to `w`) never costs more
+/// words, so that comparing a checkpoint (proportional to `w`) never costs more
 /// than running the stretch.
 fn first_stretch(w: u64) -> u64 {
     w.max(pgvm_machine::DEFAULT_WORDS)
@@ -180,15 +205,36 @@ fn first_stretch(w: u64) -> u64 {
 
 /// Runs `guest` bare and under the monitor for at most `max_steps` guest instructions and
 /// compares the outcomes; on a difference, replays both to find the first instruction after
-/// which they differ.
+/// which they differ. `max_steps = 0` is refused ([`VmmError::NoSteps`]): two runs of no
+/// instructions are equal whatever the monitor does, so the verdict would say nothing.
 pub fn check_equivalence(
     isa: Arc<Isa>,
     guest: &Guest,
     technique: TechniqueKind,
     max_steps: u64,
 ) -> Result<EquivReport, VmmError> {
+    if max_steps == 0 {
+        return Err(VmmError::NoSteps);
+    }
     let mut whole = Pair::new(&isa, guest, technique)?;
-    whole.advance(max_steps);
+    // Run in the search's first stretches, noting how far its checkpoints are known equal
+    // (`clean`), so that a search need not run them again to compare.
+    let stretch = first_stretch(guest.w);
+    let (mut done, mut clean, mut clean_so_far) = (0, 0, true);
+    while done < max_steps {
+        let len = stretch.min(max_steps - done);
+        whole.advance(len);
+        done += len;
+        // While the bare run goes on, this is a checkpoint of the search: its stretches end
+        // here too, the last one at the step limit.
+        clean_so_far &= whole.bare_exit.is_none() && whole.differences().is_empty();
+        if clean_so_far {
+            clean = done;
+        }
+        if whole.bare_exit.is_some() && whole.mon.vm(0).exit.is_some() {
+            break;
+        }
+    }
     // Compare after the bare run's own instruction count.
     let steps = whole.bare.steps();
     let vm = whole.mon.vm(0);
@@ -202,7 +248,7 @@ pub fn check_equivalence(
     let divergence = if equivalent {
         None
     } else {
-        first_divergence(&isa, guest, technique, steps)?
+        first_divergence(&isa, guest, technique, steps, clean.min(steps))?
     };
     let vm = whole.mon.vm(0);
     Ok(EquivReport {
@@ -210,13 +256,20 @@ pub fn check_equivalence(
         equivalent,
         guest_instructions: steps,
         vm_instructions: vm.steps(),
-        halted: whole.bare_stopped,
+        bare: match whole.bare_exit {
+            Some(Exit::Halted) => BareOutcome::Halted,
+            // The bare machine takes its own traps: it stops only by halting or getting stuck.
+            Some(_) => BareOutcome::Stuck,
+            None => BareOutcome::StepLimit,
+        },
         vm_exit: vm.exit,
         direct: vm.counts.direct,
         emulated: vm.counts.emulated,
         reflected: vm.counts.reflected,
         interpreted: vm.counts.interpreted,
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
+        emulations: vm.counts.emulations.clone(),
+        reflected_by_kind: vm.counts.reflected_by_kind.clone(),
         console_bare: String::from_utf8_lossy(whole.bare.output()).into_owned(),
         console_vm: String::from_utf8_lossy(vm.console()).into_owned(),
         divergence,
@@ -229,27 +282,49 @@ pub fn check_equivalence(
 /// instructions. A difference that appears and disappears again inside one stretch (a word
 /// written and then restored) is not seen; the comparison itself is always at the halt or the
 /// step limit, as DESIGN.md §4 defines equivalence.
+///
+/// Nothing is copied at a checkpoint, since copying both machines costs their memory each
+/// time. The runs are deterministic: the checkpoints up to `clean`, which
+/// [`check_equivalence`] found equal as it ran, are reached again in one stretch, and the
+/// start of a diverging stretch by replaying from the start of the stretch that contained
+/// it; only that point is copied, once per sixteenfold narrowing. The search costs about one
+/// run plus the narrowing, however many checkpoints it passes.
 fn first_divergence(
     isa: &Arc<Isa>,
     guest: &Guest,
     technique: TechniqueKind,
     steps: u64,
+    clean: u64,
 ) -> Result<Option<Divergence>, VmmError> {
     let mut pair = Pair::new(isa, guest, technique)?;
-    let mut done = 0;
+    // Both runs at the start of the stretch being narrowed down, and where that is (`None`:
+    // the start of the run).
+    let mut base: Option<(Pair, u64)> = None;
+    if clean > 0 {
+        pair.advance(clean);
+        base = Some((pair.clone(), clean));
+    }
+    let mut done = clean;
     let mut stretch = first_stretch(guest.w);
     while done < steps {
         let len = stretch.min(steps - done);
-        let checkpoint = pair.clone();
         if len > 1 {
             pair.advance(len);
             if pair.differences().is_empty() {
                 done += len;
                 continue;
             }
-            // Somewhere in this stretch: replay it in shorter ones.
-            pair = checkpoint;
+            // Somewhere in this stretch: replay it in shorter ones, from its start.
+            let (mut start, at) = match base.take() {
+                Some(b) => b,
+                None => (Pair::new(isa, guest, technique)?, 0),
+            };
+            start.advance(done - at);
+            pair = start;
             stretch = len.div_ceil(FANOUT);
+            if stretch > 1 {
+                base = Some((pair.clone(), done));
+            }
             continue;
         }
         let (p, mnemonic) = pair.next_instruction();
@@ -275,4 +350,143 @@ fn first_divergence(
             differences,
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The search as it was, copying both runs at every checkpoint: the reference the
+    /// replaying search must agree with.
+    fn first_divergence_by_copying(
+        isa: &Arc<Isa>,
+        guest: &Guest,
+        technique: TechniqueKind,
+        steps: u64,
+    ) -> Option<Divergence> {
+        let mut pair = Pair::new(isa, guest, technique).expect("pair");
+        let mut done = 0;
+        let mut stretch = first_stretch(guest.w);
+        while done < steps {
+            let len = stretch.min(steps - done);
+            let checkpoint = pair.clone();
+            if len > 1 {
+                pair.advance(len);
+                if pair.differences().is_empty() {
+                    done += len;
+                    continue;
+                }
+                pair = checkpoint;
+                stretch = len.div_ceil(FANOUT);
+                continue;
+            }
+            let (p, mnemonic) = pair.next_instruction();
+            pair.advance(1);
+            let differences = pair.differences();
+            if !differences.is_empty() {
+                return Some(Divergence {
+                    index: done,
+                    p,
+                    mnemonic,
+                    differences,
+                });
+            }
+            done += 1;
+        }
+        let differences = pair.differences();
+        (!differences.is_empty()).then(|| {
+            let (p, mnemonic) = pair.next_instruction();
+            Divergence {
+                index: steps,
+                p,
+                mnemonic,
+                differences,
+            }
+        })
+    }
+
+    #[test]
+    fn replaying_finds_the_divergence_copying_found() {
+        let mut diverged = 0;
+        for name in ["pdp10", "m68000", "ia32"] {
+            let isa = Arc::new(pgvm_isa::load(name).expect("built-in"));
+            for seed in 0..150 {
+                let p = if seed % 4 == 0 {
+                    pgvm_testkit::hostile_guest(&isa, seed)
+                } else {
+                    pgvm_testkit::random_guest(&isa, seed)
+                };
+                let guest = Guest {
+                    w: p.w,
+                    segments: vec![(0, p.image)],
+                    entry: p.entry,
+                    input: p.input,
+                };
+                let r =
+                    check_equivalence(isa.clone(), &guest, TechniqueKind::Tae, 3000).expect("runs");
+                let want = first_divergence_by_copying(
+                    &isa,
+                    &guest,
+                    TechniqueKind::Tae,
+                    r.guest_instructions,
+                );
+                assert_eq!(r.divergence, want, "{name} seed {seed}");
+                diverged += usize::from(want.is_some());
+            }
+        }
+        assert!(diverged >= 20, "only {diverged} programs diverged");
+    }
+
+    /// m68000: count down from `k1`, `movesr` (which reads the real mode under the monitor),
+    /// count down from `k2`, halt.
+    fn countdown(isa: &Isa, w: u64, k1: u64, k2: u64) -> Guest {
+        let enc = |m: &str, ops: &[i128]| {
+            isa.encode(isa.insn(m).expect("mnemonic"), ops)
+                .expect("operands fit")
+        };
+        let code = vec![
+            enc("addi", &[0x20, -1]),
+            enc("jnz", &[0x20, 0x10]),
+            enc("movesr", &[0x21]),
+            enc("addi", &[0x22, -1]),
+            enc("jnz", &[0x22, 0x13]),
+            enc("halt", &[]),
+        ];
+        Guest {
+            w,
+            segments: vec![(0x10, code), (0x20, vec![k1, 0, k2])],
+            entry: Psw::new(pgvm_isa::Mode::Supervisor, 0x10, 0, w).expect("psw"),
+            input: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn checkpoints_found_equal_while_checking_are_not_searched_again() {
+        let isa = Arc::new(pgvm_isa::load("m68000").expect("built-in"));
+        // Divergences before, at and after the first checkpoints (65,536 instructions
+        // apart), with and without a long run after them.
+        for (k1, k2) in [
+            (100, 40_000),
+            (32_767, 1),
+            (32_768, 1),
+            (32_768, 40_000),
+            (40_000, 50_000),
+            (70_000, 1),
+        ] {
+            let guest = countdown(&isa, 64, k1, k2);
+            let r = check_equivalence(isa.clone(), &guest, TechniqueKind::Tae, 1_000_000)
+                .expect("runs");
+            let want =
+                first_divergence_by_copying(&isa, &guest, TechniqueKind::Tae, r.guest_instructions);
+            let d = r.divergence.clone().expect("movesr diverges");
+            assert_eq!((d.index, d.mnemonic.as_str()), (2 * k1, "movesr"));
+            assert_eq!(r.divergence, want, "k1 = {k1}, k2 = {k2}");
+        }
+        // A step limit inside the countdown after the divergence.
+        let guest = countdown(&isa, 64, 40_000, 1_000_000);
+        let r = check_equivalence(isa.clone(), &guest, TechniqueKind::Tae, 200_000).expect("runs");
+        assert_eq!(r.bare, BareOutcome::StepLimit);
+        let want = first_divergence_by_copying(&isa, &guest, TechniqueKind::Tae, 200_000);
+        assert_eq!(r.divergence, want);
+    }
 }

@@ -11,10 +11,10 @@ mod technique;
 mod vm;
 
 pub use allocator::{AllocError, Allocator, Region, VmId};
-pub use equiv::{Divergence, EquivReport, Guest, check_equivalence};
+pub use equiv::{BareOutcome, Divergence, EquivReport, Guest, check_equivalence};
 pub use host::Host;
 pub use monitor::{CP_WORDS, Monitor, VmmError};
 pub use nested::VmHost;
 pub use pgvm_machine::{GuestPa, HostPa, VmMap};
 pub use technique::{Disposition, Tae, Technique, TechniqueKind, UnknownTechnique};
-pub use vm::{Counts, VmExit, VmState};
+pub use vm::{Counts, Emulation, VmExit, VmState};

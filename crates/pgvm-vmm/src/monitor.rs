@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use pgvm_isa::{InsnId, Isa, Mode};
 use pgvm_machine::{
-    Exit, Machine, MachineError, Psw, TrapPolicy, VirtualCpu, VmMap, Window, cycle,
+    Exit, Machine, MachineError, Psw, TrapKind, TrapPolicy, VirtualCpu, VmMap, Window, cycle,
 };
 
 use crate::allocator::{AllocError, Allocator, VmId};
@@ -48,6 +48,9 @@ pub enum VmmError {
         /// The VM's memory size.
         w: u64,
     },
+    /// An equivalence check asked to compare after no instructions at all.
+    #[error("Comparing after 0 guest instructions compares nothing")]
+    NoSteps,
 }
 
 /// Where the run loop of one VM is.
@@ -58,8 +61,9 @@ enum Phase {
     Boundary,
     /// The guest runs directly on the host for at most this many instructions.
     Direct(u64),
-    /// The host trapped on a guest instruction (blocked, `P` at it): the dispatcher decides.
-    Dispatch,
+    /// The host trapped on a guest instruction (blocked, `P` at it), with this real trap: the
+    /// dispatcher decides.
+    Dispatch(TrapKind),
     /// The technique interprets the next guest instruction in software.
     Interpret,
     /// The run is over.
@@ -74,9 +78,9 @@ pub struct Monitor<H: Host = Machine> {
     technique: Box<dyn Technique<H>>,
     allocator: Allocator,
     vms: Vec<VmState>,
-    /// Instructions emulated during the current `run_vm`, by instruction: added to the
-    /// VM's `emulated_by_mnemonic` when `run_vm` returns, so that no emulation looks a
-    /// name up or allocates one.
+    /// Instructions emulated during the current `run_vm`, by instruction, real trap kind and
+    /// virtual mode ([`cause_index`]): added to the VM's counts when `run_vm` returns, so
+    /// that no emulation looks a name up or allocates one.
     emulated_by_insn: Vec<u64>,
 }
 
@@ -118,7 +122,7 @@ impl<H: Host> Monitor<H> {
         technique.prepare(&isa, &mut host);
         let q = host.size();
         Monitor {
-            emulated_by_insn: vec![0; isa.insns.len()],
+            emulated_by_insn: vec![0; isa.insns.len() * CAUSES],
             isa,
             host,
             technique,
@@ -215,11 +219,14 @@ impl<H: Host> Monitor<H> {
     /// Runs VM `id` for at most `budget` guest instructions.
     pub fn run_vm(&mut self, id: VmId, budget: u64) -> VmExit {
         let exit = self.run_until(id, budget);
-        let by_mnemonic = &mut self.vms[id].counts.emulated_by_mnemonic;
-        for (insn, n) in self.emulated_by_insn.iter_mut().enumerate() {
+        let counts = &mut self.vms[id].counts;
+        for (at, n) in self.emulated_by_insn.iter_mut().enumerate() {
             if *n > 0 {
-                let name = &self.isa.insns[insn].mnemonic;
-                *by_mnemonic.entry(name.clone()).or_insert(0) += std::mem::take(n);
+                let n = std::mem::take(n);
+                let (trap, mode) = CAUSE_OF[at % CAUSES];
+                let name = &self.isa.insns[at / CAUSES].mnemonic;
+                *counts.emulated_by_mnemonic.entry(name.clone()).or_insert(0) += n;
+                counts.add_emulation(name, trap, mode, n);
             }
         }
         exit
@@ -255,8 +262,8 @@ impl<H: Host> Monitor<H> {
             phase = match phase {
                 Phase::Boundary => self.boundary(id, end),
                 Phase::Direct(n) => self.direct(id, n),
-                Phase::Dispatch => self.dispatch(id, false),
-                Phase::Interpret => self.dispatch(id, true),
+                Phase::Dispatch(trap) => self.dispatch(id, Some(trap)),
+                Phase::Interpret => self.dispatch(id, None),
                 Phase::Stop(exit) => {
                     if !matches!(exit, VmExit::BudgetSpent | VmExit::Trapped(_)) {
                         self.vms[id].exit = Some(exit);
@@ -308,8 +315,12 @@ impl<H: Host> Monitor<H> {
         // is transactional, so after one all of these are as set. Anything else is an
         // unprivileged instruction reaching real control state or devices, and the VM map no
         // longer confines the guest: stop it, and clear the devices so that nothing carries
-        // over to the next VM.
-        if now.mode != Mode::User
+        // over to the next VM. A real machine ends its run right after such an instruction
+        // (`Exit::Escaped`), so nothing after it ran in real supervisor mode or with a wrong
+        // `R`, nor was counted direct; the state checks catch any other host, and an
+        // instruction that changed the mode and then halted.
+        if exit == Exit::Escaped
+            || now.mode != Mode::User
             || now.r != real_psw.r
             || self.host.assist() != self.isa.features.assist
             || self.host.devices().touched()
@@ -321,10 +332,10 @@ impl<H: Host> Monitor<H> {
             return Phase::Stop(VmExit::Escaped);
         }
         match exit {
-            Exit::Trapped(_) => {
+            Exit::Trapped(kind) => {
                 vm.counts.direct += ran - 1;
                 vm.cpu.devices.retire(ran - 1);
-                Phase::Dispatch
+                Phase::Dispatch(kind)
             }
             Exit::Halted => {
                 // Only an unprivileged halt gets here: the real processor stopped.
@@ -332,7 +343,7 @@ impl<H: Host> Monitor<H> {
                 vm.cpu.devices.retire(ran);
                 Phase::Stop(VmExit::Halted)
             }
-            Exit::BudgetSpent | Exit::Stuck => {
+            Exit::BudgetSpent | Exit::Stuck | Exit::Escaped => {
                 vm.counts.direct += ran;
                 vm.cpu.devices.retire(ran);
                 Phase::Boundary
@@ -340,10 +351,13 @@ impl<H: Host> Monitor<H> {
         }
     }
 
-    /// The dispatcher: the technique decides what the trap becomes (or, with `interpret`,
-    /// carries out the next instruction in software), and the instruction is counted.
-    fn dispatch(&mut self, id: VmId, interpret: bool) -> Phase {
+    /// The dispatcher: the technique decides what the real trap `trap` becomes (or, with no
+    /// trap, carries out the next instruction in software), and the instruction is counted,
+    /// with the real trap that brought it and the virtual mode it ran in.
+    fn dispatch(&mut self, id: VmId, trap: Option<TrapKind>) -> Phase {
+        let interpret = trap.is_none();
         let vm = &mut self.vms[id];
+        let mode = vm.cpu.psw.mode;
         let mut view = Window {
             host: &mut self.host,
             map: vm.map,
@@ -358,8 +372,8 @@ impl<H: Host> Monitor<H> {
         let counts = &mut vm.counts;
         let mut emulated = |insn: Option<InsnId>| {
             counts.emulated += 1;
-            if let Some(i) = insn {
-                self.emulated_by_insn[i] += 1;
+            if let (Some(i), Some(trap)) = (insn, trap) {
+                self.emulated_by_insn[i * CAUSES + cause_index(trap, mode)] += 1;
             }
         };
         match disposition {
@@ -385,11 +399,11 @@ impl<H: Host> Monitor<H> {
                 }
                 match cycle::trap(&mut view) {
                     cycle::Entry::Taken => {
-                        counts.reflected += 1;
+                        counts.reflect(kind);
                         Phase::Boundary
                     }
                     cycle::Entry::Looped => {
-                        counts.reflected += 1;
+                        counts.reflect(kind);
                         Phase::Stop(VmExit::Stuck)
                     }
                     cycle::Entry::Refused => Phase::Stop(VmExit::Stuck),
@@ -397,6 +411,45 @@ impl<H: Host> Monitor<H> {
             }
             Disposition::Stuck => Phase::Stop(VmExit::Stuck),
             Disposition::Escaped => Phase::Stop(VmExit::Escaped),
+        }
+    }
+}
+
+/// Why an emulated instruction came to the monitor: one of the real trap kinds, in one of the
+/// virtual modes.
+const CAUSES: usize = 8;
+
+/// Every cause, by [`cause_index`].
+const CAUSE_OF: [(TrapKind, Mode); CAUSES] = [
+    (TrapKind::Memory, Mode::User),
+    (TrapKind::Memory, Mode::Supervisor),
+    (TrapKind::Privileged, Mode::User),
+    (TrapKind::Privileged, Mode::Supervisor),
+    (TrapKind::Instruction, Mode::User),
+    (TrapKind::Instruction, Mode::Supervisor),
+    (TrapKind::Illegal, Mode::User),
+    (TrapKind::Illegal, Mode::Supervisor),
+];
+
+/// Where a cause is counted, so that counting one is an index, not a lookup.
+fn cause_index(trap: TrapKind, mode: Mode) -> usize {
+    let t = match trap {
+        TrapKind::Memory => 0,
+        TrapKind::Privileged => 1,
+        TrapKind::Instruction => 2,
+        TrapKind::Illegal => 3,
+    };
+    2 * t + usize::from(mode == Mode::Supervisor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cause_has_its_own_counter() {
+        for (i, &(trap, mode)) in CAUSE_OF.iter().enumerate() {
+            assert_eq!(cause_index(trap, mode), i);
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use pgvm_isa::Mode;
 use pgvm_machine::{Psw, TrapKind, TrapPolicy, VirtualCpu, VmMap};
 use serde::Serialize;
 
@@ -23,6 +24,54 @@ pub struct Counts {
     pub interrupts: u64,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
+    /// The evidence behind `emulated_by_mnemonic`, for an efficiency check: each emulated
+    /// instruction with the real trap that brought it to the monitor and the virtual mode it
+    /// ran in, one entry per combination seen, ordered by mnemonic, trap and mode. An
+    /// emulated word that decodes as no instruction is in `emulated` only.
+    pub emulations: Vec<Emulation>,
+    /// Reflected traps by the kind of trap the guest's own machine took.
+    pub reflected_by_kind: BTreeMap<TrapKind, u64>,
+}
+
+/// How often one instruction was emulated for one cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Emulation {
+    /// The instruction.
+    pub mnemonic: String,
+    /// The real trap that handed it to the monitor: under trap-and-emulate, `privileged` for
+    /// a privileged instruction; any other kind says the instruction trapped for a reason of
+    /// its own (an explicit `trap;`, say) and then completed on the virtual machine.
+    pub trap: TrapKind,
+    /// The guest's virtual mode when it ran.
+    pub mode: Mode,
+    /// How many times.
+    pub count: u64,
+}
+
+impl Counts {
+    /// Counts `n` emulations of `mnemonic` for one cause.
+    pub(crate) fn add_emulation(&mut self, mnemonic: &str, trap: TrapKind, mode: Mode, n: u64) {
+        match self.emulations.binary_search_by(|e| {
+            (e.mnemonic.as_str(), e.trap, e.mode).cmp(&(mnemonic, trap, mode))
+        }) {
+            Ok(i) => self.emulations[i].count += n,
+            Err(i) => self.emulations.insert(
+                i,
+                Emulation {
+                    mnemonic: mnemonic.to_string(),
+                    trap,
+                    mode,
+                    count: n,
+                },
+            ),
+        }
+    }
+
+    /// Counts one trap reflected into the guest.
+    pub(crate) fn reflect(&mut self, kind: TrapKind) {
+        self.reflected += 1;
+        *self.reflected_by_kind.entry(kind).or_insert(0) += 1;
+    }
 }
 
 /// Why a VM stopped running.
@@ -40,8 +89,9 @@ pub enum VmExit {
     /// The guest changed the real `M`, `R` or assist, or reached the real timer or console,
     /// without a trap: the ISA lets user mode do so (an unprivileged instruction that is
     /// control-sensitive in user mode, or a device one), so no trap-and-emulate monitor can
-    /// confine a guest on it. The monitor stops the VM as soon as it regains control; what the
-    /// guest reached before that is not protected.
+    /// confine a guest on it. The real machine stops right after that instruction, and the
+    /// monitor stops the VM there: nothing after it runs, but what that one instruction
+    /// reached is not protected.
     Escaped,
     /// The guest trapped and the VM's trap policy hands its traps to whoever runs it (another
     /// monitor running this VM as its machine): the instruction is blocked with `P` at it.

@@ -223,7 +223,7 @@ impl Profile {
         // B is a proper guest: the same bare and virtualized, halting with its checksum.
         let r = check_equivalence(isa.clone(), &b, TechniqueKind::Tae, 10_000).expect("B runs");
         assert!(
-            r.equivalent && r.halted,
+            r.equivalent && r.bare == pgvm_vmm::BareOutcome::Halted,
             "{name}: B diverges: {:?}",
             r.divergence
         );

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 
 use pgvm_isa::{Isa, Mode};
-use pgvm_machine::Psw;
-use pgvm_vmm::{Guest, Monitor, TechniqueKind, VmExit, check_equivalence};
+use pgvm_machine::{MAX_WORDS, Psw, TrapKind};
+use pgvm_vmm::{
+    BareOutcome, CP_WORDS, Emulation, Guest, Monitor, TechniqueKind, VmExit, VmmError,
+    check_equivalence,
+};
 use proptest::prelude::*;
 
 fn isa(name: &str) -> Arc<Isa> {
@@ -42,7 +45,7 @@ fn equivalent_where_theorem_1_holds_with_counts() {
     let s = isa("s370");
     let r = check_equivalence(s.clone(), &printer(&s), TechniqueKind::Tae, 1000).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
-    assert!(r.halted);
+    assert_eq!(r.bare, BareOutcome::Halted);
     assert_eq!(r.console_vm, "AB");
     assert_eq!(r.guest_instructions, 4);
     assert_eq!(
@@ -51,6 +54,18 @@ fn equivalent_where_theorem_1_holds_with_counts() {
         "add direct; out, out, halt emulated"
     );
     assert_eq!(r.emulated_by_mnemonic.get("out"), Some(&2));
+    let emulation = |mnemonic: &str, count| Emulation {
+        mnemonic: mnemonic.into(),
+        trap: TrapKind::Privileged,
+        mode: Mode::Supervisor,
+        count,
+    };
+    assert_eq!(
+        r.emulations,
+        vec![emulation("halt", 1), emulation("out", 2)],
+        "each emulation came by a privileged-instruction trap in virtual supervisor mode"
+    );
+    assert!(r.reflected_by_kind.is_empty());
 }
 
 #[test]
@@ -125,6 +140,131 @@ fn the_assist_is_the_monitors_and_a_guest_without_it_sees_none() {
     assert!(r.equivalent, "{:?}", r.divergence);
     assert_eq!(r.emulated_by_mnemonic.get("sgdt"), Some(&1));
     assert_eq!(r.reflected, 1, "the user-mode halt is the guest's trap");
+    assert_eq!(
+        r.emulations,
+        vec![
+            Emulation {
+                mnemonic: "halt".into(),
+                trap: TrapKind::Privileged,
+                mode: Mode::Supervisor,
+                count: 1,
+            },
+            Emulation {
+                mnemonic: "sgdt".into(),
+                trap: TrapKind::Instruction,
+                mode: Mode::User,
+                count: 1,
+            },
+        ],
+        "the assist's explicit trap brought sgdt from virtual user mode; the handler's halt"
+    );
+    assert_eq!(
+        r.reflected_by_kind.into_iter().collect::<Vec<_>>(),
+        vec![(TrapKind::Privileged, 1)]
+    );
+}
+
+#[test]
+fn a_stuck_guest_is_reported_stuck_not_halted() {
+    // A user-mode halt traps through E[1] back to itself, with E[0] already holding that PSW:
+    // the bare machine loops there forever.
+    let s = isa("s370");
+    let user = Psw::new(Mode::User, 0x10, 0, 64).expect("psw");
+    let g = Guest {
+        w: 64,
+        segments: vec![
+            (0, vec![user.pack(), user.pack()]),
+            (0x10, vec![enc(&s, "halt", &[])]),
+        ],
+        entry: user,
+        input: Vec::new(),
+    };
+    let r = check_equivalence(s, &g, TechniqueKind::Tae, 1000).expect("runs");
+    assert!(r.equivalent, "{:?}", r.divergence);
+    assert_eq!(r.bare, BareOutcome::Stuck);
+    assert_eq!(r.vm_exit, Some(VmExit::Stuck));
+    let spinning = Guest {
+        segments: vec![(0x10, vec![enc(&isa("s370"), "jmp", &[0x10])])],
+        ..g
+    };
+    let r = check_equivalence(isa("s370"), &spinning, TechniqueKind::Tae, 50).expect("runs");
+    assert_eq!(r.bare, BareOutcome::StepLimit);
+    assert_eq!(r.guest_instructions, 50);
+}
+
+#[test]
+fn zero_steps_compare_nothing_and_are_refused() {
+    let s = isa("s370");
+    assert_eq!(
+        check_equivalence(s.clone(), &printer(&s), TechniqueKind::Tae, 0),
+        Err(VmmError::NoSteps)
+    );
+}
+
+#[test]
+fn a_late_divergence_in_a_two_million_word_guest_is_found() {
+    // m68000's movesr reads the real mode: after a countdown of 2k instructions it is the
+    // first instruction whose result differs. The guest is as large as a VM can be, so a
+    // search that copied both machines at each checkpoint would copy ~128 MB dozens of times.
+    let m = isa("m68000");
+    let w = MAX_WORDS - CP_WORDS;
+    let k = 30_000;
+    let code = vec![
+        enc(&m, "addi", &[0x20, -1]),
+        enc(&m, "jnz", &[0x20, 0x10]),
+        enc(&m, "movesr", &[0x21]),
+        enc(&m, "halt", &[]),
+    ];
+    let g = Guest {
+        w,
+        segments: vec![(0x10, code), (0x20, vec![k])],
+        entry: supervisor(0x10, w),
+        input: Vec::new(),
+    };
+    let r = check_equivalence(m, &g, TechniqueKind::Tae, 1_000_000).expect("runs");
+    assert!(!r.equivalent);
+    let d = r.divergence.expect("a divergence");
+    assert_eq!((d.index, d.p, d.mnemonic.as_str()), (2 * k, 0x12, "movesr"));
+    assert!(
+        d.differences.iter().any(|l| l.starts_with("E[0x21]")),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_segment_one_word_past_w_is_refused_and_reaches_no_other_vm() {
+    let s = isa("s370");
+    let w = 8;
+    let mut mon = Monitor::new(s.clone(), CP_WORDS + 2 * w).expect("monitor");
+    let nine: Vec<u64> = (1..=w + 1).collect();
+    let before = mon.real().memory().to_vec();
+    for (org, words) in [(0, &nine[..]), (1, &nine[..w as usize])] {
+        assert_eq!(
+            mon.create_vm(w, &[(org, words)], supervisor(0, w)),
+            Err(VmmError::ImageTooLarge {
+                vm: 0,
+                start: org,
+                end: w + 1,
+                w
+            })
+        );
+    }
+    assert!(mon.vms().is_empty(), "no VM was created");
+    assert_eq!(mon.real().memory(), &before[..], "nothing was written");
+    // Up to w exactly fits; the next VM's word 0 is its own.
+    let a = mon
+        .create_vm(w, &[(1, &nine[..w as usize - 1])], supervisor(0, w))
+        .expect("fits");
+    let b = mon
+        .create_vm(w, &[(0, &[0xb0])], supervisor(0, w))
+        .expect("fits");
+    assert_eq!(mon.window(a)[w as usize - 1], w - 1);
+    assert_eq!(mon.window(b)[0], 0xb0);
+    assert_eq!(
+        mon.real().memory()[CP_WORDS as usize + w as usize],
+        0xb0,
+        "B starts right after A"
+    );
 }
 
 #[test]
@@ -225,6 +365,42 @@ insn setr rrr 0x50 (a) "load R, unprivileged" { R = E[a]; }
     assert_eq!(mon.run_vm(a, 1000), VmExit::Escaped);
     assert_eq!(mon.vm(a).exit, Some(VmExit::Escaped));
     assert!(mon.vm(a).steps() <= 1000);
+}
+
+#[test]
+fn an_unprivileged_switch_to_supervisor_stops_the_vm_at_that_instruction() {
+    // On this ISA user mode may enter supervisor mode: a guest doing so runs on in *real*
+    // supervisor mode, where its privileged instructions would not trap. The VM must stop
+    // right at the switch, with nothing after it run directly.
+    let src = r#"isa leaky "base with an unprivileged switch to supervisor mode"
+extends base
+insn usuper rrr 0x50 () "enter supervisor mode, unprivileged" { M = super; }
+"#;
+    let leaky = Arc::new(pgvm_isa::parse_str("leaky.isa", src).expect("parses"));
+    let code = vec![
+        enc(&leaky, "li", &[0x30, 1]),
+        enc(&leaky, "usuper", &[]),
+        enc(&leaky, "li", &[0x31, 7]),
+        enc(&leaky, "out", &[0x30]),
+        enc(&leaky, "halt", &[]),
+    ];
+    for mode in [Mode::User, Mode::Supervisor] {
+        let mut mon = Monitor::new(leaky.clone(), 16 + 64).expect("monitor");
+        let entry = Psw::new(mode, 0x10, 0, 64).expect("psw");
+        let a = mon.create_vm(64, &[(0x10, &code)], entry).expect("fits");
+        assert_eq!(mon.run_vm(a, 1000), VmExit::Escaped, "{mode}");
+        let vm = mon.vm(a);
+        assert_eq!(vm.steps(), 2, "{mode}: stopped at the switch");
+        assert_eq!(
+            (vm.counts.direct, vm.counts.emulated),
+            (2, 0),
+            "{mode}: li and usuper ran directly, nothing after them"
+        );
+        assert_eq!(vm.psw().p, 0x12, "{mode}");
+        assert_eq!(mon.window(a)[0x30], 1, "{mode}");
+        assert_eq!(mon.window(a)[0x31], 0, "{mode}: the next li never ran");
+        assert!(mon.real().output().is_empty(), "{mode}: nor the out");
+    }
 }
 
 #[test]

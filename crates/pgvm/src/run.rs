@@ -91,6 +91,7 @@ pub fn exit_name(exit: Exit) -> String {
         Exit::Trapped(k) => format!("trapped ({})", k.name()),
         Exit::BudgetSpent => "step budget spent".into(),
         Exit::Stuck => "stuck in a trap loop".into(),
+        Exit::Escaped => "escaped (control state changed without a trap)".into(),
     }
 }
 

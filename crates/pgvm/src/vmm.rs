@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
-use pgvm_lab::TechniqueKind;
 use pgvm_lab::equiv::{Breach, Equivalence, vm_exit_text};
 use pgvm_lab::guest::{Guest, GuestError, MAX_GUEST_WORDS};
 use pgvm_lab::vms::{NamedGuest, VmmError, Vms, VmsError};
+use pgvm_lab::{BareOutcome, TechniqueKind};
 
 use crate::program;
 
@@ -39,7 +39,7 @@ pub struct EquivArgs {
     /// The guest's memory w: the bare machine has q = w words.
     #[arg(long, default_value_t = pgvm_machine::DEFAULT_WORDS)]
     pub mem: u64,
-    /// Compare after this many guest instructions if the guest has not halted.
+    /// Compare after this many guest instructions (at least 1) if the guest has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
 }
@@ -91,6 +91,11 @@ fn mem_error(e: GuestError, mem: u64) -> anyhow::Error {
 pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
     let (isa, image) = program::load(&args.guest, args.isa.as_deref())?;
     let guest = guest_for(&image, args.mem)?;
+    if args.max_steps == 0 {
+        bail!(
+            "--max-steps 0 compares nothing: two runs of no instructions always agree\n  hint: give --max-steps 1 or more"
+        );
+    }
     let report = pgvm_lab::equiv::check(&isa, &guest, args.monitor, args.max_steps)?;
     if json {
         crate::cli::print_json(&report)?;
@@ -130,16 +135,13 @@ pub fn breaches_text(r: &Equivalence, breaches: &[Breach]) -> String {
 /// The report as text: the verdict, the efficiency counts, the first divergence.
 pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
     let mut out = String::new();
-    let at = if r.halted {
-        format!(
-            "at the halt, after {} guest instructions",
-            r.guest_instructions
-        )
-    } else {
-        format!(
-            "after {} guest instructions (no halt)",
-            r.guest_instructions
-        )
+    let n = r.guest_instructions;
+    let at = match r.bare {
+        BareOutcome::Halted => format!("at the halt, after {n} guest instructions"),
+        BareOutcome::Stuck => {
+            format!("where the bare run got stuck in a trap loop, after {n} guest instructions")
+        }
+        BareOutcome::StepLimit => format!("after {n} guest instructions (no halt)"),
     };
     let verdict = if r.equivalent {
         "equivalent: f(S2) == S2'"
@@ -313,6 +315,9 @@ mod tests {
             guest_instructions: 0,
             vm_instructions: 0,
             halted: true,
+            bare: BareOutcome::Halted,
+            emulations: Vec::new(),
+            reflected_by_kind: Default::default(),
             vm_exit: None,
             direct: 0,
             emulated: emulated.iter().map(|(_, n)| n).sum(),

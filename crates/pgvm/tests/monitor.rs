@@ -146,6 +146,13 @@ fn equiv_bad_input_exits_2() {
     let o = pgvm(&["equiv", "guests/hello.s", "--mem", "0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--mem 0 is out of range"));
+    let o = pgvm(&["equiv", "guests/hello.s", "--max-steps", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--max-steps 0 compares nothing") && err.contains("hint:"),
+        "{err}"
+    );
     let o = pgvm(&["vm", "guests/hello.s", "guests/tsos/ia32.s"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("one ISA"));
@@ -336,4 +343,25 @@ fn too_little_memory_hints_at_the_flag_and_the_size() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--host-mem 0"), "{err}");
     assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn a_guest_stuck_in_a_trap_loop_is_reported_stuck_not_halted() {
+    // A user-mode halt traps through E[1] to itself, and E[0] already holds that PSW.
+    let dir = std::env::temp_dir().join(format!("pgvm-monitor-stuck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("stuck.s");
+    let src = "        .isa   s370\n        .entry user, start, 0, 64\n        .org   0\n        .psw   user, start, 0, 64\n        .psw   user, start, 0, 64\n        .org   0x10\nstart:  halt\n";
+    std::fs::write(&path, src).expect("write");
+    let guest = path.to_str().expect("utf-8 path");
+    let (code, v) = equiv_json(guest);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["equivalent"], true);
+    assert_eq!(v["halted"], false, "{v}");
+    assert_eq!(v["bare"], "stuck", "{v}");
+    let o = pgvm(&["equiv", guest]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("stuck in a trap loop"), "{out}");
+    assert!(!out.contains("at the halt"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

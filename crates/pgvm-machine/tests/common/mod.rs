@@ -91,7 +91,7 @@ impl Reference {
             match cycle::cycle(isa, self) {
                 Exit::Halted => self.halted = true,
                 Exit::Stuck => self.stuck = true,
-                Exit::BudgetSpent | Exit::Trapped(_) => {}
+                Exit::BudgetSpent | Exit::Trapped(_) | Exit::Escaped => {}
             }
         }
     }
