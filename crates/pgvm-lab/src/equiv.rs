@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use pgvm_machine::TrapKind;
+use pgvm_machine::{Mode, TrapKind};
 use pgvm_vmm::{BareOutcome, Emulation, TechniqueKind};
 
 use pgvm_isa::Isa;
@@ -34,14 +34,14 @@ pub struct Divergence {
     pub differences: Vec<String>,
 }
 
-/// An emulated instruction that the classifier does not derive privileged.
+/// An emulation no correct monitor makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Breach {
     /// The instruction.
     pub mnemonic: String,
     /// How many times the monitor emulated it.
     pub count: u64,
-    /// The classifier's evidence that it is not privileged.
+    /// Why it is a bug.
     pub evidence: String,
 }
 
@@ -85,7 +85,9 @@ pub struct Equivalence {
     pub console_vm: String,
     /// The first divergence, when the runs differ.
     pub divergence: Option<Divergence>,
-    /// Emulated instructions that are neither privileged nor trapping: monitor bugs.
+    /// Every emulation, checked against what trapped it and why.
+    pub efficiency: Vec<EmulationCheck>,
+    /// The emulations that are monitor bugs.
     pub efficiency_breaches: Vec<Breach>,
 }
 
@@ -99,7 +101,8 @@ pub fn check(
 ) -> Result<Equivalence, EquivError> {
     // The one call into the monitor's checker: adapt here when its interface changes.
     let r = pgvm_vmm::check_equivalence(isa.clone(), guest, technique, max_steps)?;
-    let efficiency_breaches = efficiency_breaches(isa, &r.emulated_by_mnemonic);
+    let efficiency = check_emulations(isa, &r.emulations);
+    let efficiency_breaches = efficiency_breaches(&efficiency);
     Ok(Equivalence {
         isa: isa.name.clone(),
         monitor: r.technique,
@@ -124,40 +127,133 @@ pub fn check(
             mnemonic: d.mnemonic,
             differences: d.differences,
         }),
+        efficiency,
         efficiency_breaches,
     })
 }
 
-/// Checks the efficiency property: every emulated instruction must be privileged (as the
-/// classifier derives it, with the profile's assist, as the monitor runs it) or trapping (a
-/// body with an explicit `trap`, which may trap in user mode on some states and not others).
-/// The monitor emulates only what trapped in real user mode, so anything else means an
-/// instruction that cannot trap was run in software, which trap-and-emulate must never do: a
-/// bug in the monitor, not a property of the guest.
-pub fn efficiency_breaches(isa: &Isa, emulated_by_mnemonic: &BTreeMap<String, u64>) -> Vec<Breach> {
+/// What the efficiency check makes of one emulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmulationFinding {
+    /// A privileged instruction, emulated because it trapped: what trap-and-emulate is.
+    Expected,
+    /// An instruction that is not privileged, emulated because its own body trapped in real
+    /// user mode (on the real mode, relocation or assist) and then completed on the virtual
+    /// machine: a known consequence of the definitions (DESIGN.md §2: a trap that depends on
+    /// mode or location is no evidence of sensitivity), paid for in efficiency.
+    Consequence,
+    /// Something no correct monitor does: it ran an instruction in software that nothing
+    /// trapped, or that trapped in a way its body cannot, or that trapped on the real machine
+    /// by the VM map (a memory or illegal trap) yet completed on the virtual one.
+    MonitorBug,
+}
+
+/// One emulated instruction, for one cause, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmulationCheck {
+    /// The instruction.
+    pub mnemonic: String,
+    /// The real trap that brought it to the monitor (`None`: nothing did).
+    pub trap: Option<TrapKind>,
+    /// The guest's virtual mode.
+    pub mode: Mode,
+    /// How many times.
+    pub count: u64,
+    /// The verdict.
+    pub finding: EmulationFinding,
+    /// Why, in words.
+    pub why: String,
+}
+
+/// The efficiency check, on what the run recorded: each emulation with the real trap that
+/// caused it and the virtual mode, against the instruction's body and the classifier's
+/// verdict on privilege (with the profile's assist, as the monitor runs it).
+pub fn check_emulations(isa: &Isa, emulations: &[Emulation]) -> Vec<EmulationCheck> {
     let config = pgvm_classify::Config::default();
-    emulated_by_mnemonic
+    emulations
         .iter()
-        .filter_map(|(mnemonic, &count)| {
-            let Some(id) = isa.insn(mnemonic) else {
-                return Some(Breach {
-                    mnemonic: mnemonic.clone(),
-                    count,
-                    evidence: "the profile has no such instruction".into(),
-                });
-            };
-            if isa.insns[id].effects.traps {
-                return None;
+        .map(|e| {
+            let (finding, why) = judge(isa, &config, e);
+            EmulationCheck {
+                mnemonic: e.mnemonic.clone(),
+                trap: e.trap,
+                mode: e.mode,
+                count: e.count,
+                finding,
+                why,
             }
-            let insn = pgvm_classify::classify_insn(isa, id, &config);
-            let privileged = &insn.classes[&pgvm_classify::Class::Privileged];
-            (!privileged.value).then(|| Breach {
-                mnemonic: mnemonic.clone(),
-                count,
-                evidence: privileged.detail.clone(),
-            })
         })
         .collect()
+}
+
+fn judge(isa: &Isa, config: &pgvm_classify::Config, e: &Emulation) -> (EmulationFinding, String) {
+    use EmulationFinding::*;
+    let Some(id) = isa.insn(&e.mnemonic) else {
+        return (MonitorBug, "the profile has no such instruction".into());
+    };
+    let Some(trap) = e.trap else {
+        return (
+            MonitorBug,
+            "nothing trapped: the monitor ran it in software of its own accord".into(),
+        );
+    };
+    if matches!(trap, TrapKind::Memory | TrapKind::Illegal) {
+        return (
+            MonitorBug,
+            format!(
+                "it took a {} trap on the real machine yet completed on the virtual one: the VM map disagrees with the guest's machine",
+                trap.name()
+            ),
+        );
+    }
+    if !isa.insns[id].effects.traps {
+        return (
+            MonitorBug,
+            format!(
+                "it was recorded as a {} trap, but its body has no `trap;`",
+                trap.name()
+            ),
+        );
+    }
+    let insn = pgvm_classify::classify_insn(isa, id, config);
+    let privileged = &insn.classes[&pgvm_classify::Class::Privileged];
+    if privileged.value {
+        (Expected, "privileged: it trapped in real user mode".into())
+    } else {
+        (
+            Consequence,
+            format!(
+                "not privileged ({}), but its body traps on the real {}: a trap that depends on mode or location, emulated at a cost in efficiency",
+                privileged.detail,
+                if e.mode == Mode::User {
+                    "relocation or assist (virtual and real mode are both user)"
+                } else {
+                    "mode, relocation or assist"
+                }
+            ),
+        )
+    }
+}
+
+/// The emulations that are monitor bugs, one per instruction, for the exit code and the
+/// report.
+pub fn efficiency_breaches(checks: &[EmulationCheck]) -> Vec<Breach> {
+    let mut out: Vec<Breach> = Vec::new();
+    for c in checks
+        .iter()
+        .filter(|c| c.finding == EmulationFinding::MonitorBug)
+    {
+        match out.iter_mut().find(|b| b.mnemonic == c.mnemonic) {
+            Some(b) => b.count += c.count,
+            None => out.push(Breach {
+                mnemonic: c.mnemonic.clone(),
+                count: c.count,
+                evidence: c.why.clone(),
+            }),
+        }
+    }
+    out
 }
 
 /// Why a VM stopped, in words.
@@ -176,38 +272,53 @@ fn opt_exit_text<S: serde::Serializer>(exit: &Option<VmExit>, s: S) -> Result<S:
 mod tests {
     use super::*;
 
-    fn emulated(list: &[(&str, u64)]) -> BTreeMap<String, u64> {
-        list.iter().map(|(m, n)| (m.to_string(), *n)).collect()
+    fn emulation(mnemonic: &str, trap: Option<TrapKind>, mode: Mode) -> Emulation {
+        Emulation {
+            mnemonic: mnemonic.into(),
+            trap,
+            mode,
+            count: 2,
+        }
+    }
+
+    fn findings(isa: &str, list: &[Emulation]) -> Vec<EmulationFinding> {
+        let isa = pgvm_isa::load(isa).expect("built-in");
+        check_emulations(&isa, list)
+            .into_iter()
+            .map(|c| c.finding)
+            .collect()
     }
 
     #[test]
-    fn an_emulated_innocuous_instruction_is_a_breach() {
+    fn privileged_emulations_are_expected() {
+        let p = Some(TrapKind::Privileged);
+        let list = [
+            emulation("movesr", p, Mode::Supervisor),
+            emulation("halt", p, Mode::Supervisor),
+            emulation("out", p, Mode::Supervisor),
+        ];
+        assert_eq!(findings("m68010", &list), [EmulationFinding::Expected; 3]);
+    }
+
+    #[test]
+    fn what_nothing_could_have_trapped_is_a_monitor_bug() {
+        use EmulationFinding::*;
+        let list = [
+            // Nothing trapped it.
+            emulation("lpsw", None, Mode::Supervisor),
+            // `add` has no `trap;`, so no privileged trap can have brought it.
+            emulation("add", Some(TrapKind::Privileged), Mode::Supervisor),
+            // A memory trap on the real machine that completes on the virtual one.
+            emulation("lpsw", Some(TrapKind::Memory), Mode::Supervisor),
+            // No such instruction.
+            emulation("frob", Some(TrapKind::Privileged), Mode::Supervisor),
+        ];
+        assert_eq!(findings("s370", &list), [MonitorBug; 4]);
         let isa = pgvm_isa::load("s370").expect("built-in");
-        let breaches = efficiency_breaches(&isa, &emulated(&[("add", 3), ("lpsw", 2)]));
-        assert_eq!(breaches.len(), 1, "{breaches:?}");
-        assert_eq!(
-            (breaches[0].mnemonic.as_str(), breaches[0].count),
-            ("add", 3)
-        );
-        assert!(
-            breaches[0].evidence.contains("did not trap"),
-            "{breaches:?}"
-        );
-    }
-
-    #[test]
-    fn privileged_emulations_pass() {
-        let isa = pgvm_isa::load("m68010").expect("built-in");
-        let r = emulated(&[("movesr", 1), ("halt", 1), ("out", 4)]);
-        assert!(efficiency_breaches(&isa, &r).is_empty());
-    }
-
-    #[test]
-    fn an_unknown_mnemonic_is_a_breach() {
-        let isa = pgvm_isa::load("s370").expect("built-in");
-        let breaches = efficiency_breaches(&isa, &emulated(&[("frob", 1)]));
-        assert_eq!(breaches.len(), 1);
-        assert!(breaches[0].evidence.contains("no such instruction"));
+        let breaches = efficiency_breaches(&check_emulations(&isa, &list));
+        let names: Vec<&str> = breaches.iter().map(|b| b.mnemonic.as_str()).collect();
+        assert_eq!(names, ["lpsw", "add", "frob"], "one per instruction");
+        assert_eq!(breaches[0].count, 4, "lpsw's two causes add up");
     }
 
     #[test]
@@ -231,6 +342,7 @@ mod tests {
             "direct",
             "emulated_by_mnemonic",
             "divergence",
+            "efficiency",
             "efficiency_breaches",
         ] {
             assert!(v.get(key).is_some(), "{key}: {v}");

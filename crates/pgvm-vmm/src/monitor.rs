@@ -372,7 +372,7 @@ impl<H: Host> Monitor<H> {
         let counts = &mut vm.counts;
         let mut emulated = |insn: Option<InsnId>| {
             counts.emulated += 1;
-            if let (Some(i), Some(trap)) = (insn, trap) {
+            if let Some(i) = insn {
                 self.emulated_by_insn[i * CAUSES + cause_index(trap, mode)] += 1;
             }
         };
@@ -417,27 +417,30 @@ impl<H: Host> Monitor<H> {
 
 /// Why an emulated instruction came to the monitor: one of the real trap kinds, in one of the
 /// virtual modes.
-const CAUSES: usize = 8;
+const CAUSES: usize = 10;
 
 /// Every cause, by [`cause_index`].
-const CAUSE_OF: [(TrapKind, Mode); CAUSES] = [
-    (TrapKind::Memory, Mode::User),
-    (TrapKind::Memory, Mode::Supervisor),
-    (TrapKind::Privileged, Mode::User),
-    (TrapKind::Privileged, Mode::Supervisor),
-    (TrapKind::Instruction, Mode::User),
-    (TrapKind::Instruction, Mode::Supervisor),
-    (TrapKind::Illegal, Mode::User),
-    (TrapKind::Illegal, Mode::Supervisor),
+const CAUSE_OF: [(Option<TrapKind>, Mode); CAUSES] = [
+    (Some(TrapKind::Memory), Mode::User),
+    (Some(TrapKind::Memory), Mode::Supervisor),
+    (Some(TrapKind::Privileged), Mode::User),
+    (Some(TrapKind::Privileged), Mode::Supervisor),
+    (Some(TrapKind::Instruction), Mode::User),
+    (Some(TrapKind::Instruction), Mode::Supervisor),
+    (Some(TrapKind::Illegal), Mode::User),
+    (Some(TrapKind::Illegal), Mode::Supervisor),
+    (None, Mode::User),
+    (None, Mode::Supervisor),
 ];
 
 /// Where a cause is counted, so that counting one is an index, not a lookup.
-fn cause_index(trap: TrapKind, mode: Mode) -> usize {
+fn cause_index(trap: Option<TrapKind>, mode: Mode) -> usize {
     let t = match trap {
-        TrapKind::Memory => 0,
-        TrapKind::Privileged => 1,
-        TrapKind::Instruction => 2,
-        TrapKind::Illegal => 3,
+        Some(TrapKind::Memory) => 0,
+        Some(TrapKind::Privileged) => 1,
+        Some(TrapKind::Instruction) => 2,
+        Some(TrapKind::Illegal) => 3,
+        None => 4,
     };
     2 * t + usize::from(mode == Mode::Supervisor)
 }

@@ -40,8 +40,9 @@ pub struct Emulation {
     pub mnemonic: String,
     /// The real trap that handed it to the monitor: under trap-and-emulate, `privileged` for
     /// a privileged instruction; any other kind says the instruction trapped for a reason of
-    /// its own (an explicit `trap;`, say) and then completed on the virtual machine.
-    pub trap: TrapKind,
+    /// its own (an explicit `trap;`, say) and then completed on the virtual machine. `None`:
+    /// nothing trapped, the technique carried it out in software of its own accord.
+    pub trap: Option<TrapKind>,
     /// The guest's virtual mode when it ran.
     pub mode: Mode,
     /// How many times.
@@ -50,7 +51,13 @@ pub struct Emulation {
 
 impl Counts {
     /// Counts `n` emulations of `mnemonic` for one cause.
-    pub(crate) fn add_emulation(&mut self, mnemonic: &str, trap: TrapKind, mode: Mode, n: u64) {
+    pub(crate) fn add_emulation(
+        &mut self,
+        mnemonic: &str,
+        trap: Option<TrapKind>,
+        mode: Mode,
+        n: u64,
+    ) {
         match self.emulations.binary_search_by(|e| {
             (e.mnemonic.as_str(), e.trap, e.mode).cmp(&(mnemonic, trap, mode))
         }) {

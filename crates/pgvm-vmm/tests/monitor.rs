@@ -56,7 +56,7 @@ fn equivalent_where_theorem_1_holds_with_counts() {
     assert_eq!(r.emulated_by_mnemonic.get("out"), Some(&2));
     let emulation = |mnemonic: &str, count| Emulation {
         mnemonic: mnemonic.into(),
-        trap: TrapKind::Privileged,
+        trap: Some(TrapKind::Privileged),
         mode: Mode::Supervisor,
         count,
     };
@@ -145,13 +145,13 @@ fn the_assist_is_the_monitors_and_a_guest_without_it_sees_none() {
         vec![
             Emulation {
                 mnemonic: "halt".into(),
-                trap: TrapKind::Privileged,
+                trap: Some(TrapKind::Privileged),
                 mode: Mode::Supervisor,
                 count: 1,
             },
             Emulation {
                 mnemonic: "sgdt".into(),
-                trap: TrapKind::Instruction,
+                trap: Some(TrapKind::Instruction),
                 mode: Mode::User,
                 count: 1,
             },

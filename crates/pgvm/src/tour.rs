@@ -245,7 +245,7 @@ fn monitor(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<()> {
             for line in text.lines() {
                 outln!("  {line}");
             }
-            for line in crate::vmm::breaches_text(&report, &report.efficiency_breaches).lines() {
+            for line in crate::vmm::efficiency_text(&report).lines() {
                 outln!("  {line}");
             }
             if let Some(d) = &report.divergence {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use pgvm_asm::Image;
 use pgvm_isa::Isa;
-use pgvm_lab::equiv::{Breach, Equivalence, vm_exit_text};
+use pgvm_lab::equiv::{EmulationFinding, Equivalence, vm_exit_text};
 use pgvm_lab::guest::{Guest, GuestError, MAX_GUEST_WORDS};
 use pgvm_lab::vms::{NamedGuest, VmmError, Vms, VmsError};
 use pgvm_lab::{BareOutcome, TechniqueKind};
@@ -104,7 +104,7 @@ pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
             "{}",
             equiv_text(&args.guest.display().to_string(), &isa, &report)
         );
-        out!("{}", breaches_text(&report, &report.efficiency_breaches));
+        out!("{}", efficiency_text(&report));
     }
     Ok(if !report.efficiency_breaches.is_empty() {
         ExitCode::from(3)
@@ -115,18 +115,43 @@ pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
     })
 }
 
-pub fn breaches_text(r: &Equivalence, breaches: &[Breach]) -> String {
-    if r.emulated_by_mnemonic.is_empty() {
+/// The efficiency check, in words: each monitor bug, each emulation that a mode- or
+/// location-dependent trap caused, or that every emulation was a privileged instruction.
+pub fn efficiency_text(r: &Equivalence) -> String {
+    if r.efficiency.is_empty() {
         return String::new();
     }
-    if breaches.is_empty() {
-        return "  efficiency check: every emulated instruction is privileged or trapping\n".into();
-    }
     let mut out = String::new();
-    for b in breaches {
+    for b in &r.efficiency_breaches {
         out.push_str(&format!(
-            "  BUG: the monitor emulated `{}` x{}, which is neither privileged ({}) nor trapping\n",
+            "  BUG: the monitor emulated `{}` x{}: {}\n",
             b.mnemonic, b.count, b.evidence
+        ));
+    }
+    let count = |f: EmulationFinding| {
+        r.efficiency
+            .iter()
+            .filter(|c| c.finding == f)
+            .map(|c| c.count)
+            .sum::<u64>()
+    };
+    for c in r
+        .efficiency
+        .iter()
+        .filter(|c| c.finding == EmulationFinding::Consequence)
+    {
+        out.push_str(&format!(
+            "  note: `{}` emulated x{} in virtual {} mode: {}\n",
+            c.mnemonic, c.count, c.mode, c.why
+        ));
+    }
+    if r.efficiency_breaches.is_empty() {
+        let (expected, consequence) = (
+            count(EmulationFinding::Expected),
+            count(EmulationFinding::Consequence),
+        );
+        out.push_str(&format!(
+            "  efficiency check: every emulated instruction is privileged or trapping ({expected} privileged, {consequence} by a mode- or location-dependent trap)\n"
         ));
     }
     out
@@ -305,9 +330,12 @@ fn vms_text(report: &Vms) -> Result<()> {
 mod tests {
     use std::collections::BTreeMap;
 
+    use pgvm_lab::equiv::{Breach, EmulationCheck};
+    use pgvm_machine::{Mode, TrapKind};
+
     use super::*;
 
-    fn report(emulated: &[(&str, u64)], breaches: Vec<Breach>) -> Equivalence {
+    fn report(checks: Vec<EmulationCheck>, breaches: Vec<Breach>) -> Equivalence {
         Equivalence {
             isa: "s370".into(),
             monitor: TechniqueKind::Tae,
@@ -320,17 +348,26 @@ mod tests {
             reflected_by_kind: Default::default(),
             vm_exit: None,
             direct: 0,
-            emulated: emulated.iter().map(|(_, n)| n).sum(),
+            emulated: checks.iter().map(|c| c.count).sum(),
             reflected: 0,
             interpreted: 0,
-            emulated_by_mnemonic: emulated
-                .iter()
-                .map(|(m, n)| (m.to_string(), *n))
-                .collect::<BTreeMap<_, _>>(),
+            emulated_by_mnemonic: BTreeMap::new(),
             console_bare: String::new(),
             console_vm: String::new(),
             divergence: None,
+            efficiency: checks,
             efficiency_breaches: breaches,
+        }
+    }
+
+    fn check(mnemonic: &str, finding: EmulationFinding) -> EmulationCheck {
+        EmulationCheck {
+            mnemonic: mnemonic.into(),
+            trap: Some(TrapKind::Privileged),
+            mode: Mode::Supervisor,
+            count: 3,
+            finding,
+            why: "because".into(),
         }
     }
 
@@ -339,22 +376,32 @@ mod tests {
         let b = Breach {
             mnemonic: "add".into(),
             count: 3,
-            evidence: "it did not trap".into(),
+            evidence: "nothing trapped".into(),
         };
-        let r = report(&[("add", 3)], vec![b]);
-        let text = breaches_text(&r, &r.efficiency_breaches);
+        let r = report(vec![check("add", EmulationFinding::MonitorBug)], vec![b]);
+        let text = efficiency_text(&r);
         assert!(
-            text.contains("BUG: the monitor emulated `add` x3"),
+            text.contains("BUG: the monitor emulated `add` x3: nothing trapped"),
             "{text}"
         );
+        assert!(!text.contains("efficiency check: every"), "{text}");
     }
 
     #[test]
-    fn no_breach_says_the_check_passed() {
-        let r = report(&[("lpsw", 1)], Vec::new());
-        assert!(
-            breaches_text(&r, &[]).contains("every emulated instruction is privileged or trapping")
+    fn no_breach_says_the_check_passed_and_names_the_consequences() {
+        let r = report(
+            vec![
+                check("lpsw", EmulationFinding::Expected),
+                check("rdl", EmulationFinding::Consequence),
+            ],
+            Vec::new(),
         );
-        assert!(breaches_text(&report(&[], Vec::new()), &[]).is_empty());
+        let text = efficiency_text(&r);
+        assert!(
+            text.contains("every emulated instruction is privileged or trapping (3 privileged, 3 by a mode- or location-dependent trap)"),
+            "{text}"
+        );
+        assert!(text.contains("note: `rdl` emulated x3"), "{text}");
+        assert!(efficiency_text(&report(Vec::new(), Vec::new())).is_empty());
     }
 }
