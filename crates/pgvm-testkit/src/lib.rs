@@ -609,10 +609,6 @@ impl Hostile<'_> {
 mod tests {
     use super::*;
 
-    fn isa(name: &str) -> Isa {
-        pgvm_isa::load(name).expect("built-in profile")
-    }
-
     #[test]
     fn the_same_seed_gives_the_same_program() {
         let s = isa("s370");
