@@ -129,21 +129,7 @@ impl StateView for Core {
     fn set_assist(&mut self, on: bool) {
         self.assist = on;
     }
-    fn clock(&self) -> u64 {
-        self.devices.clock
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.devices.console.peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.devices.console.consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.devices.console.put(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.devices.set_timer(n);
-    }
+    crate::device_methods!(devices);
 }
 
 /// The paper's machine `S = <E, M, P, R>`, with the optional devices, executed by engine `E`.
@@ -292,21 +278,7 @@ impl<E: Engine> StateView for Machine<E> {
     fn set_assist(&mut self, on: bool) {
         self.core.assist = on;
     }
-    fn clock(&self) -> u64 {
-        self.core.clock()
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.core.console_peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.core.console_consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.core.console_out(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.core.set_timer(n);
-    }
+    crate::device_methods!(core.devices);
 }
 
 impl<E: Engine> Processor for Machine<E> {

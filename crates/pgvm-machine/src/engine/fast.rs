@@ -246,19 +246,5 @@ impl StateView for CachedView<'_> {
     fn set_assist(&mut self, on: bool) {
         self.core.assist = on;
     }
-    fn clock(&self) -> u64 {
-        self.core.clock()
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.core.console_peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.core.console_consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.core.console_out(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.core.set_timer(n);
-    }
+    crate::device_methods!(core.devices);
 }
