@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn the_report_serializes_with_the_documented_keys() {
-        let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
+        let isa = pgvm_testkit::isa("s370");
         let guest = Guest {
             w: 64,
             segments: vec![(0, vec![0; 2])],
