@@ -13,8 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use pgvm_isa::{Isa, Mode};
+use pgvm_isa::Isa;
 use pgvm_machine::{Exit, Machine, Psw, Reloc, StateView};
+use pgvm_testkit::{enc, isa, supervisor};
 use pgvm_vmm::{CP_WORDS, Monitor, VmExit};
 
 /// Loop iterations of the round-trip guests.
@@ -27,15 +28,6 @@ const W: u64 = 256;
 const COMPUTE_W: u64 = 65536;
 /// `pgvm vm`'s default time slice.
 const SLICE: u64 = 10_000;
-
-fn s370() -> Arc<Isa> {
-    Arc::new(pgvm_isa::load("s370").unwrap_or_else(|e| panic!("{e}")))
-}
-
-fn enc(isa: &Isa, m: &str, ops: &[i128]) -> u64 {
-    let id = isa.insn(m).unwrap_or_else(|| panic!("no {m}"));
-    isa.encode(id, ops).unwrap_or_else(|e| panic!("{m}: {e}"))
-}
 
 /// A monitor with one VM of `W` words in virtual supervisor mode, `R = <0, W>`, running
 ///
@@ -63,7 +55,7 @@ fn privileged_loop(isa: &Arc<Isa>, privileged: &str, count: usize) -> (Monitor, 
     code.push(enc(isa, "jnz", &[i, ORG as i128]));
     code.push(enc(isa, "halt", &[]));
     let mut mon = Monitor::new(isa.clone(), CP_WORDS + W).unwrap_or_else(|e| panic!("{e}"));
-    let entry = Psw::new(Mode::Supervisor, ORG, 0, W).unwrap_or_else(|e| panic!("{e}"));
+    let entry = supervisor(ORG, W);
     let data = [ITERATIONS, value];
     mon.create_vm(W, &[(ORG, &code), (i as u64, &data)], entry)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -85,7 +77,7 @@ fn bench_run_vm(b: &mut criterion::Bencher<'_>, template: &Monitor, steps: u64, 
 }
 
 fn roundtrip(c: &mut Criterion) {
-    let isa = s370();
+    let isa = isa("s370");
     let mut group = c.benchmark_group("monitor_roundtrip");
     // The difference method: the same loop without and with one `lrb` an iteration.
     let (template, steps) = privileged_loop(&isa, "lrb", 0);
@@ -109,7 +101,7 @@ fn roundtrip(c: &mut Criterion) {
 
 /// `guests/workloads/compute.s`, bare and under the monitor.
 fn compute(c: &mut Criterion) {
-    let isa = s370();
+    let isa = isa("s370");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");
     let image = pgvm_asm::assemble_file(&path, &isa).unwrap_or_else(|e| panic!("{e}"));
     let e = image.entry;

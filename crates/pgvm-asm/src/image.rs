@@ -468,7 +468,6 @@ mod mode_name {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
 
@@ -509,11 +508,7 @@ mod tests {
     }
 
     fn machine(q: u64) -> Machine {
-        let isa = match pgvm_isa::load("s370") {
-            Ok(i) => i,
-            Err(e) => panic!("{e}"),
-        };
-        match Machine::new(Arc::new(isa), q) {
+        match Machine::new(pgvm_testkit::isa("s370"), q) {
             Ok(m) => m,
             Err(e) => panic!("{e}"),
         }

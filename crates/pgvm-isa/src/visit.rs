@@ -47,38 +47,48 @@ pub trait Visitor<'a> {
     }
 }
 
+/// Pushes the parts of `$node` (a `$Node`, [`Node`] or [`NodeMut`]) onto `$stack` so that
+/// they pop in pre-order; `$iter` is `iter` or `iter_mut`. The shared and the editing walk
+/// differ only in the kind of reference, so what a node's parts are, and in which order, is
+/// written once here for both.
+macro_rules! push_parts {
+    ($node:expr, $stack:expr, $Node:ident, $iter:ident) => {
+        match $node {
+            $Node::Stmt(s) => match s {
+                Stmt::Store { addr, value, .. } => {
+                    $stack.push($Node::Expr(value));
+                    $stack.push($Node::Expr(addr));
+                }
+                Stmt::Set(_, e) | Stmt::Let(_, e) | Stmt::Out(e) | Stmt::Timer(e) => {
+                    $stack.push($Node::Expr(e));
+                }
+                Stmt::If(c, t, f) => {
+                    $stack.extend(f.$iter().rev().map($Node::Stmt));
+                    $stack.extend(t.$iter().rev().map($Node::Stmt));
+                    $stack.push($Node::Expr(c));
+                }
+                Stmt::Trap(_) | Stmt::Halt => {}
+            },
+            $Node::Expr(e) => match e {
+                Expr::Load(_, a) | Expr::Unary(_, a) => $stack.push($Node::Expr(a)),
+                Expr::Binary(_, a, b) => {
+                    $stack.push($Node::Expr(b));
+                    $stack.push($Node::Expr(a));
+                }
+                Expr::Const(_)
+                | Expr::Field(_)
+                | Expr::Local(_)
+                | Expr::Reg(_)
+                | Expr::Clock
+                | Expr::In => {}
+            },
+        }
+    };
+}
+
 /// Pushes the parts of `node` so that they pop in pre-order.
 fn push_parts<'a>(node: Node<'a>, stack: &mut Vec<Node<'a>>) {
-    match node {
-        Node::Stmt(s) => match s {
-            Stmt::Store { addr, value, .. } => {
-                stack.push(Node::Expr(value));
-                stack.push(Node::Expr(addr));
-            }
-            Stmt::Set(_, e) | Stmt::Let(_, e) | Stmt::Out(e) | Stmt::Timer(e) => {
-                stack.push(Node::Expr(e));
-            }
-            Stmt::If(c, t, f) => {
-                stack.extend(f.iter().rev().map(Node::Stmt));
-                stack.extend(t.iter().rev().map(Node::Stmt));
-                stack.push(Node::Expr(c));
-            }
-            Stmt::Trap(_) | Stmt::Halt => {}
-        },
-        Node::Expr(e) => match e {
-            Expr::Load(_, a) | Expr::Unary(_, a) => stack.push(Node::Expr(a)),
-            Expr::Binary(_, a, b) => {
-                stack.push(Node::Expr(b));
-                stack.push(Node::Expr(a));
-            }
-            Expr::Const(_)
-            | Expr::Field(_)
-            | Expr::Local(_)
-            | Expr::Reg(_)
-            | Expr::Clock
-            | Expr::In => {}
-        },
-    }
+    push_parts!(node, stack, Node, iter);
 }
 
 fn run<'a, V: Visitor<'a> + ?Sized>(mut stack: Vec<Node<'a>>, v: &mut V) {
@@ -156,42 +166,18 @@ pub enum NodeMut<'a> {
 pub fn walk_mut(body: &mut [Stmt], mut f: impl FnMut(NodeMut<'_>)) {
     let mut stack: Vec<NodeMut<'_>> = body.iter_mut().rev().map(NodeMut::Stmt).collect();
     while let Some(node) = stack.pop() {
-        match node {
+        // `f` edits the node first; its parts are then taken from what it left.
+        let node = match node {
             NodeMut::Stmt(s) => {
                 f(NodeMut::Stmt(&mut *s));
-                match s {
-                    Stmt::Store { addr, value, .. } => {
-                        stack.push(NodeMut::Expr(value));
-                        stack.push(NodeMut::Expr(addr));
-                    }
-                    Stmt::Set(_, e) | Stmt::Let(_, e) | Stmt::Out(e) | Stmt::Timer(e) => {
-                        stack.push(NodeMut::Expr(e));
-                    }
-                    Stmt::If(c, t, e) => {
-                        stack.extend(e.iter_mut().rev().map(NodeMut::Stmt));
-                        stack.extend(t.iter_mut().rev().map(NodeMut::Stmt));
-                        stack.push(NodeMut::Expr(c));
-                    }
-                    Stmt::Trap(_) | Stmt::Halt => {}
-                }
+                NodeMut::Stmt(s)
             }
             NodeMut::Expr(e) => {
                 f(NodeMut::Expr(&mut *e));
-                match e {
-                    Expr::Load(_, a) | Expr::Unary(_, a) => stack.push(NodeMut::Expr(a)),
-                    Expr::Binary(_, a, b) => {
-                        stack.push(NodeMut::Expr(b));
-                        stack.push(NodeMut::Expr(a));
-                    }
-                    Expr::Const(_)
-                    | Expr::Field(_)
-                    | Expr::Local(_)
-                    | Expr::Reg(_)
-                    | Expr::Clock
-                    | Expr::In => {}
-                }
+                NodeMut::Expr(e)
             }
-        }
+        };
+        push_parts!(node, stack, NodeMut, iter_mut);
     }
 }
 

@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn every_violation_on_m68000_diverges_at_its_own_instruction() {
-        let isa = Arc::new(pgvm_isa::load("m68000").expect("built-in"));
+        let isa = pgvm_testkit::isa("m68000");
         let config = Config {
             samples: 2000,
             ..Config::default()
@@ -276,7 +276,7 @@ mod tests {
 
     #[test]
     fn no_case_where_theorem_1_holds() {
-        let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
+        let isa = pgvm_testkit::isa("s370");
         let config = Config {
             samples: 500,
             ..Config::default()

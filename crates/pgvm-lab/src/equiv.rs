@@ -11,7 +11,7 @@ use pgvm_isa::Isa;
 use pgvm_vmm::{Guest, VmmError};
 use serde::Serialize;
 
-pub use pgvm_vmm::VmExit;
+pub use pgvm_vmm::{Divergence, VmExit};
 
 /// Why an equivalence run could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,19 +19,6 @@ pub enum EquivError {
     /// The monitor or one of the two machines could not be set up.
     #[error(transparent)]
     Monitor(#[from] VmmError),
-}
-
-/// The first guest instruction after which the two runs differ.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Divergence {
-    /// 0-based index of the guest instruction.
-    pub index: u64,
-    /// Its address, as `P` held it on the bare machine.
-    pub p: u64,
-    /// Its mnemonic on the bare machine (`?` if it does not decode or fetch).
-    pub mnemonic: String,
-    /// What differs afterwards, one line each.
-    pub differences: Vec<String>,
 }
 
 /// An emulation no correct monitor makes.
@@ -121,12 +108,7 @@ pub fn check(
         emulated_by_mnemonic: r.emulated_by_mnemonic,
         console_bare: r.console_bare,
         console_vm: r.console_vm,
-        divergence: r.divergence.map(|d| Divergence {
-            index: d.index,
-            p: d.p,
-            mnemonic: d.mnemonic,
-            differences: d.differences,
-        }),
+        divergence: r.divergence,
         efficiency,
         efficiency_breaches,
     })
@@ -323,7 +305,7 @@ mod tests {
 
     #[test]
     fn the_report_serializes_with_the_documented_keys() {
-        let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
+        let isa = pgvm_testkit::isa("s370");
         let guest = Guest {
             w: 64,
             segments: vec![(0, vec![0; 2])],

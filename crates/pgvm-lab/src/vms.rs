@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_refused_guest_is_named_by_position_and_the_rest_run() {
-        let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
+        let isa = pgvm_testkit::isa("s370");
         let guests = [
             halt_guest(&isa, 4096),
             halt_guest(&isa, 4096),
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_zero_slice_is_refused() {
-        let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
+        let isa = pgvm_testkit::isa("s370");
         let guests = [halt_guest(&isa, 64)];
         assert_eq!(run(&isa, &guests, 6000, 0, 10), Err(VmsError::ZeroSlice));
     }

@@ -104,6 +104,34 @@ impl Core {
     }
 }
 
+/// Every [`StateView`] method but `store`, for a view that holds its [`Core`] in field
+/// `$core`: the machine, and the fast engine's view of the core from inside its loop. The two
+/// differ only in how a store keeps the engine's cache true, so each writes `store` itself.
+macro_rules! core_methods {
+    ($core:ident) => {
+        fn size(&self) -> u64 {
+            self.$core.size()
+        }
+        fn load(&self, pa: u64) -> u64 {
+            self.$core.load(pa)
+        }
+        fn psw(&self) -> $crate::Psw {
+            self.$core.psw
+        }
+        fn set_psw(&mut self, psw: $crate::Psw) {
+            self.$core.set_psw(psw);
+        }
+        fn assist(&self) -> bool {
+            self.$core.assist
+        }
+        fn set_assist(&mut self, on: bool) {
+            self.$core.assist = on;
+        }
+        crate::device_methods!($core.devices);
+    };
+}
+pub(crate) use core_methods;
+
 /// The core as a view for the reference interpreter. Its stores reach memory directly: only
 /// [`crate::engine::Interpreter`], which keeps no cache, executes through it.
 impl StateView for Core {
@@ -129,21 +157,7 @@ impl StateView for Core {
     fn set_assist(&mut self, on: bool) {
         self.assist = on;
     }
-    fn clock(&self) -> u64 {
-        self.devices.clock
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.devices.console.peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.devices.console.consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.devices.console.put(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.devices.set_timer(n);
-    }
+    crate::device_methods!(devices);
 }
 
 /// The paper's machine `S = <E, M, P, R>`, with the optional devices, executed by engine `E`.
@@ -268,45 +282,13 @@ impl<E: Engine> Machine<E> {
 }
 
 impl<E: Engine> StateView for Machine<E> {
-    fn size(&self) -> u64 {
-        self.core.size()
-    }
-    fn load(&self, pa: u64) -> u64 {
-        self.core.load(pa)
-    }
     /// A store from outside the engine's loop (a trap entry, a monitor, a loader): the engine
     /// hears of it, so that nothing it cached about the word survives.
     fn store(&mut self, pa: u64, value: u64) {
         self.core.mem[pa as usize] = value;
         self.engine.invalidate(pa as usize);
     }
-    fn psw(&self) -> Psw {
-        self.core.psw
-    }
-    fn set_psw(&mut self, psw: Psw) {
-        self.core.set_psw(psw);
-    }
-    fn assist(&self) -> bool {
-        self.core.assist
-    }
-    fn set_assist(&mut self, on: bool) {
-        self.core.assist = on;
-    }
-    fn clock(&self) -> u64 {
-        self.core.clock()
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.core.console_peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.core.console_consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.core.console_out(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.core.set_timer(n);
-    }
+    core_methods!(core);
 }
 
 impl<E: Engine> Processor for Machine<E> {

@@ -43,3 +43,54 @@ pub trait StateView {
     /// Arms the interval timer to fall due after `n` more instructions (0 disarms).
     fn set_timer(&mut self, _n: u64) {}
 }
+
+/// The [`StateView`] device methods of a view whose devices are one [`crate::Devices`]: the
+/// clock, the console and the timer, read and written there.
+///
+/// Every processor (the real machine, its core, the fast engine's view, a VM window, a nested
+/// monitor's VM, the tests' reference) reaches its devices the same way, and the five methods
+/// were written out in each. Written once here, they cannot drift apart. A macro rather than a
+/// trait's default methods: a view names its devices by a field path, so each expansion is the
+/// same direct field access as before, with nothing added to the engine's path.
+///
+/// Invoke it inside `impl StateView for ...` as `device_methods!(path.to.devices)`, a field
+/// path from `self`, or as `device_methods!(Processor)` for a type that implements
+/// [`crate::Processor`], whose devices are then reached by its own `devices()` and
+/// `devices_mut()`.
+#[macro_export]
+macro_rules! device_methods {
+    (Processor) => {
+        fn clock(&self) -> u64 {
+            $crate::Processor::devices(self).clock
+        }
+        fn console_peek(&self, k: usize) -> Option<u8> {
+            $crate::Processor::devices(self).console.peek(k)
+        }
+        fn console_consume(&mut self, n: usize) {
+            $crate::Processor::devices_mut(self).console.consume(n);
+        }
+        fn console_out(&mut self, byte: u8) {
+            $crate::Processor::devices_mut(self).console.put(byte);
+        }
+        fn set_timer(&mut self, n: u64) {
+            $crate::Processor::devices_mut(self).set_timer(n);
+        }
+    };
+    ($($field:ident).+) => {
+        fn clock(&self) -> u64 {
+            self.$($field).+.clock
+        }
+        fn console_peek(&self, k: usize) -> Option<u8> {
+            self.$($field).+.console.peek(k)
+        }
+        fn console_consume(&mut self, n: usize) {
+            self.$($field).+.console.consume(n);
+        }
+        fn console_out(&mut self, byte: u8) {
+            self.$($field).+.console.put(byte);
+        }
+        fn set_timer(&mut self, n: u64) {
+            self.$($field).+.set_timer(n);
+        }
+    };
+}

@@ -147,21 +147,7 @@ impl<H: StateView + ?Sized> StateView for Window<'_, H> {
     fn set_assist(&mut self, on: bool) {
         self.cpu.assist = on;
     }
-    fn clock(&self) -> u64 {
-        self.cpu.devices.clock
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.cpu.devices.console.peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.cpu.devices.console.consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.cpu.devices.console.put(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.cpu.devices.set_timer(n);
-    }
+    crate::device_methods!(cpu.devices);
 }
 
 impl<H: StateView + ?Sized> Processor for Window<'_, H> {

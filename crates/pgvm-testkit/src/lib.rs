@@ -4,6 +4,14 @@
 //! description, and each used to carry its own copy of the generator. One copy here means a
 //! fix or a sharper distribution reaches every suite at once.
 //!
+//! The small helpers of hand-written tests live here too, once: [`PROFILES`], [`isa`],
+//! [`enc`], [`supervisor`] and [`psw`]. A test or bench that needs one takes it from here
+//! rather than writing its own. Two places cannot:
+//! `pgvm-isa` and `pgvm-machine`'s own unit tests, which would then see two copies of their
+//! crate's types; the CLI's helpers for running the binary stay in `crates/pgvm/tests/common`,
+//! the one suite that runs it, and the monitor's tests convert a [`Program`] to their `Guest`
+//! in `crates/pgvm-vmm/tests/common`.
+//!
 //! Every generator is a pure function of the ISA and a seed. A failing case is reproduced
 //! from the seed printed beside it, with no proptest state and no file to keep.
 //!
@@ -608,10 +616,6 @@ impl Hostile<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn isa(name: &str) -> Isa {
-        pgvm_isa::load(name).expect("built-in profile")
-    }
 
     #[test]
     fn the_same_seed_gives_the_same_program() {

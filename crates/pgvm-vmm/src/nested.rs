@@ -68,21 +68,7 @@ impl<H: Host> StateView for VmHost<H> {
     fn set_assist(&mut self, on: bool) {
         self.monitor.vm_mut(self.id).cpu.assist = on;
     }
-    fn clock(&self) -> u64 {
-        self.monitor.vm(self.id).steps()
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.devices().console.peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.devices_mut().console.consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.devices_mut().console.put(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.devices_mut().set_timer(n);
-    }
+    pgvm_machine::device_methods!(Processor);
 }
 
 impl<H: Host> Processor for VmHost<H> {

@@ -20,20 +20,18 @@
 //! equivalence, and isolation must hold on every machine. The default run covers 1,400
 //! programs; the ignored `long_isolation_fuzz` covers 10^5.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use common::guest;
 use pgvm_isa::{Isa, Mode, Primitive};
 use pgvm_machine::Psw;
-use pgvm_testkit::{Program, Rng, hostile_guest};
+use pgvm_testkit::{PROFILES, Rng, enc, hostile_guest, supervisor};
 use pgvm_vmm::{CP_WORDS, Counts, Guest, Monitor, TechniqueKind, VmExit, VmId, check_equivalence};
-
-/// Every built-in, non-abstract profile.
-const PROFILES: [&str; 7] = [
-    "s370", "ppc", "pdp10", "m68000", "m68010", "ia32", "ia32-vt",
-];
 
 /// Guest instructions the hostile VM may run.
 const A_STEPS: u64 = 4000;
@@ -46,15 +44,6 @@ const LONG_CASES: u64 = 100_000;
 
 /// How long one case may take before the watchdog says the monitor never regained control.
 const WATCHDOG: Duration = Duration::from_secs(60);
-
-fn enc(isa: &Isa, m: &str, ops: &[i128]) -> u64 {
-    isa.encode(isa.insn(m).expect("mnemonic"), ops)
-        .expect("operands fit")
-}
-
-fn supervisor(p: u64, w: u64) -> Psw {
-    Psw::new(Mode::Supervisor, p, 0, w).expect("psw")
-}
 
 /// The well-behaved neighbour, in base instructions only (so the same program on every
 /// profile). It folds a 64-word table into a checksum, prints its 8 bytes, arms its timer and
@@ -218,7 +207,7 @@ struct Profile {
 
 impl Profile {
     fn new(name: &'static str) -> Profile {
-        let isa = Arc::new(pgvm_isa::load(name).expect("built-in profile"));
+        let isa = pgvm_testkit::isa(name);
         let b = checksum_guest(&isa);
         // B is a proper guest: the same bare and virtualized, halting with its checksum.
         let r = check_equivalence(isa.clone(), &b, TechniqueKind::Tae, 10_000).expect("B runs");
@@ -264,15 +253,6 @@ fn create(mon: &mut Monitor, g: &Guest) -> VmId {
     let id = mon.create_vm(g.w, &segs, g.entry).expect("fits");
     mon.push_input(id, &g.input);
     id
-}
-
-fn guest(p: Program) -> Guest {
-    Guest {
-        w: p.w,
-        segments: vec![(0, p.image)],
-        entry: p.entry,
-        input: p.input,
-    }
 }
 
 /// Runs VM `id` one slice at a time, checking that the monitor hands control back within

@@ -1,28 +1,19 @@
 //! The monitor measured: equivalence where Theorem 1 holds, divergence where it fails, and
 //! isolation between VMs.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::guest;
 use pgvm_isa::{Isa, Mode};
 use pgvm_machine::{MAX_WORDS, Psw, TrapKind};
+use pgvm_testkit::{enc, isa, supervisor};
 use pgvm_vmm::{
     BareOutcome, CP_WORDS, Emulation, Guest, Monitor, TechniqueKind, VmExit, VmmError,
     check_equivalence,
 };
 use proptest::prelude::*;
-
-fn isa(name: &str) -> Arc<Isa> {
-    Arc::new(pgvm_isa::load(name).expect("built-in"))
-}
-
-fn enc(isa: &Isa, m: &str, ops: &[i128]) -> u64 {
-    isa.encode(isa.insn(m).expect("mnemonic"), ops)
-        .expect("operands fit")
-}
-
-fn supervisor(p: u64, w: u64) -> Psw {
-    Psw::new(Mode::Supervisor, p, 0, w).expect("psw")
-}
 
 /// A supervisor program at 0x10: print 'A' and 'B', then halt.
 fn printer(isa: &Isa) -> Guest {
@@ -300,17 +291,11 @@ fn a_looping_guest_does_not_starve_another_and_cannot_touch_it() {
 /// hostile one (loads of arbitrary PSW and R words, stores and jumps outside the window,
 /// trap storms), the rest random instructions, operands, PSW words and trap pairs.
 fn generated_guest(isa: &Isa, seed: u64) -> Guest {
-    let p = if seed.is_multiple_of(4) {
+    guest(if seed.is_multiple_of(4) {
         pgvm_testkit::hostile_guest(isa, seed)
     } else {
         pgvm_testkit::random_guest(isa, seed)
-    };
-    Guest {
-        w: p.w,
-        segments: vec![(0, p.image)],
-        entry: p.entry,
-        input: p.input,
-    }
+    })
 }
 
 /// Where sensitive ⊆ privileged, the program runs the same bare and virtualized.

@@ -2,8 +2,6 @@
 //! with misbehaving processes. Every checksum a guest prints is compared with the same
 //! quantity computed here, in Rust, from the workload's definition.
 
-use std::sync::Arc;
-
 use pgvm_isa::Stmt;
 use pgvm_machine::{Exit, Machine};
 
@@ -418,7 +416,7 @@ fn the_scribbler_writes_nothing_outside_its_region() {
     // In process, to look at memory afterwards: the scribbler (region 0x5000..0x6000) stores
     // 0xdead upward from its last word. It must have filled its own window up to the last
     // word, and no word outside it may hold 0xdead except the constant in its template.
-    let isa = Arc::new(pgvm_isa::load("s370").expect("s370"));
+    let isa = pgvm_testkit::isa("s370");
     let image = pgvm_asm::assemble_file(&root().join("guests/tsos/faults.s"), &isa)
         .expect("faults.s assembles");
     let mut m = Machine::new(isa, 65536).expect("machine");
@@ -512,9 +510,7 @@ fn class_table(profile: &str) -> Vec<u64> {
 #[test]
 fn trap_class_tables_agree_with_the_isa_descriptions() {
     // What the kernel assumes about each opcode must be what the profile's description says.
-    for profile in [
-        "s370", "ppc", "pdp10", "m68000", "m68010", "ia32", "ia32-vt",
-    ] {
+    for profile in pgvm_testkit::PROFILES {
         let isa = pgvm_isa::load(profile).expect("built-in profile");
         let table = class_table(profile);
         for (op, &class) in table.iter().enumerate() {

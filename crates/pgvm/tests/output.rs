@@ -2,15 +2,13 @@
 //! standard input, one JSON value under `--json`, and errors as JSON.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 mod common;
-use common::{fails, pgvm, root, stderr, stdout};
+use common::{command, fails, pgvm, root, stderr, stdout};
 
 fn pgvm_with_stdin(args: &[&str], input: Vec<u8>) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pgvm"))
-        .args(args)
-        .current_dir(root())
+    let mut child = command(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -28,9 +26,7 @@ fn pgvm_with_stdin(args: &[&str], input: Vec<u8>) -> std::process::Output {
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pgvm"))
-        .arg("tour")
-        .current_dir(root())
+    let mut child = command(&["tour"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -207,8 +203,8 @@ fn errors_under_json_are_one_json_object_on_stderr() {
 
 /// Runs `pgvm` with extra environment variables.
 fn pgvm_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgvm"));
-    cmd.args(args).current_dir(root()).env_remove("NO_COLOR");
+    let mut cmd = command(args);
+    cmd.env_remove("NO_COLOR");
     for (k, v) in env {
         cmd.env(k, v);
     }

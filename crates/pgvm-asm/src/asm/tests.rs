@@ -2,18 +2,17 @@
 //! tests of its errors, one per kind, are in `errors`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pgvm_isa::{Isa, Mode, Origin};
 use pgvm_machine::{MAX_WORDS, Psw, REG_MAX};
+use pgvm_testkit::isa;
 
 use super::*;
 use crate::image::{Entry, Image, Segment};
 
-fn s370() -> Isa {
-    match pgvm_isa::load("s370") {
-        Ok(isa) => isa,
-        Err(e) => panic!("s370 must load: {e}"),
-    }
+fn s370() -> Arc<Isa> {
+    isa("s370")
 }
 
 fn asm(src: &str) -> Result<Image, AsmError> {
@@ -51,14 +50,7 @@ fn words(img: &Image) -> Vec<u64> {
 }
 
 fn enc(mnemonic: &str, ops: &[i128]) -> u64 {
-    let isa = s370();
-    let Some(id) = isa.insn(mnemonic) else {
-        panic!("no {mnemonic}");
-    };
-    match isa.encode(id, ops) {
-        Ok(w) => w,
-        Err(e) => panic!("{e}"),
-    }
+    pgvm_testkit::enc(&s370(), mnemonic, ops)
 }
 
 /// A scratch directory, removed when dropped.
@@ -98,10 +90,7 @@ impl Drop for TempDir {
 fn isa_directive_accepts_the_right_name() {
     let img = ok(".isa s370\n.entry 0\nhalt");
     assert_eq!(img.isa, "s370");
-    let vt = match pgvm_isa::load("ia32-vt") {
-        Ok(i) => i,
-        Err(e) => panic!("{e}"),
-    };
+    let vt = isa("ia32-vt");
     assert!(assemble_str("t.s", ".isa ia32-vt\n.entry 0\n", &vt).is_ok());
     assert!(assemble_str("t.s", ".isa \"ia32-vt\"\n.entry 0\n", &vt).is_ok());
 }

@@ -13,7 +13,6 @@ use super::Engine;
 use super::compile::{Op, compile, user_trap};
 use crate::exec::{Step, TrapKind, execute};
 use crate::machine::Core;
-use crate::psw::Psw;
 use crate::view::StateView;
 use pgvm_isa::ops::alu;
 
@@ -225,40 +224,8 @@ struct CachedView<'a> {
 }
 
 impl StateView for CachedView<'_> {
-    fn size(&self) -> u64 {
-        self.core.size()
-    }
-    fn load(&self, pa: u64) -> u64 {
-        self.core.load(pa)
-    }
     fn store(&mut self, pa: u64, value: u64) {
         poke(&mut self.core.mem, self.cache, pa as usize, value);
     }
-    fn psw(&self) -> Psw {
-        self.core.psw
-    }
-    fn set_psw(&mut self, psw: Psw) {
-        self.core.set_psw(psw);
-    }
-    fn assist(&self) -> bool {
-        self.core.assist
-    }
-    fn set_assist(&mut self, on: bool) {
-        self.core.assist = on;
-    }
-    fn clock(&self) -> u64 {
-        self.core.clock()
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.core.console_peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.core.console_consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.core.console_out(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.core.set_timer(n);
-    }
+    crate::machine::core_methods!(core);
 }

@@ -41,21 +41,7 @@ impl StateView for Reference {
     fn set_assist(&mut self, on: bool) {
         self.assist = on;
     }
-    fn clock(&self) -> u64 {
-        self.devices.clock
-    }
-    fn console_peek(&self, k: usize) -> Option<u8> {
-        self.devices.console.peek(k)
-    }
-    fn console_consume(&mut self, n: usize) {
-        self.devices.console.consume(n);
-    }
-    fn console_out(&mut self, byte: u8) {
-        self.devices.console.put(byte);
-    }
-    fn set_timer(&mut self, n: u64) {
-        self.devices.set_timer(n);
-    }
+    pgvm_machine::device_methods!(devices);
 }
 
 impl Processor for Reference {

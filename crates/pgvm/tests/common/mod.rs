@@ -9,13 +9,17 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The built `pgvm` with `args`, to run from the repo root; for tests that need more than
+/// [`pgvm`] (a pipe, the environment).
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgvm"));
+    cmd.args(args).current_dir(root());
+    cmd
+}
+
 /// Runs `pgvm` with `args` from the repo root.
 pub fn pgvm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgvm"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("pgvm runs")
+    command(args).output().expect("pgvm runs")
 }
 
 /// Standard output as text.
@@ -30,8 +34,13 @@ pub fn stderr(o: &Output) -> String {
 
 /// Runs with bad input: exit code 2, no panic, an `error: ` line; the message is returned.
 pub fn fails(args: &[&str]) -> String {
-    let o = pgvm(args);
-    let err = stderr(&o);
+    refused(&pgvm(args), args)
+}
+
+/// Checks that a run of `pgvm args` refused its input: exit code 2, no panic, an `error: `
+/// line; the message is returned. For tests that run the binary their own way.
+pub fn refused(o: &Output, args: &[&str]) -> String {
+    let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "args {args:?}: {err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.starts_with("error: "), "{err}");
