@@ -29,6 +29,12 @@ pub struct Divergence {
     pub p: u64,
     /// Its mnemonic on the bare machine (`?` if it does not decode or fetch).
     pub mnemonic: String,
+    /// Its physical address `l + P` on the bare machine, when `P` develops.
+    pub pa: Option<u64>,
+    /// The source line it was assembled from (`file:line`), when the program came from source.
+    pub source: Option<String>,
+    /// The nearest label at or below it (`loop+2`), when the program came from source.
+    pub label: Option<String>,
     /// What differs afterwards, one line each.
     pub differences: Vec<String>,
 }
@@ -74,6 +80,10 @@ pub struct Equivalence {
     pub console_bare: String,
     /// The virtualized run's console output.
     pub console_vm: String,
+    /// Console bytes of the bare run past the console's cap (64 MiB), not kept.
+    pub console_bare_dropped: u64,
+    /// Console bytes of the virtualized run past the console's cap, not kept.
+    pub console_vm_dropped: u64,
     /// The first divergence, when the runs differ.
     pub divergence: Option<Divergence>,
     /// Emulated instructions that are neither privileged nor trapping: monitor bugs.
@@ -105,14 +115,63 @@ pub fn check(
         emulated_by_mnemonic: r.emulated_by_mnemonic,
         console_bare: r.console_bare,
         console_vm: r.console_vm,
+        console_bare_dropped: r.console_bare_dropped,
+        console_vm_dropped: r.console_vm_dropped,
         divergence: r.divergence.map(|d| Divergence {
+            pa: physical_address(isa, guest, d.index, d.p),
             index: d.index,
             p: d.p,
             mnemonic: d.mnemonic,
+            source: None,
+            label: None,
             differences: d.differences,
         }),
         efficiency_breaches,
     })
+}
+
+/// Where the bare run's `index`-th instruction is in physical memory: the bare run is
+/// replayed that far (it is deterministic) for the `R` that `P` developed with. `None` when
+/// `P` does not develop, or the replay does not arrive at `p`.
+fn physical_address(isa: &Arc<Isa>, g: &Guest, index: u64, p: u64) -> Option<u64> {
+    let mut bare = pgvm_machine::Machine::new(isa.clone(), g.w).ok()?;
+    for (org, words) in &g.segments {
+        bare.write(*org, words).ok()?;
+    }
+    pgvm_machine::StateView::set_psw(&mut bare, g.entry);
+    bare.push_input(&g.input);
+    bare.run(index);
+    let psw = pgvm_machine::StateView::psw(&bare);
+    (psw.p == p).then(|| pgvm_machine::develop(psw.p, psw.r, g.w))?
+}
+
+impl Equivalence {
+    /// Names the divergence's address by the source line and the nearest label of the
+    /// program the guest was assembled from.
+    pub fn locate(&mut self, listing: &pgvm_asm::Listing) {
+        if let Some(d) = &mut self.divergence
+            && let Some(pa) = d.pa
+        {
+            d.source = listing.line_at(pa).map(|l| l.to_string());
+            d.label = listing.label_at(pa);
+        }
+    }
+
+    /// What the consoles lost to the cap, one line per run that lost something.
+    pub fn truncations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (run, dropped) in [
+            ("bare", self.console_bare_dropped),
+            ("virtual", self.console_vm_dropped),
+        ] {
+            // Output is dropped only once the console holds its cap, all of it kept.
+            let cap = pgvm_machine::MAX_CONSOLE_OUTPUT as u64;
+            if let Some(t) = crate::run::truncation_text(cap, dropped) {
+                out.push(format!("{run} run: {t}"));
+            }
+        }
+        out
+    }
 }
 
 /// Checks the efficiency property: every emulated instruction must be privileged (as the
