@@ -42,8 +42,11 @@ pub struct Listing {
 }
 
 impl Listing {
-    /// The nearest label at or below `pa`, as `name` or `name+offset` (offset in hex above 9).
+    /// The nearest label at or below `pa`, as `name` or `name+offset` (offset in hex above 9),
+    /// when `pa` holds a word the program placed: elsewhere (code a program copied there at
+    /// run time, say) a label and an offset would name something that is not there.
     pub fn label_at(&self, pa: u64) -> Option<String> {
+        self.line_at(pa)?;
         let i = self.labels.partition_point(|(a, _)| *a <= pa);
         let (at, _) = self.labels.get(i.checked_sub(1)?)?;
         // The first label defined at that address: the run of equal addresses starts here.
@@ -134,7 +137,12 @@ mod tests {
         assert_eq!(listing.label_at(0x11).as_deref(), Some("loop"));
         assert_eq!(listing.label_at(0x13).as_deref(), Some("loop+2"));
         assert_eq!(listing.label_at(0x14).as_deref(), Some("ptr"));
-        assert_eq!(listing.label_at(0x3f).as_deref(), Some("ptr+0x2b"));
+        assert_eq!(listing.label_at(0x42).as_deref(), Some("ptr+0x2e"));
+        assert_eq!(
+            listing.label_at(0x3f),
+            None,
+            "a gap holds nothing of the program"
+        );
         assert_eq!(listing.label_at(0xf), None, "no label below the first");
         let line = listing.line_at(0x12).expect("a line");
         assert_eq!(line.to_string(), "t.s:5");

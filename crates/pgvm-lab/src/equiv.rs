@@ -283,5 +283,42 @@ mod tests {
         }
         assert_eq!(v["monitor"], "tae");
         assert_eq!(v["isa"], "s370");
+        assert_eq!(v["console_vm_dropped"], 0);
+        assert!(r.truncations().is_empty());
+    }
+
+    #[test]
+    fn a_truncated_console_is_said_per_run() {
+        let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
+        let guest = Guest {
+            w: 64,
+            segments: vec![(0, vec![0; 2])],
+            entry: pgvm_machine::Psw::new(pgvm_machine::Mode::Supervisor, 0, 0, 64).expect("psw"),
+            input: Vec::new(),
+        };
+        let mut r = check(&isa, &guest, TechniqueKind::Tae, 10).expect("runs");
+        r.console_vm_dropped = 12;
+        let t = r.truncations();
+        assert_eq!(
+            t,
+            [format!(
+                "virtual run: console output truncated after {} bytes; 12 more were written",
+                pgvm_machine::MAX_CONSOLE_OUTPUT
+            )]
+        );
+    }
+
+    #[test]
+    fn a_divergence_is_located_by_its_physical_address() {
+        let src = ".isa m68000\n.entry start\n.org 0x10\nstart: addi x, 1\nsense: movesr x\n halt\nx: .word 0\n";
+        let p = crate::program::from_source("m.s", src, None).expect("assembles");
+        let guest = crate::guest::guest_of(&p.image, 256).expect("guest");
+        let mut r = check(&p.isa, &guest, TechniqueKind::Tae, 100).expect("runs");
+        assert!(!r.equivalent);
+        r.locate(p.listing.as_ref().expect("listing"));
+        let d = r.divergence.expect("a divergence");
+        assert_eq!((d.p, d.pa), (0x11, Some(0x11)));
+        assert_eq!(d.source.as_deref(), Some("m.s:5"));
+        assert_eq!(d.label.as_deref(), Some("sense"));
     }
 }

@@ -242,7 +242,8 @@ mod tests {
         let r = report(&m, exit);
         assert_eq!((r.console.len(), r.console_dropped), (8, 32));
         assert!(
-            summary(&m, exit).ends_with("console output truncated after 8 bytes; 32 more were written"),
+            summary(&m, exit)
+                .ends_with("console output truncated after 8 bytes; 32 more were written"),
             "{}",
             summary(&m, exit)
         );
@@ -269,12 +270,43 @@ mod tests {
         assert_eq!(exit, Exit::Halted);
         let trap = events
             .iter()
-            .position(|e| matches!(e, TraceEvent::Trap { kind: pgvm_machine::TrapKind::Privileged, .. }))
+            .position(|e| {
+                matches!(
+                    e,
+                    TraceEvent::Trap {
+                        kind: pgvm_machine::TrapKind::Privileged,
+                        ..
+                    }
+                )
+            })
             .expect("a privileged trap");
-        assert!(lines[trap].contains("privileged trap via E[0]/E[1]"), "{}", lines[trap]);
-        assert!(lines[trap].contains("(prog)"), "the old PSW is named: {}", lines[trap]);
-        assert!(lines[trap].contains("(handler)"), "the new PSW is named: {}", lines[trap]);
-        assert!(lines.iter().any(|l| l.contains("prog ") && l.contains("lrb")), "{lines:#?}");
-        assert!(events.iter().all(|e| !matches!(e, TraceEvent::Insn { how: How::Emulated, .. })));
+        assert!(
+            lines[trap].contains("privileged trap via E[0]/E[1]"),
+            "{}",
+            lines[trap]
+        );
+        assert!(
+            lines[trap].contains("(prog)"),
+            "the old PSW is named: {}",
+            lines[trap]
+        );
+        assert!(
+            lines[trap].contains("(handler)"),
+            "the new PSW is named: {}",
+            lines[trap]
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("prog ") && l.contains("lrb")),
+            "{lines:#?}"
+        );
+        assert!(events.iter().all(|e| !matches!(
+            e,
+            TraceEvent::Insn {
+                how: How::Emulated,
+                ..
+            }
+        )));
     }
 }

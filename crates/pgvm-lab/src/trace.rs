@@ -57,6 +57,8 @@ pub enum TraceEvent {
         old: Psw,
         /// The PSW loaded from `E[1]`.
         new: Psw,
+        /// Whether a monitor reflected it into a guest.
+        reflected: bool,
     },
     /// A timer interrupt through `E[2t]`/`E[2t+1]` (a virtual one, under a monitor).
     Interrupt {
@@ -68,6 +70,8 @@ pub enum TraceEvent {
         old: Psw,
         /// The PSW loaded from `E[2t+1]`.
         new: Psw,
+        /// Whether it is a VM's virtual interrupt, delivered by a monitor.
+        virtual_: bool,
     },
 }
 
@@ -79,7 +83,10 @@ impl TraceEvent {
     pub fn render(&self, listing: Option<&Listing>, size: u64) -> String {
         let name = |psw: &Psw| -> String {
             match (listing, develop(psw.p, psw.r, size)) {
-                (Some(l), Some(pa)) => l.label_at(pa).map(|s| format!(" ({s})")).unwrap_or_default(),
+                (Some(l), Some(pa)) => l
+                    .label_at(pa)
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default(),
                 _ => String::new(),
             }
         };
@@ -107,11 +114,18 @@ impl TraceEvent {
                 };
                 format!("{}{step:>10}  {psw}  {label}{text}{mark}", prefix(vm))
             }
-            TraceEvent::Trap { vm, kind, old, new } => format!(
-                "{}{:>10}  ** {} trap via E[0]/E[1]: old {old}{} -> new {new}{}",
+            TraceEvent::Trap {
+                vm,
+                kind,
+                old,
+                new,
+                reflected,
+            } => format!(
+                "{}{:>10}  ** {} trap {}via E[0]/E[1]: old {old}{} -> new {new}{}",
                 prefix(vm),
                 "",
                 kind.name(),
+                if *reflected { "reflected " } else { "" },
                 name(old),
                 name(new)
             ),
@@ -120,11 +134,12 @@ impl TraceEvent {
                 class,
                 old,
                 new,
+                virtual_,
             } => format!(
                 "{}{:>10}  ** {}timer interrupt via E[{}]/E[{}]: old {old}{} -> new {new}{}",
                 prefix(vm),
                 "",
-                if vm.is_some() { "virtual " } else { "" },
+                if *virtual_ { "virtual " } else { "" },
                 2 * class,
                 2 * class + 1,
                 name(old),
@@ -149,16 +164,60 @@ fn trap_kind(before: &pgvm_machine::Stats, after: &pgvm_machine::Stats) -> Optio
     [
         (after.memory > before.memory, TrapKind::Memory),
         (after.privileged > before.privileged, TrapKind::Privileged),
-        (after.instruction > before.instruction, TrapKind::Instruction),
+        (
+            after.instruction > before.instruction,
+            TrapKind::Instruction,
+        ),
         (after.illegal > before.illegal, TrapKind::Illegal),
     ]
     .into_iter()
     .find_map(|(moved, k)| moved.then_some(k))
 }
 
+/// The trap and interrupt lines of one step, in the order the hardware took them: the trap
+/// of the instruction (whose new PSW is `E[1]`), then an interrupt delivered at the next
+/// boundary (whose old PSW is in `E[2t]`). `load` reads the memory the vectors are in.
+#[allow(clippy::too_many_arguments)]
+fn after_step(
+    vm: Option<VmId>,
+    monitored: bool,
+    trapped: Option<TrapKind>,
+    interrupted: Option<u64>,
+    before: Psw,
+    now: Psw,
+    load: impl Fn(u64) -> Option<u64>,
+    on: &mut dyn FnMut(&TraceEvent),
+) {
+    if let Some(kind) = trapped {
+        let new = match interrupted {
+            Some(_) => load(1).map_or(now, Psw::unpack),
+            None => now,
+        };
+        on(&TraceEvent::Trap {
+            vm,
+            kind,
+            old: before,
+            new,
+            reflected: monitored,
+        });
+    }
+    if let Some(class) = interrupted {
+        let old = load(2 * class).map_or(before, Psw::unpack);
+        on(&TraceEvent::Interrupt {
+            vm,
+            class,
+            old,
+            new: now,
+            virtual_: monitored,
+        });
+    }
+}
+
 /// One instruction of the bare machine, traced: a due interrupt first (its own line), then
-/// the instruction, then the trap it took, if any. Returns how the step ended.
+/// the instruction, then the trap it took and the interrupt delivered after it, if any.
+/// Returns how the step ended.
 pub fn step_bare(m: &mut Machine, on: &mut dyn FnMut(&TraceEvent)) -> pgvm_machine::Exit {
+    let class = pgvm_machine::Processor::timer_class(m);
     let before = m.stats().clone();
     let old = m.psw();
     // A budget of 0 delivers a due interrupt and runs nothing.
@@ -166,9 +225,10 @@ pub fn step_bare(m: &mut Machine, on: &mut dyn FnMut(&TraceEvent)) -> pgvm_machi
     if m.stats().interrupts > before.interrupts {
         on(&TraceEvent::Interrupt {
             vm: None,
-            class: pgvm_machine::Processor::timer_class(m),
+            class,
             old,
             new: m.psw(),
+            virtual_: false,
         });
     }
     let psw = m.psw();
@@ -183,20 +243,25 @@ pub fn step_bare(m: &mut Machine, on: &mut dyn FnMut(&TraceEvent)) -> pgvm_machi
     });
     let before = m.stats().clone();
     let exit = m.run(1);
-    if let Some(kind) = trap_kind(&before, m.stats()) {
-        on(&TraceEvent::Trap {
-            vm: None,
-            kind,
-            old: psw,
-            new: m.psw(),
-        });
-    }
+    let interrupted = (m.stats().interrupts > before.interrupts).then_some(class);
+    let size = m.size();
+    after_step(
+        None,
+        false,
+        trap_kind(&before, m.stats()),
+        interrupted,
+        psw,
+        m.psw(),
+        |pa| (pa < size).then(|| m.load(pa)),
+        on,
+    );
     exit
 }
 
 /// One guest instruction of VM `id` under `mon`, traced: a due virtual interrupt first, then
 /// the instruction marked direct, emulated or reflected (with the trap reflected into the
-/// guest's own vector). `vm` is what the lines call the VM (`None` when there is only one).
+/// guest's own vector), then a virtual interrupt delivered after it. `vm` is what the lines
+/// call the VM (`None` when there is only one).
 pub fn step_vm(
     mon: &mut Monitor,
     id: VmId,
@@ -205,15 +270,17 @@ pub fn step_vm(
 ) -> Option<pgvm_vmm::VmExit> {
     let c0 = mon.vm(id).counts.clone();
     let old = mon.vm(id).psw();
+    let class = mon.vm(id).cpu.timer_class;
     // A budget of 0 stops at the first boundary, after delivering a due interrupt.
     mon.run_vm(id, 0);
     let state = mon.vm(id);
     if state.counts.interrupts > c0.interrupts {
         on(&TraceEvent::Interrupt {
             vm,
-            class: state.cpu.timer_class,
+            class,
             old,
             new: state.psw(),
+            virtual_: true,
         });
     }
     if let Some(exit) = state.exit {
@@ -222,7 +289,9 @@ pub fn step_vm(
     let psw = state.psw();
     let (pa, text) = {
         let window = mon.window(id);
-        instruction(mon.isa(), psw, window.len() as u64, |pa| window[pa as usize])
+        instruction(mon.isa(), psw, window.len() as u64, |pa| {
+            window[pa as usize]
+        })
     };
     let step = state.steps();
     let c1 = state.counts.clone();
@@ -236,6 +305,7 @@ pub fn step_vm(
     } else {
         How::Direct
     };
+    let interrupted = (c2.interrupts > c1.interrupts).then_some(class);
     on(&TraceEvent::Insn {
         vm,
         step,
@@ -244,27 +314,32 @@ pub fn step_vm(
         text,
         how,
     });
-    if how == How::Reflected {
-        let kind = trap_kind(&host_before, mon.real().stats()).unwrap_or(TrapKind::Instruction);
-        on(&TraceEvent::Trap {
-            vm,
-            kind,
-            old: psw,
-            new: mon.vm(id).psw(),
-        });
-    }
+    let trapped = (how == How::Reflected)
+        .then(|| trap_kind(&host_before, mon.real().stats()).unwrap_or(TrapKind::Instruction));
+    let window = mon.window(id);
+    after_step(
+        vm,
+        true,
+        trapped,
+        interrupted,
+        psw,
+        mon.vm(id).psw(),
+        |pa| window.get(pa as usize).copied(),
+        on,
+    );
     (exit != pgvm_vmm::VmExit::BudgetSpent).then_some(exit)
 }
 
 /// Runs `guest` alone under a monitor of `technique`, one instruction at a time, for at most
-/// `max_steps` (and [`TRACE_LIMIT`]) guest instructions, reporting each event; returns the
-/// instructions traced.
+/// `max_steps` (and [`TRACE_LIMIT`]) guest instructions, giving each event's line (named
+/// with `listing`) to `on`; returns the instructions traced.
 pub fn trace_guest(
     isa: &Arc<Isa>,
     guest: &Guest,
+    listing: Option<&Listing>,
     technique: pgvm_vmm::TechniqueKind,
     max_steps: u64,
-    on: &mut dyn FnMut(&TraceEvent),
+    on: &mut dyn FnMut(&str),
 ) -> Result<u64, VmmError> {
     let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + guest.w, technique)?;
     let segs: Vec<(u64, &[u64])> = guest.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
@@ -272,7 +347,8 @@ pub fn trace_guest(
     mon.push_input(id, &guest.input);
     let limit = max_steps.min(TRACE_LIMIT);
     while mon.vm(id).steps() < limit {
-        if step_vm(&mut mon, id, None, on).is_some() {
+        let mut render = |e: &TraceEvent| on(&e.render(listing, guest.w));
+        if step_vm(&mut mon, id, None, &mut render).is_some() {
             break;
         }
     }

@@ -32,6 +32,8 @@ pub struct NamedGuest {
     pub name: String,
     /// The guest.
     pub guest: Guest,
+    /// The assembler's labels and lines for it, for traces (`None` for an image file).
+    pub listing: Option<pgvm_asm::Listing>,
 }
 
 /// How a VM ran.
@@ -64,7 +66,10 @@ pub struct VmRun {
 impl VmRun {
     /// What the console lost to the cap, in words; `None` when nothing was lost.
     pub fn truncation(&self) -> Option<String> {
-        crate::run::truncation_text(pgvm_machine::MAX_CONSOLE_OUTPUT as u64, self.console_dropped)
+        crate::run::truncation_text(
+            pgvm_machine::MAX_CONSOLE_OUTPUT as u64,
+            self.console_dropped,
+        )
     }
 }
 
@@ -136,7 +141,7 @@ pub fn run(
     host_words: u64,
     slice: u64,
     max_steps: u64,
-    trace: Option<&mut dyn FnMut(&TraceEvent)>,
+    trace: Option<&mut dyn FnMut(&str)>,
 ) -> Result<Vms, VmsError> {
     if guests.is_empty() {
         return Err(VmsError::NoGuests);
@@ -155,7 +160,23 @@ pub fn run(
         );
     }
     if let Some(on) = trace {
-        run_traced(&mut mon, slice, max_steps, on);
+        // What each VM's lines are rendered with: its guest's listing and memory.
+        let by_vm: Vec<(Option<&pgvm_asm::Listing>, u64)> = guests
+            .iter()
+            .zip(&placed)
+            .filter(|(_, p)| p.is_ok())
+            .map(|(g, _)| (g.listing.as_ref(), g.guest.w))
+            .collect();
+        let mut render = |e: &TraceEvent| {
+            let vm = match e {
+                TraceEvent::Insn { vm, .. }
+                | TraceEvent::Trap { vm, .. }
+                | TraceEvent::Interrupt { vm, .. } => vm.unwrap_or(0),
+            };
+            let (listing, w) = by_vm.get(vm).copied().unwrap_or((None, 0));
+            on(&e.render(listing, w));
+        };
+        run_traced(&mut mon, slice, max_steps, &mut render);
     }
     mon.run_all(slice, max_steps);
     let vms = guests
@@ -239,6 +260,7 @@ mod tests {
         NamedGuest {
             name: format!("halt{w}"),
             guest: crate::guest::guest_of(&image, w).expect("guest"),
+            listing: None,
         }
     }
 
@@ -269,6 +291,9 @@ mod tests {
     fn a_zero_slice_is_refused() {
         let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
         let guests = [halt_guest(&isa, 64)];
-        assert_eq!(run(&isa, &guests, 6000, 0, 10, None), Err(VmsError::ZeroSlice));
+        assert_eq!(
+            run(&isa, &guests, 6000, 0, 10, None),
+            Err(VmsError::ZeroSlice)
+        );
     }
 }
