@@ -298,7 +298,7 @@ mod tests {
         assert!(
             lines
                 .iter()
-                .any(|l| l.contains("prog ") && l.contains("lrb")),
+                .any(|l| l.contains("lrb") && l.ends_with("; prog")),
             "{lines:#?}"
         );
         assert!(events.iter().all(|e| !matches!(

@@ -75,8 +75,8 @@ pub enum TraceEvent {
     },
 }
 
-/// Width of the label column, when there is a listing.
-const LABEL_WIDTH: usize = 14;
+/// Where the label comment starts, counted from the instruction.
+const LABEL_COLUMN: usize = 24;
 
 impl TraceEvent {
     /// The event as one line; `size` is the memory the PSWs develop in (for labels).
@@ -100,19 +100,21 @@ impl TraceEvent {
                 text,
                 how,
             } => {
-                let label = match listing {
-                    Some(l) => {
-                        let s = pa.and_then(|pa| l.label_at(pa)).unwrap_or_default();
-                        format!("{s:<LABEL_WIDTH$}  ")
-                    }
-                    None => String::new(),
-                };
                 let mark = match how {
                     How::Bare | How::Direct => "",
                     How::Emulated => "  [emulated]",
                     How::Reflected => "  [reflected]",
                 };
-                format!("{}{step:>10}  {psw}  {label}{text}{mark}", prefix(vm))
+                let body = format!("{text}{mark}");
+                // The label goes last, as an assembler comment, so the instruction stays
+                // right after the PSW whether or not there is one.
+                match listing.zip(*pa).and_then(|(l, pa)| l.label_at(pa)) {
+                    Some(label) => format!(
+                        "{}{step:>10}  {psw}  {body:<LABEL_COLUMN$}  ; {label}",
+                        prefix(vm)
+                    ),
+                    None => format!("{}{step:>10}  {psw}  {body}", prefix(vm)),
+                }
             }
             TraceEvent::Trap {
                 vm,

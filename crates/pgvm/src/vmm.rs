@@ -383,6 +383,22 @@ mod tests {
     }
 
     #[test]
+    fn a_truncated_console_is_said_in_the_text() {
+        let isa = pgvm_isa::load("s370").expect("built-in");
+        let mut r = report(&[], Vec::new());
+        assert!(!equiv_text("g.s", &isa, &r).contains("truncated"));
+        r.console_bare_dropped = 7;
+        let text = equiv_text("g.s", &isa, &r);
+        assert!(
+            text.contains(&format!(
+                "bare run: console output truncated after {} bytes; 7 more were written",
+                pgvm_machine::MAX_CONSOLE_OUTPUT
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn no_breach_says_the_check_passed() {
         let r = report(&[("lpsw", 1)], Vec::new());
         assert!(
