@@ -118,6 +118,18 @@ fn equiv_and_vm_trace_mark_emulated_and_reflected_instructions() {
             .any(|l| l.starts_with("vm 1 ") && l.ends_with("; next")),
         "{err}"
     );
+    // Stepping the VMs one instruction at a time changes nothing they report.
+    let args = [
+        "vm",
+        "guests/privtrap.s",
+        "guests/hello.s",
+        "--slice",
+        "7",
+        "--json",
+    ];
+    let plain = pgvm(&args);
+    let traced = pgvm(&[&args[..], &["--trace"]].concat());
+    assert_eq!(stdout(&plain), stdout(&traced));
 }
 
 /// Arms the timer, drops to a user-mode loop, and halts in the interrupt handler.
@@ -148,4 +160,22 @@ fn a_timer_interrupt_is_traced_with_its_vector_pair() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Writes 1,500,000 bytes in a loop of four instructions: 6,000,000 steps, more than one
+/// chunk of `pgvm run`'s streaming.
+const WRITER: &str = "        .isa s370\n        .entry go\n        .org 0x10\ngo:     out ch\n        addi n, -1\n        jz n, done\n        jmp go\ndone:   halt\nch:     .word 0x78\nn:      .word 1500000\n";
+
+#[test]
+fn run_streams_every_byte_across_chunks() {
+    let guest = program("writer.s", WRITER);
+    let o = pgvm(&["run", &guest]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.stdout.len(), 1_500_000);
+    assert!(o.stdout.iter().all(|&b| b == b'x'));
+    assert!(!stderr(&o).contains("truncated"), "{}", stderr(&o));
+    let o = pgvm(&["run", &guest, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["console"].as_str().map(str::len), Some(1_500_000));
+    assert_eq!(v["console_dropped"], 0);
 }
