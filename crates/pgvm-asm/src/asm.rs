@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use pgvm_isa::{InsnId, Isa, Origin};
 
 use crate::image::Image;
+use crate::listing::{Listing, ListingBuilder};
 use error::Here;
 use expr::Expr;
 use layout::SegInfo;
@@ -87,12 +88,26 @@ pub fn declared_isa_at(file: &str, src: &str) -> Option<(String, Origin)> {
 
 /// Assembles a file; `.include "x.s"` paths are relative to the including file's directory.
 pub fn assemble_file(path: &Path, isa: &Isa) -> Result<Image, AsmError> {
-    assemble_from(path, &FileSystem, isa)
+    assemble_file_listed(path, isa).map(|(image, _)| image)
+}
+
+/// [`assemble_file`], with the program's labels and line table.
+pub fn assemble_file_listed(path: &Path, isa: &Isa) -> Result<(Image, Listing), AsmError> {
+    assemble_from_listed(path, &FileSystem, isa)
 }
 
 /// Assembles the file at `path` in `sources`, which also provides what it includes: for
 /// programs that are not on disk, such as those built into a binary ([`MemorySources`]).
 pub fn assemble_from(path: &Path, sources: &dyn Sources, isa: &Isa) -> Result<Image, AsmError> {
+    assemble_from_listed(path, sources, isa).map(|(image, _)| image)
+}
+
+/// [`assemble_from`], with the program's labels and line table.
+pub fn assemble_from_listed(
+    path: &Path,
+    sources: &dyn Sources,
+    isa: &Isa,
+) -> Result<(Image, Listing), AsmError> {
     let mut asm = Asm::new(isa, &path.display().to_string(), sources);
     asm.main_file(path)?;
     asm.finish()
@@ -101,6 +116,11 @@ pub fn assemble_from(path: &Path, sources: &dyn Sources, isa: &Isa) -> Result<Im
 /// Assembles in-memory source named `name` (for errors). `.include` paths are relative to the
 /// current directory.
 pub fn assemble_str(name: &str, src: &str, isa: &Isa) -> Result<Image, AsmError> {
+    assemble_str_listed(name, src, isa).map(|(image, _)| image)
+}
+
+/// [`assemble_str`], with the program's labels and line table.
+pub fn assemble_str_listed(name: &str, src: &str, isa: &Isa) -> Result<(Image, Listing), AsmError> {
     let mut asm = Asm::new(isa, name, &FileSystem);
     asm.bytes_read = src.len() as u64;
     asm.source(name, src, Path::new(""))?;
@@ -156,6 +176,8 @@ struct Asm<'i> {
     includes: usize,
     /// Bytes of source read so far, against [`MAX_TOTAL_SOURCE_BYTES`].
     bytes_read: u64,
+    /// Labels and the line of every word, for [`Listing`].
+    listing: ListingBuilder,
 }
 
 impl<'i> Asm<'i> {
@@ -176,6 +198,7 @@ impl<'i> Asm<'i> {
             sources,
             includes: 0,
             bytes_read: 0,
+            listing: ListingBuilder::default(),
         }
     }
 }

@@ -9,10 +9,13 @@
 mod asm;
 mod disasm;
 mod image;
+mod listing;
 
 pub use asm::{
     AsmError, FileSystem, MAX_INCLUDE_DEPTH, MAX_INCLUDES, MAX_TOTAL_SOURCE_BYTES, MemorySources,
-    Sources, assemble_file, assemble_from, assemble_str, declared_isa, declared_isa_at,
+    Sources, assemble_file, assemble_file_listed, assemble_from, assemble_from_listed,
+    assemble_str, assemble_str_listed, declared_isa, declared_isa_at,
 };
 pub use disasm::{disassemble, disassemble_word};
 pub use image::{Entry, FORMAT_TAG, FORMAT_VERSION, Image, ImageError, Segment};
+pub use listing::{Listing, SourceLine};

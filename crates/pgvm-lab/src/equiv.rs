@@ -11,7 +11,7 @@ use pgvm_isa::Isa;
 use pgvm_vmm::{Guest, VmmError};
 use serde::Serialize;
 
-pub use pgvm_vmm::{Divergence, VmExit};
+pub use pgvm_vmm::VmExit;
 
 /// Why an equivalence run could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,6 +19,25 @@ pub enum EquivError {
     /// The monitor or one of the two machines could not be set up.
     #[error(transparent)]
     Monitor(#[from] VmmError),
+}
+
+/// The first guest instruction after which the two runs differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Divergence {
+    /// 0-based index of the guest instruction.
+    pub index: u64,
+    /// Its address, as `P` held it on the bare machine.
+    pub p: u64,
+    /// Its mnemonic on the bare machine (`?` if it does not decode or fetch).
+    pub mnemonic: String,
+    /// Its physical address `l + P` on the bare machine, when `P` develops.
+    pub pa: Option<u64>,
+    /// The source line it was assembled from (`file:line`), when the program came from source.
+    pub source: Option<String>,
+    /// The nearest label at or below it (`loop+2`), when the program came from source.
+    pub label: Option<String>,
+    /// What differs afterwards, one line each.
+    pub differences: Vec<String>,
 }
 
 /// An emulation no correct monitor makes.
@@ -70,6 +89,10 @@ pub struct Equivalence {
     pub console_bare: String,
     /// The virtualized run's console output.
     pub console_vm: String,
+    /// Console bytes of the bare run past the console's cap (64 MiB), not kept.
+    pub console_bare_dropped: u64,
+    /// Console bytes of the virtualized run past the console's cap, not kept.
+    pub console_vm_dropped: u64,
     /// The first divergence, when the runs differ.
     pub divergence: Option<Divergence>,
     /// Every emulation, checked against what trapped it and why.
@@ -108,10 +131,64 @@ pub fn check(
         emulated_by_mnemonic: r.emulated_by_mnemonic,
         console_bare: r.console_bare,
         console_vm: r.console_vm,
-        divergence: r.divergence,
+        console_bare_dropped: r.console_bare_dropped,
+        console_vm_dropped: r.console_vm_dropped,
+        divergence: r.divergence.map(|d| Divergence {
+            pa: physical_address(isa, guest, d.index, d.p),
+            index: d.index,
+            p: d.p,
+            mnemonic: d.mnemonic,
+            source: None,
+            label: None,
+            differences: d.differences,
+        }),
         efficiency,
         efficiency_breaches,
     })
+}
+
+/// Where the bare run's `index`-th instruction is in physical memory: the bare run is
+/// replayed that far (it is deterministic) for the `R` that `P` developed with. `None` when
+/// `P` does not develop, or the replay does not arrive at `p`.
+fn physical_address(isa: &Arc<Isa>, g: &Guest, index: u64, p: u64) -> Option<u64> {
+    let mut bare = pgvm_machine::Machine::new(isa.clone(), g.w).ok()?;
+    for (org, words) in &g.segments {
+        bare.write(*org, words).ok()?;
+    }
+    pgvm_machine::StateView::set_psw(&mut bare, g.entry);
+    bare.push_input(&g.input);
+    bare.run(index);
+    let psw = pgvm_machine::StateView::psw(&bare);
+    (psw.p == p).then(|| pgvm_machine::develop(psw.p, psw.r, g.w))?
+}
+
+impl Equivalence {
+    /// Names the divergence's address by the source line and the nearest label of the
+    /// program the guest was assembled from.
+    pub fn locate(&mut self, listing: &pgvm_asm::Listing) {
+        if let Some(d) = &mut self.divergence
+            && let Some(pa) = d.pa
+        {
+            d.source = listing.line_at(pa).map(|l| l.to_string());
+            d.label = listing.label_at(pa);
+        }
+    }
+
+    /// What the consoles lost to the cap, one line per run that lost something.
+    pub fn truncations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (run, dropped) in [
+            ("bare", self.console_bare_dropped),
+            ("virtual", self.console_vm_dropped),
+        ] {
+            // Output is dropped only once the console holds its cap, all of it kept.
+            let cap = pgvm_machine::MAX_CONSOLE_OUTPUT as u64;
+            if let Some(t) = crate::run::truncation_text(cap, dropped) {
+                out.push(format!("{run} run: {t}"));
+            }
+        }
+        out
+    }
 }
 
 /// What the efficiency check makes of one emulation.
@@ -331,5 +408,42 @@ mod tests {
         }
         assert_eq!(v["monitor"], "tae");
         assert_eq!(v["isa"], "s370");
+        assert_eq!(v["console_vm_dropped"], 0);
+        assert!(r.truncations().is_empty());
+    }
+
+    #[test]
+    fn a_truncated_console_is_said_per_run() {
+        let isa = Arc::new(pgvm_isa::load("s370").expect("built-in"));
+        let guest = Guest {
+            w: 64,
+            segments: vec![(0, vec![0; 2])],
+            entry: pgvm_machine::Psw::new(pgvm_machine::Mode::Supervisor, 0, 0, 64).expect("psw"),
+            input: Vec::new(),
+        };
+        let mut r = check(&isa, &guest, TechniqueKind::Tae, 10).expect("runs");
+        r.console_vm_dropped = 12;
+        let t = r.truncations();
+        assert_eq!(
+            t,
+            [format!(
+                "virtual run: console output truncated after {} bytes; 12 more were written",
+                pgvm_machine::MAX_CONSOLE_OUTPUT
+            )]
+        );
+    }
+
+    #[test]
+    fn a_divergence_is_located_by_its_physical_address() {
+        let src = ".isa m68000\n.entry start\n.org 0x10\nstart: addi x, 1\nsense: movesr x\n halt\nx: .word 0\n";
+        let p = crate::program::from_source("m.s", src, None).expect("assembles");
+        let guest = crate::guest::guest_of(&p.image, 256).expect("guest");
+        let mut r = check(&p.isa, &guest, TechniqueKind::Tae, 100).expect("runs");
+        assert!(!r.equivalent);
+        r.locate(p.listing.as_ref().expect("listing"));
+        let d = r.divergence.expect("a divergence");
+        assert_eq!((d.p, d.pa), (0x11, Some(0x11)));
+        assert_eq!(d.source.as_deref(), Some("m.s:5"));
+        assert_eq!(d.label.as_deref(), Some("sense"));
     }
 }

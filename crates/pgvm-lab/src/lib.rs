@@ -5,6 +5,9 @@
 //! the same answers as the command line. Every report derives [`serde::Serialize`]: the
 //! CLI's `--json` output is that serialization, never a second list of fields.
 //!
+//! - [`program`]: loading a source or an image, with its ISA and the assembler's listing.
+//! - [`run`]: one program on the bare machine, streamed or traced, and its report.
+//! - [`trace`]: readable traces, bare or under a monitor, with traps, interrupts and labels.
 //! - [`guest`]: a program (image or classifier state) as a guest of the monitor.
 //! - [`equiv`]: one guest bare and under a monitor technique, with the efficiency check.
 //! - [`vms`]: several guests sharing one real machine.
@@ -12,13 +15,16 @@
 //! - [`replay`]: witnesses re-executed, as rows of what differs between two runs.
 //! - [`classify`]: the classifier's report in its serializable form.
 //!
-//! The monitor (`pgvm-vmm`) is called from [`equiv::check`] and [`vms::run`] only.
+//! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`] and [`trace`] only.
 
 pub mod classify;
 pub mod counterexample;
 pub mod equiv;
 pub mod guest;
+pub mod program;
 pub mod replay;
+pub mod run;
+pub mod trace;
 pub mod vms;
 
 pub use pgvm_vmm::{BareOutcome, TechniqueKind};

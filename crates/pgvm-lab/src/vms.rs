@@ -9,6 +9,7 @@ pub use pgvm_vmm::VmmError;
 use serde::Serialize;
 
 use crate::equiv::{VmExit, vm_exit_text};
+use crate::trace::{TRACE_LIMIT, TraceEvent, step_vm};
 
 /// Why the VMs could not be run at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +32,8 @@ pub struct NamedGuest {
     pub name: String,
     /// The guest.
     pub guest: Guest,
+    /// The assembler's labels and lines for it, for traces (`None` for an image file).
+    pub listing: Option<pgvm_asm::Listing>,
 }
 
 /// How a VM ran.
@@ -54,8 +57,20 @@ pub struct VmRun {
     pub reflected: u64,
     /// Virtual timer interrupts delivered.
     pub interrupts: u64,
-    /// The VM's console output.
+    /// The VM's console output (at most the console's cap, 64 MiB).
     pub console: String,
+    /// Console bytes written past the cap, not kept.
+    pub console_dropped: u64,
+}
+
+impl VmRun {
+    /// What the console lost to the cap, in words; `None` when nothing was lost.
+    pub fn truncation(&self) -> Option<String> {
+        crate::run::truncation_text(
+            pgvm_machine::MAX_CONSOLE_OUTPUT as u64,
+            self.console_dropped,
+        )
+    }
 }
 
 /// One guest's outcome: run, or refused with the reason.
@@ -117,13 +132,16 @@ fn refusal(e: &VmmError) -> String {
 
 /// Runs every guest in its own VM on a real machine of `host_words`, round-robin, `slice`
 /// guest instructions a turn, until each has halted or run `max_steps`. A guest the
-/// allocator refuses is reported as refused; the others still run.
+/// allocator refuses is reported as refused; the others still run. With `trace`, the first
+/// [`TRACE_LIMIT`] guest instructions (of all VMs together) are run one at a time and
+/// reported, in the same turns; the rest run untraced.
 pub fn run(
     isa: &Arc<Isa>,
     guests: &[NamedGuest],
     host_words: u64,
     slice: u64,
     max_steps: u64,
+    trace: Option<&mut dyn FnMut(&str)>,
 ) -> Result<Vms, VmsError> {
     if guests.is_empty() {
         return Err(VmsError::NoGuests);
@@ -140,6 +158,25 @@ pub fn run(
             mon.create_vm(g.guest.w, &segs, g.guest.entry)
                 .map_err(|e| refusal(&e)),
         );
+    }
+    if let Some(on) = trace {
+        // What each VM's lines are rendered with: its guest's listing and memory.
+        let by_vm: Vec<(Option<&pgvm_asm::Listing>, u64)> = guests
+            .iter()
+            .zip(&placed)
+            .filter(|(_, p)| p.is_ok())
+            .map(|(g, _)| (g.listing.as_ref(), g.guest.w))
+            .collect();
+        let mut render = |e: &TraceEvent| {
+            let vm = match e {
+                TraceEvent::Insn { vm, .. }
+                | TraceEvent::Trap { vm, .. }
+                | TraceEvent::Interrupt { vm, .. } => vm.unwrap_or(0),
+            };
+            let (listing, w) = by_vm.get(vm).copied().unwrap_or((None, 0));
+            on(&e.render(listing, w));
+        };
+        run_traced(&mut mon, slice, max_steps, &mut render);
     }
     mon.run_all(slice, max_steps);
     let vms = guests
@@ -162,6 +199,7 @@ pub fn run(
                         reflected: vm.counts.reflected,
                         interrupts: vm.counts.interrupts,
                         console: String::from_utf8_lossy(vm.console()).into_owned(),
+                        console_dropped: vm.cpu.devices.console.dropped(),
                     };
                     (None, Some(run))
                 }
@@ -182,6 +220,36 @@ pub fn run(
     })
 }
 
+/// [`Monitor::run_all`]'s turns, one traced instruction at a time, until every VM stopped
+/// or [`TRACE_LIMIT`] instructions were traced.
+fn run_traced(mon: &mut Monitor, slice: u64, max_steps: u64, on: &mut dyn FnMut(&TraceEvent)) {
+    let several = mon.vms().len() > 1;
+    let mut traced = 0;
+    loop {
+        let mut ran_any = false;
+        for id in 0..mon.vms().len() {
+            let vm = mon.vm(id);
+            if vm.exit.is_some() || vm.steps() >= max_steps {
+                continue;
+            }
+            ran_any = true;
+            let turn = slice.min(max_steps - vm.steps());
+            for _ in 0..turn {
+                if traced >= TRACE_LIMIT {
+                    return;
+                }
+                traced += 1;
+                if step_vm(mon, id, several.then_some(id), on).is_some() {
+                    break;
+                }
+            }
+        }
+        if !ran_any {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +260,7 @@ mod tests {
         NamedGuest {
             name: format!("halt{w}"),
             guest: crate::guest::guest_of(&image, w).expect("guest"),
+            listing: None,
         }
     }
 
@@ -203,7 +272,7 @@ mod tests {
             halt_guest(&isa, 4096),
             halt_guest(&isa, 64),
         ];
-        let r = run(&isa, &guests, 6000, 100, 1000).expect("runs");
+        let r = run(&isa, &guests, 6000, 100, 1000, None).expect("runs");
         assert_eq!(r.vms.len(), 3);
         assert!(r.vms[0].run.is_some());
         assert_eq!(r.vms[1].position, 2);
@@ -222,6 +291,9 @@ mod tests {
     fn a_zero_slice_is_refused() {
         let isa = pgvm_testkit::isa("s370");
         let guests = [halt_guest(&isa, 64)];
-        assert_eq!(run(&isa, &guests, 6000, 0, 10), Err(VmsError::ZeroSlice));
+        assert_eq!(
+            run(&isa, &guests, 6000, 0, 10, None),
+            Err(VmsError::ZeroSlice)
+        );
     }
 }

@@ -12,13 +12,32 @@ use serde::Serialize;
 pub const MAX_CONSOLE_OUTPUT: usize = 64 << 20;
 
 /// The console device: bytes out, bytes waiting to be read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Console {
     output: Vec<u8>,
-    /// Bytes written past [`MAX_CONSOLE_OUTPUT`].
+    /// Bytes written past the cap.
     dropped: u64,
+    /// Bytes taken out with [`Console::take_output`]: written, no longer kept here.
+    #[serde(skip)]
+    taken: u64,
+    /// The most output kept ([`MAX_CONSOLE_OUTPUT`] unless set lower).
+    #[serde(skip)]
+    cap: usize,
     input: Vec<u8>,
     input_pos: usize,
+}
+
+impl Default for Console {
+    fn default() -> Console {
+        Console {
+            output: Vec::new(),
+            dropped: 0,
+            taken: 0,
+            cap: MAX_CONSOLE_OUTPUT,
+            input: Vec::new(),
+            input_pos: 0,
+        }
+    }
 }
 
 impl Console {
@@ -27,19 +46,33 @@ impl Console {
         &self.output
     }
 
-    /// Bytes written but not kept, because the output reached [`MAX_CONSOLE_OUTPUT`].
+    /// Bytes written but not kept, because the output held [`MAX_CONSOLE_OUTPUT`] bytes (or
+    /// the cap set with [`Console::set_cap`]) when they came.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
 
-    /// Every byte written, kept or not.
+    /// Every byte written, kept, taken or dropped.
     pub fn written(&self) -> u64 {
-        self.output.len() as u64 + self.dropped
+        self.taken + self.output.len() as u64 + self.dropped
+    }
+
+    /// Takes the output kept so far, leaving room for more: a reader that drains the console
+    /// as it goes (`pgvm run` printing while the program runs) loses nothing to the cap.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        self.taken += self.output.len() as u64;
+        std::mem::take(&mut self.output)
+    }
+
+    /// Keeps at most `cap` bytes of output from now on, instead of [`MAX_CONSOLE_OUTPUT`]
+    /// (tests reach a small cap without writing 64 MiB).
+    pub fn set_cap(&mut self, cap: usize) {
+        self.cap = cap;
     }
 
     /// Emits one byte.
     pub fn put(&mut self, byte: u8) {
-        if self.output.len() < MAX_CONSOLE_OUTPUT {
+        if self.output.len() < self.cap {
             self.output.push(byte);
         } else {
             self.dropped += 1;
@@ -66,10 +99,11 @@ impl Console {
         self.input_pos
     }
 
-    /// Forgets the output (kept and dropped).
+    /// Forgets the output (kept, taken and dropped).
     pub fn clear_output(&mut self) {
         self.output.clear();
         self.dropped = 0;
+        self.taken = 0;
     }
 }
 
@@ -198,5 +232,21 @@ mod tests {
         assert_eq!(c.output().len(), MAX_CONSOLE_OUTPUT);
         assert_eq!(c.dropped(), 5);
         assert_eq!(c.written(), MAX_CONSOLE_OUTPUT as u64 + 5);
+    }
+
+    #[test]
+    fn taking_the_output_makes_room_and_keeps_the_count() {
+        let mut c = Console::default();
+        c.set_cap(4);
+        for b in b"abcdef" {
+            c.put(*b);
+        }
+        assert_eq!((c.output(), c.dropped()), (&b"abcd"[..], 2));
+        assert_eq!(c.take_output(), b"abcd");
+        c.put(b'g');
+        assert_eq!(c.output(), b"g");
+        assert_eq!(c.written(), 7, "taken, kept and dropped all count");
+        c.clear_output();
+        assert_eq!(c.written(), 0);
     }
 }

@@ -89,6 +89,10 @@ pub struct EquivReport {
     pub console_bare: String,
     /// The virtualized run's console output.
     pub console_vm: String,
+    /// Console bytes of the bare run past the console's cap, not kept.
+    pub console_bare_dropped: u64,
+    /// Console bytes of the virtualized run past the console's cap, not kept.
+    pub console_vm_dropped: u64,
     /// The first divergence, when the runs differ.
     pub divergence: Option<Divergence>,
 }
@@ -272,6 +276,8 @@ pub fn check_equivalence(
         reflected_by_kind: vm.counts.reflected_by_kind.clone(),
         console_bare: String::from_utf8_lossy(whole.bare.output()).into_owned(),
         console_vm: String::from_utf8_lossy(vm.console()).into_owned(),
+        console_bare_dropped: whole.bare.devices().console.dropped(),
+        console_vm_dropped: vm.cpu.devices.console.dropped(),
         divergence,
     })
 }

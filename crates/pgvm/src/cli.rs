@@ -129,7 +129,8 @@ pub struct RunArgs {
     /// Stop after this many instructions if the program has not halted.
     #[arg(long, default_value_t = 100_000_000)]
     pub max_steps: u64,
-    /// Print every executed instruction with the PSW before it, to stderr.
+    /// Print every executed instruction with the PSW before it (and its label, for a source),
+    /// and each trap and interrupt with its vector, old and new PSW, to stderr.
     #[arg(long)]
     pub trace: bool,
     /// Bytes for the console's input queue.

@@ -13,7 +13,9 @@ use pgvm_lab::equiv::Equivalence;
 use pgvm_machine::Exit;
 use serde::Serialize;
 
-use crate::{guests, run};
+use pgvm_lab::run;
+
+use crate::guests;
 
 /// What `pgvm tour --json` prints: the same sections as the text, as data.
 #[derive(Serialize, Default)]

@@ -42,6 +42,10 @@ pub struct EquivArgs {
     /// Compare after this many guest instructions (at least 1) if the guest has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
+    /// Print the guest's instructions under the monitor to stderr, each marked emulated or
+    /// reflected when it trapped, with its traps and virtual interrupts (the first 100000).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// Arguments of `pgvm vm`.
@@ -65,6 +69,10 @@ pub struct VmArgs {
     /// Stop a VM after this many guest instructions if it has not halted.
     #[arg(long, default_value_t = 10_000_000)]
     pub max_steps: u64,
+    /// Print the guests' instructions to stderr as the VMs take turns, each marked emulated
+    /// or reflected when it trapped, with traps and virtual interrupts (the first 100000).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// The image as a guest of `--mem` words, with a hint at the flag when that is too little.
@@ -89,14 +97,31 @@ fn mem_error(e: GuestError, mem: u64) -> anyhow::Error {
 }
 
 pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
-    let (isa, image) = program::load(&args.guest, args.isa.as_deref())?;
-    let guest = guest_for(&image, args.mem)?;
+    let p = program::load_program(&args.guest, args.isa.as_deref())?;
+    let isa = p.isa;
+    let guest = guest_for(&p.image, args.mem)?;
     if args.max_steps == 0 {
         bail!(
             "--max-steps 0 compares nothing: two runs of no instructions always agree\n  hint: give --max-steps 1 or more"
         );
     }
-    let report = pgvm_lab::equiv::check(&isa, &guest, args.monitor, args.max_steps)?;
+    if args.trace {
+        let traced = pgvm_lab::trace::trace_guest(
+            &isa,
+            &guest,
+            p.listing.as_ref(),
+            args.monitor,
+            args.max_steps,
+            &mut |line| eprintln!("{line}"),
+        )?;
+        if traced >= pgvm_lab::trace::TRACE_LIMIT {
+            eprintln!("(trace stopped after {traced} guest instructions; the check runs on)");
+        }
+    }
+    let mut report = pgvm_lab::equiv::check(&isa, &guest, args.monitor, args.max_steps)?;
+    if let Some(listing) = &p.listing {
+        report.locate(listing);
+    }
     if json {
         crate::cli::print_json(&report)?;
     } else {
@@ -210,13 +235,23 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
         out.push_str(&format!("  emulated: {}\n", list.join(", ")));
     }
     if let Some(d) = &r.divergence {
+        let mut at = format!("P={:#x}", d.p);
+        if let Some(label) = &d.label {
+            at.push_str(&format!(" ({label})"));
+        }
+        if let Some(source) = &d.source {
+            at.push_str(&format!(", {source}"));
+        }
         out.push_str(&format!(
-            "  first divergence: guest instruction #{} at P={:#x} ({})\n",
-            d.index, d.p, d.mnemonic
+            "  first divergence: guest instruction #{} at {at} ({})\n",
+            d.index, d.mnemonic
         ));
         for line in &d.differences {
             out.push_str(&format!("    {line}\n"));
         }
+    }
+    for t in r.truncations() {
+        out.push_str(&format!("  {t}\n"));
     }
     if r.console_bare != r.console_vm {
         let (bare, virt, at) = first_difference(&r.console_bare, &r.console_vm);
@@ -251,7 +286,8 @@ pub fn vm(args: &VmArgs, json: bool) -> Result<ExitCode> {
     let mut isa: Option<Arc<Isa>> = None;
     let mut guests = Vec::new();
     for path in &args.guests {
-        let (gi, image) = program::load(path, args.isa.as_deref())?;
+        let p = program::load_program(path, args.isa.as_deref())?;
+        let (gi, image) = (p.isa, p.image);
         if let Some(first) = &isa
             && first.name != gi.name
         {
@@ -266,19 +302,23 @@ pub fn vm(args: &VmArgs, json: bool) -> Result<ExitCode> {
         guests.push(NamedGuest {
             name: path.display().to_string(),
             guest: guest_for(&image, args.mem)?,
+            listing: p.listing,
         });
     }
     let Some(isa) = isa else {
         bail!("no guests\n  hint: pgvm vm GUEST...");
     };
     let q = args.host_mem.unwrap_or(pgvm_machine::MAX_WORDS);
-    let report =
-        pgvm_lab::vms::run(&isa, &guests, q, args.slice, args.max_steps).map_err(|e| match e {
+    let mut trace = |line: &str| eprintln!("{line}");
+    let trace: Option<&mut dyn FnMut(&str)> = if args.trace { Some(&mut trace) } else { None };
+    let report = pgvm_lab::vms::run(&isa, &guests, q, args.slice, args.max_steps, trace).map_err(
+        |e| match e {
             VmsError::Monitor(VmmError::Machine(m)) => {
                 anyhow::anyhow!("--host-mem {q}: {m}\n  hint: {}", m.hint())
             }
             e => e.into(),
-        })?;
+        },
+    )?;
     for v in report.refused() {
         if let Some(why) = &v.refused {
             eprintln!("{} (guest {}): refused: {why}", v.guest, v.position);
@@ -312,6 +352,9 @@ fn vms_text(report: &Vms) -> Result<()> {
         );
         for line in run.console.lines() {
             outln!("  | {line}");
+        }
+        if let Some(t) = run.truncation() {
+            outln!("  {t}");
         }
         outln!(
             "  {} after {} guest instructions: {} direct, {} emulated, {} reflected, {} interrupts\n",
@@ -354,6 +397,8 @@ mod tests {
             emulated_by_mnemonic: BTreeMap::new(),
             console_bare: String::new(),
             console_vm: String::new(),
+            console_bare_dropped: 0,
+            console_vm_dropped: 0,
             divergence: None,
             efficiency: checks,
             efficiency_breaches: breaches,
@@ -385,6 +430,22 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("efficiency check: every"), "{text}");
+    }
+
+    #[test]
+    fn a_truncated_console_is_said_in_the_text() {
+        let isa = pgvm_isa::load("s370").expect("built-in");
+        let mut r = report(Vec::new(), Vec::new());
+        assert!(!equiv_text("g.s", &isa, &r).contains("truncated"));
+        r.console_bare_dropped = 7;
+        let text = equiv_text("g.s", &isa, &r);
+        assert!(
+            text.contains(&format!(
+                "bare run: console output truncated after {} bytes; 7 more were written",
+                pgvm_machine::MAX_CONSOLE_OUTPUT
+            )),
+            "{text}"
+        );
     }
 
     #[test]

@@ -79,6 +79,12 @@ fn trace_shows_each_instruction_with_its_psw() {
         err.contains("<user, P=0x1, R=<l=0x200, b=0x40>>  lrb 32"),
         "{err}"
     );
+    // Assembled from source, so the nearest label is named after the instruction.
+    assert!(
+        err.lines()
+            .any(|l| l.contains(">>  lrb 32 ") && l.ends_with("; psw_mask+0x14c")),
+        "{err}"
+    );
     assert_eq!(stdout(&o), stdout(&pgvm(&["run", "guests/privtrap.s"])));
 }
 

@@ -82,6 +82,7 @@ impl Asm<'_> {
         if let Some(info) = self.segments.get_mut(seg) {
             info.len += n;
         }
+        self.listing.span(start, end, &here.file, here.line);
         self.items.push(Item {
             here: here.clone(),
             dollar: self.dollar(),

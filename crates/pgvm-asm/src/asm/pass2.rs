@@ -4,10 +4,11 @@
 use super::error::{AsmError, Here};
 use super::{Asm, Item, ItemKind};
 use crate::image::{Image, Segment};
+use crate::listing::Listing;
 
 impl Asm<'_> {
     /// Resolves the `.equ`s that waited for later symbols, then runs pass 2.
-    pub(super) fn finish(mut self) -> Result<Image, AsmError> {
+    pub(super) fn finish(mut self) -> Result<(Image, Listing), AsmError> {
         self.resolve_pending()?;
         let mut segments: Vec<Segment> = self
             .segments
@@ -24,12 +25,13 @@ impl Asm<'_> {
             self.item_words(item, &mut out.words)?;
         }
         let entry = self.entry()?;
-        Ok(Image {
+        let image = Image {
             isa: self.isa.name.clone(),
             isa_path: None,
             entry,
             segments,
-        })
+        };
+        Ok((image, self.listing.finish()))
     }
 
     /// Appends the words of one item to its segment's words.

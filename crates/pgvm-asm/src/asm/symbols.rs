@@ -45,6 +45,7 @@ impl Asm<'_> {
                 ));
             }
             self.define(here, name, *col, Some(value))?;
+            self.listing.label(self.pc, name);
         }
         Ok(())
     }
