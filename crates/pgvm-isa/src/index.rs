@@ -101,6 +101,7 @@ impl Index {
         self.by_name.get(mnemonic).copied()
     }
 
+    #[inline]
     pub(crate) fn decode(&self, word: u64) -> Option<InsnId> {
         self.layouts.iter().find_map(|l| {
             let op = (word >> l.lo) & low_bits(l.width);

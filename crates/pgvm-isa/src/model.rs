@@ -370,6 +370,7 @@ impl Isa {
 
     /// Which instruction a word encodes, if any. The checker guarantees at most one matches.
     /// One table lookup per op layout (usually one or two), whatever the repertoire's size.
+    #[inline]
     pub fn decode(&self, word: u64) -> Option<InsnId> {
         self.index.decode(word)
     }

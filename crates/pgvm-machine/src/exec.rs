@@ -80,18 +80,27 @@ enum Stop {
     Halt,
 }
 
+/// Fetches and decodes the instruction at the view's `P`: the instruction and its word, or
+/// the trap the fetch itself takes (a memory trap, or an illegal instruction). A dispatcher
+/// that wants to know which instruction it is running fetches once with this and then calls
+/// [`execute`].
+#[inline]
+pub fn fetch<V: StateView + ?Sized>(isa: &Isa, view: &V) -> Result<(InsnId, u64), TrapKind> {
+    let psw = view.psw();
+    let pa = crate::psw::develop(psw.p, psw.r, view.size()).ok_or(TrapKind::Memory)?;
+    let word = view.load(pa);
+    isa.decode(word)
+        .map(|id| (id, word))
+        .ok_or(TrapKind::Illegal)
+}
+
 /// Fetches, decodes and executes the instruction at the view's `P`, without taking any trap:
 /// a trapping instruction leaves the view as it was and its kind comes back, for the caller
 /// (the processor cycle, a monitor's dispatcher, the classifier) to handle.
 pub fn step<V: StateView + ?Sized>(isa: &Isa, view: &mut V) -> Step {
-    let psw = view.psw();
-    let Some(pa) = crate::psw::develop(psw.p, psw.r, view.size()) else {
-        return Step::Trapped(TrapKind::Memory);
-    };
-    let word = view.load(pa);
-    match isa.decode(word) {
-        Some(id) => execute(isa, id, word, view),
-        None => Step::Trapped(TrapKind::Illegal),
+    match fetch(isa, view) {
+        Ok((id, word)) => execute(isa, id, word, view),
+        Err(kind) => Step::Trapped(kind),
     }
 }
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use pgvm_isa::Mode;
 use pgvm_isa::{InsnId, Isa};
-use pgvm_machine::{Step, TrapKind, VirtualCpu, Window, develop};
+use pgvm_machine::{Step, TrapKind, VirtualCpu, Window};
 use serde::Serialize;
 
 use crate::host::Host;
@@ -123,11 +123,10 @@ pub trait Technique<H: Host>: Debug + Send + Sync {
     /// Interprets the guest instruction at the VM's `P` in software, through the seam. The
     /// VM's clock counts the instructions before it.
     fn interpret(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
-        let insn = decoded(isa, vm);
-        match pgvm_machine::step(isa, vm) {
-            Step::Done => Disposition::Interpreted { insn },
-            Step::Halted => Disposition::Halted { insn },
-            Step::Trapped(kind) => Disposition::Reflected(kind),
+        match run_on(isa, vm) {
+            Ok((id, Step::Done)) => Disposition::Interpreted { insn: Some(id) },
+            Ok((id, Step::Halted)) => Disposition::Halted { insn: Some(id) },
+            Ok((_, Step::Trapped(kind))) | Err(kind) => Disposition::Reflected(kind),
         }
     }
 
@@ -167,20 +166,19 @@ impl<H: Host> Technique<H> for Tae {
     /// than the virtual one: with the hardware assist on for the monitor but off in the VM, an
     /// instruction the assist covers traps for real yet completes on the virtual machine.
     fn dispatch(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
-        let insn = decoded(isa, vm);
-        match pgvm_machine::step(isa, vm) {
-            Step::Done => Disposition::Emulated { insn },
-            Step::Halted => Disposition::Halted { insn },
-            Step::Trapped(kind) => Disposition::Reflected(kind),
+        match run_on(isa, vm) {
+            Ok((id, Step::Done)) => Disposition::Emulated { insn: Some(id) },
+            Ok((id, Step::Halted)) => Disposition::Halted { insn: Some(id) },
+            Ok((_, Step::Trapped(kind))) | Err(kind) => Disposition::Reflected(kind),
         }
     }
 }
 
-/// The instruction at the VM's `P`, for the counts: a lookup in the ISA's opcode table.
-fn decoded<H: Host>(isa: &Isa, vm: &Window<'_, H>) -> Option<InsnId> {
-    let psw = vm.cpu.psw;
-    let pa = develop(psw.p, psw.r, vm.map.w)?;
-    isa.decode(pgvm_machine::StateView::load(vm, pa))
+/// The instruction at the VM's `P`, run on the virtual state through the seam: which one it
+/// was (decoded once, for the counts) and what it did, or the trap its fetch took.
+fn run_on<H: Host>(isa: &Isa, vm: &mut Window<'_, H>) -> Result<(InsnId, Step), TrapKind> {
+    let (id, word) = pgvm_machine::fetch(isa, vm)?;
+    Ok((id, pgvm_machine::execute(isa, id, word, vm)))
 }
 
 /// The hybrid monitor of the paper's Theorem 3: *every* instruction of virtual supervisor mode
