@@ -194,6 +194,41 @@ mod tests {
         }
     }
 
+    /// The proofs that let [`check`] skip instructions must not hide a leak: its answer is the
+    /// full classification's.
+    #[test]
+    fn the_check_agrees_with_the_full_classification() {
+        let hostile = custom(
+            "insn setr rrr 0x50 (a) \"load R\" { R = E[a]; }\n\
+             insn sta rrr 0x60 (a, b) \"absolute store\" { A[E[a]] = E[b]; }",
+        );
+        for isa in [
+            pgvm_isa::load("ia32").expect("built-in"),
+            pgvm_isa::load("pdp10").expect("built-in"),
+            hostile,
+        ] {
+            let full = pgvm_classify::classify(&isa, &Config::default()).expect("classifies");
+            let expected: Vec<&str> = full
+                .instructions
+                .iter()
+                .filter(|i| {
+                    !i.is(Class::Privileged)
+                        && matches!(
+                            i.findings.get(&Atom::ControlUser),
+                            Some(Finding::Witnessed { .. })
+                        )
+                })
+                .map(|i| i.mnemonic.as_str())
+                .collect();
+            let v = check(&isa, TechniqueKind::Tae);
+            let got: Vec<&str> = v.leaks.iter().map(|l| l.mnemonic.as_str()).collect();
+            assert_eq!(got, expected, "{}", isa.name);
+            if isa.name == "hostile" {
+                assert_eq!(got, ["setr", "sta"]);
+            }
+        }
+    }
+
     #[test]
     fn a_privileged_load_of_r_is_isolated() {
         let isa = custom("insn setr rrr 0x50 (a) privileged \"load R\" { R = E[a]; }");
