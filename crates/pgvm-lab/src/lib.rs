@@ -10,6 +10,7 @@
 //! - [`trace`]: readable traces, bare or under a monitor, with traps, interrupts and labels.
 //! - [`guest`]: a program (image or classifier state) as a guest of the monitor.
 //! - [`equiv`]: one guest bare and under a monitor technique, with the efficiency check.
+//! - [`isolation`]: whether a technique can confine guests on a profile, by the classifier.
 //! - [`vms`]: several guests sharing one real machine.
 //! - [`counterexample`]: Theorem 1's violations, each shown diverging on the monitor.
 //! - [`replay`]: witnesses re-executed, as rows of what differs between two runs.
@@ -21,6 +22,7 @@ pub mod classify;
 pub mod counterexample;
 pub mod equiv;
 pub mod guest;
+pub mod isolation;
 pub mod program;
 pub mod replay;
 pub mod run;

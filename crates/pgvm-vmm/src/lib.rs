@@ -16,5 +16,7 @@ pub use host::Host;
 pub use monitor::{CP_WORDS, Monitor, VmmError};
 pub use nested::VmHost;
 pub use pgvm_machine::{GuestPa, HostPa, VmMap};
-pub use technique::{Disposition, Tae, Technique, TechniqueKind, UnknownTechnique};
+pub use technique::{
+    Disposition, MustBePrivileged, Tae, Technique, TechniqueKind, UnknownTechnique,
+};
 pub use vm::{Counts, Emulation, VmExit, VmState};

@@ -75,6 +75,23 @@ impl TechniqueKind {
         }
     }
 
+    /// What the ISA must trap for this technique to confine a guest to its VM: each entry
+    /// names instructions that must all be privileged, or the VM map isolates nothing.
+    ///
+    /// The VM map confines only what traps. Both techniques run virtual user mode directly in
+    /// real user mode, and trap-and-emulate runs virtual supervisor code there too, so an
+    /// instruction that, from a user-mode state and without a trap, changes `M` or `R`, halts,
+    /// touches a device, stores outside the window or changes the assist acts on the *real*
+    /// machine: on a neighbour's memory, on the control program's words, on the real mode.
+    /// The monitor notices some of these only after the fact (the VM exits `escaped`), and an
+    /// absolute store not at all. A technique that scans all code before it runs would
+    /// declare nothing here.
+    pub fn isolation_condition(self) -> &'static [MustBePrivileged] {
+        match self {
+            TechniqueKind::Tae | TechniqueKind::Hvm => &[MustBePrivileged::ControlUser],
+        }
+    }
+
     /// A fresh instance for a monitor on host `H`.
     pub fn build<H: Host>(self) -> Box<dyn Technique<H>> {
         match self {
@@ -87,6 +104,35 @@ impl TechniqueKind {
 impl fmt::Display for TechniqueKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A set of instructions that a technique's isolation needs privileged (trapping in user mode),
+/// named after the classifier's atom that picks them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MustBePrivileged {
+    /// Every instruction that is control-sensitive from a user-mode state (the classifier's
+    /// `control_user` atom: it changes `M` or `R`, halts, touches a device, stores outside the
+    /// window or changes the assist, without trapping).
+    ControlUser,
+}
+
+impl MustBePrivileged {
+    /// The classifier's name for the atom.
+    pub fn atom_name(self) -> &'static str {
+        match self {
+            MustBePrivileged::ControlUser => "control_user",
+        }
+    }
+
+    /// The condition in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MustBePrivileged::ControlUser => {
+                "every instruction that is control-sensitive from a user-mode state is privileged"
+            }
+        }
     }
 }
 

@@ -77,17 +77,24 @@ enum Command {
     /// size. They are compared at the halt, or after the same number of guest instructions.
     /// Every emulated instruction is checked: it must be privileged (by the classifier) or
     /// trapping, since trap-and-emulate must never run an instruction that cannot trap in
-    /// software.
-    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input, 3 if
-    /// the monitor emulated an instruction that is not privileged (a monitor bug).
+    /// software. An ISA on which the monitor cannot isolate a guest (an instruction that is
+    /// control-sensitive from user mode and not privileged, by the classifier) is refused
+    /// unless --unsafe-isolation.
+    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input or an
+    /// ISA the monitor cannot isolate, 3 if the monitor emulated an instruction that is not
+    /// privileged (a monitor bug).
     Equiv(crate::vmm::EquivArgs),
     /// Run several guests at once, each in its own VM under the trap-and-emulate monitor.
     ///
     /// The monitor shares out one real machine: the allocator gives each VM its own memory
     /// (refusing, with a message, a VM that does not fit), and the VMs take turns of --slice
     /// guest instructions, so a guest that never halts cannot starve the others. A refused
-    /// guest is named by its position and file, and listed in --json with the reason.
-    /// Exit code: 0 if every guest halted, 1 if one did not, 2 on bad input or a refused VM.
+    /// guest is named by its position and file, and listed in --json with the reason. An ISA
+    /// on which the monitor cannot isolate a guest (an instruction that is control-sensitive
+    /// from user mode and not privileged, by the classifier) is refused unless
+    /// --unsafe-isolation.
+    /// Exit code: 0 if every guest halted, 1 if one did not, 2 on bad input, a refused VM or
+    /// an ISA the monitor cannot isolate.
     Vm(crate::vmm::VmArgs),
     /// Show each instruction that breaks Theorem 1 making a guest diverge under the monitor.
     ///

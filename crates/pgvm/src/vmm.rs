@@ -46,6 +46,10 @@ pub struct EquivArgs {
     /// reflected when it trapped, with its traps and virtual interrupts (the first 100000).
     #[arg(long)]
     pub trace: bool,
+    /// Run even when the classifier finds an instruction that escapes the VM map from user
+    /// mode (the monitor cannot then isolate the guest); a warning names it.
+    #[arg(long)]
+    pub unsafe_isolation: bool,
 }
 
 /// Arguments of `pgvm vm`.
@@ -73,6 +77,10 @@ pub struct VmArgs {
     /// or reflected when it trapped, with traps and virtual interrupts (the first 100000).
     #[arg(long)]
     pub trace: bool,
+    /// Run even when the classifier finds an instruction that escapes the VM map from user
+    /// mode (a VM could then corrupt the others and the control program); a warning names it.
+    #[arg(long)]
+    pub unsafe_isolation: bool,
 }
 
 /// The image as a guest of `--mem` words, with a hint at the flag when that is too little.
@@ -96,6 +104,26 @@ fn mem_error(e: GuestError, mem: u64) -> anyhow::Error {
     }
 }
 
+/// Refuses a profile on which `technique` cannot confine guests (see
+/// [`pgvm_lab::isolation`]), naming each instruction that escapes and its witness; with
+/// `--unsafe-isolation` the same text is a warning and the run goes on.
+fn require_isolation(isa: &Isa, technique: TechniqueKind, unsafe_isolation: bool) -> Result<()> {
+    let v = pgvm_lab::isolation::check(isa, technique);
+    if v.holds() {
+        return Ok(());
+    }
+    let why = v.explain(isa);
+    if unsafe_isolation {
+        eprintln!(
+            "warning: {why}\n  running anyway (--unsafe-isolation): what these instructions reach is not protected"
+        );
+        return Ok(());
+    }
+    bail!(
+        "{why}\n  hint: mark them `privileged` in the profile, or pass --unsafe-isolation to run anyway"
+    )
+}
+
 pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
     let p = program::load_program(&args.guest, args.isa.as_deref())?;
     let isa = p.isa;
@@ -105,6 +133,7 @@ pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
             "--max-steps 0 compares nothing: two runs of no instructions always agree\n  hint: give --max-steps 1 or more"
         );
     }
+    require_isolation(&isa, args.monitor, args.unsafe_isolation)?;
     if args.trace {
         let traced = pgvm_lab::trace::trace_guest(
             &isa,
@@ -308,6 +337,7 @@ pub fn vm(args: &VmArgs, json: bool) -> Result<ExitCode> {
     let Some(isa) = isa else {
         bail!("no guests\n  hint: pgvm vm GUEST...");
     };
+    require_isolation(&isa, TechniqueKind::Tae, args.unsafe_isolation)?;
     let q = args.host_mem.unwrap_or(pgvm_machine::MAX_WORDS);
     let mut trace = |line: &str| eprintln!("{line}");
     let trace: Option<&mut dyn FnMut(&str)> = if args.trace { Some(&mut trace) } else { None };
