@@ -81,7 +81,8 @@ impl Soundness {
         }
     }
 
-    /// One line for reports: `sound (proof)`, `sound (search; ...)` or `UNSOUND: ...`.
+    /// One line for reports: `none (...)` without an assist, else `sound (proof)`,
+    /// `sound (search; ...)` or `UNSOUND: insn ...: claim`.
     pub fn summary(&self) -> String {
         if let Some(u) = self.unsound.first() {
             let more = match self.unsound.len() {
@@ -93,8 +94,10 @@ impl Soundness {
                 u.mnemonic, u.witness.claim
             );
         }
+        if !self.feature {
+            return "none (no `feature assist`: nothing a monitor turns on)".into();
+        }
         let how = match self.evidence {
-            Some(Evidence::Proof) if !self.feature => "proof: the profile has no assist".into(),
             Some(Evidence::Proof) => "proof".to_string(),
             Some(e) => format!(
                 "{}; not a proof; resting on search or exhaustive evidence: {}",
