@@ -390,7 +390,9 @@ pub fn assist_sound(body: &[Stmt], effects: &Effects, feature: bool) -> Option<S
         if on.must_trap {
             why.push(format!("in {m} mode every run with the assist on traps"));
         } else if on.body == off.body && !reads(&on) {
-            why.push(format!("in {m} mode the body is the same with the assist off and on"));
+            why.push(format!(
+                "in {m} mode the body is the same with the assist off and on"
+            ));
         } else {
             return None;
         }
@@ -543,9 +545,15 @@ mod tests {
         let unsound = "insn x rrr 0x60 (a) \"\" { if !assist && M == user { trap; } E[a] = R; }";
         let (b, e) = body(unsound);
         assert!(assist_sound(&b, &e, true).is_none());
-        assert!(assist_sound(&b, &e, false).is_some(), "no assist, no question");
+        assert!(
+            assist_sound(&b, &e, false).is_some(),
+            "no assist, no question"
+        );
         let (b, e) = body("insn x rrr 0x60 (a) \"\" { E[a] = R; }");
-        assert!(assist_sound(&b, &e, true).is_some(), "never reads the assist");
+        assert!(
+            assist_sound(&b, &e, true).is_some(),
+            "never reads the assist"
+        );
     }
 
     #[test]

@@ -89,10 +89,7 @@ impl Soundness {
                 1 => String::new(),
                 n => format!(" (and {} more)", n - 1),
             };
-            return format!(
-                "UNSOUND: insn {}: {}{more}",
-                u.mnemonic, u.witness.claim
-            );
+            return format!("UNSOUND: insn {}: {}{more}", u.mnemonic, u.witness.claim);
         }
         if !self.feature {
             return "none (no `feature assist`: nothing a monitor turns on)".into();

@@ -237,7 +237,13 @@ fn every_builtin_assist_is_proved_sound() {
     for r in reports() {
         let s = &r.assist_soundness;
         assert!(s.sound, "{}: {}", r.isa, s.summary());
-        assert_eq!(s.evidence, Some(Evidence::Proof), "{}: {:?}", r.isa, s.unproven);
+        assert_eq!(
+            s.evidence,
+            Some(Evidence::Proof),
+            "{}: {:?}",
+            r.isa,
+            s.unproven
+        );
         assert_eq!(s.feature, r.isa == "ia32-vt", "{}", r.isa);
     }
 }

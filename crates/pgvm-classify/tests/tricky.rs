@@ -322,8 +322,16 @@ fn an_assist_that_removes_a_trap_is_unsound_with_a_witness_that_replays() {
     assert_eq!(w.atom, Atom::AssistUnsound);
     assert!(!w.states[0].assist && w.states[1].assist);
     assert_eq!(w.states[0].mode, pgvm_isa::Mode::User);
-    assert!(w.claim.contains("with the assist off it trapped"), "{}", w.claim);
-    assert!(s.summary().starts_with("UNSOUND: insn sr:"), "{}", s.summary());
+    assert!(
+        w.claim.contains("with the assist off it trapped"),
+        "{}",
+        w.claim
+    );
+    assert!(
+        s.summary().starts_with("UNSOUND: insn sr:"),
+        "{}",
+        s.summary()
+    );
     // vmxon never reads the assist: proved sound on its own.
     let v = insn(&r, "vmxon");
     assert!(matches!(

@@ -156,6 +156,8 @@ fn physical_address(isa: &Arc<Isa>, g: &Guest, index: u64, p: u64) -> Option<u64
         bare.write(*org, words).ok()?;
     }
     pgvm_machine::StateView::set_psw(&mut bare, g.entry);
+    pgvm_machine::StateView::set_assist(&mut bare, g.assist);
+    pgvm_machine::Processor::devices_mut(&mut bare).clock = g.clock;
     bare.push_input(&g.input);
     bare.run(index);
     let psw = pgvm_machine::StateView::psw(&bare);
@@ -388,6 +390,8 @@ mod tests {
             segments: vec![(0, vec![0; 2])],
             entry: pgvm_machine::Psw::new(pgvm_machine::Mode::Supervisor, 0, 0, 64).expect("psw"),
             input: Vec::new(),
+            assist: false,
+            clock: 0,
         };
         let r = check(&isa, &guest, TechniqueKind::Tae, 10).expect("runs");
         let v = serde_json::to_value(&r).expect("serializes");
@@ -420,6 +424,8 @@ mod tests {
             segments: vec![(0, vec![0; 2])],
             entry: pgvm_machine::Psw::new(pgvm_machine::Mode::Supervisor, 0, 0, 64).expect("psw"),
             input: Vec::new(),
+            assist: false,
+            clock: 0,
         };
         let mut r = check(&isa, &guest, TechniqueKind::Tae, 10).expect("runs");
         r.console_vm_dropped = 12;
