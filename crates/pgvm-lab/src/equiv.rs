@@ -19,6 +19,9 @@ pub enum EquivError {
     /// The monitor or one of the two machines could not be set up.
     #[error(transparent)]
     Monitor(#[from] VmmError),
+    /// The technique would turn an unsound assist on.
+    #[error(transparent)]
+    Assist(#[from] crate::assist::AssistError),
 }
 
 /// The first guest instruction after which the two runs differ.
@@ -109,6 +112,7 @@ pub fn check(
     technique: TechniqueKind,
     max_steps: u64,
 ) -> Result<Equivalence, EquivError> {
+    crate::assist::check(isa, technique)?;
     // The one call into the monitor's checker: adapt here when its interface changes.
     let r = pgvm_vmm::check_equivalence(isa.clone(), guest, technique, max_steps)?;
     let efficiency = check_emulations(isa, &r.emulations);
