@@ -67,7 +67,8 @@ enum Command {
     Isa(IsaCommand),
     /// A guided run of the main capabilities on built-in programs.
     Tour,
-    /// Derive every instruction's classes and the verdicts of Theorems 1-3, with evidence.
+    /// Derive every instruction's classes and the verdicts of Theorems 1-3, with evidence,
+    /// and whether the profile's hardware assist is sound (it only adds traps).
     Classify(crate::classify::ClassifyArgs),
     /// Re-execute the witnesses in a file and show each pair of runs side by side.
     Replay(crate::classify::ReplayArgs),
@@ -78,8 +79,11 @@ enum Command {
     /// Every emulated instruction is checked: it must be privileged (by the classifier) or
     /// trapping, since trap-and-emulate must never run an instruction that cannot trap in
     /// software.
-    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input, 3 if
-    /// the monitor emulated an instruction that is not privileged (a monitor bug).
+    /// A profile whose hardware assist the classifier finds unsound (it removes a trap) is
+    /// refused, since the monitor turns the assist on.
+    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input or an
+    /// unsound assist, 3 if the monitor emulated an instruction that is not privileged (a
+    /// monitor bug).
     Equiv(crate::vmm::EquivArgs),
     /// Run several guests at once, each in its own VM under the trap-and-emulate monitor.
     ///
@@ -87,7 +91,8 @@ enum Command {
     /// (refusing, with a message, a VM that does not fit), and the VMs take turns of --slice
     /// guest instructions, so a guest that never halts cannot starve the others. A refused
     /// guest is named by its position and file, and listed in --json with the reason.
-    /// Exit code: 0 if every guest halted, 1 if one did not, 2 on bad input or a refused VM.
+    /// Exit code: 0 if every guest halted, 1 if one did not, 2 on bad input, a refused VM or
+    /// an unsound assist.
     Vm(crate::vmm::VmArgs),
     /// Show each instruction that breaks Theorem 1 making a guest diverge under the monitor.
     ///
