@@ -7,33 +7,47 @@
 //! ([`pgvm_classify::assist_soundness`]): by proof where it can, else by its search, whose
 //! witness the error carries.
 
+use std::fmt;
+
 use pgvm_classify::{ClassifyError, Config, Soundness, Witness};
 use pgvm_isa::Isa;
 use pgvm_vmm::TechniqueKind;
+
+/// An unsound assist a technique would turn on, with the witness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsoundAssist {
+    /// The profile.
+    pub isa: String,
+    /// Its file, for the hint.
+    pub file: String,
+    /// The technique that would turn the assist on.
+    pub technique: TechniqueKind,
+    /// The first instruction the assist is unsound for.
+    pub mnemonic: String,
+    /// Its witness's claim.
+    pub claim: String,
+    /// The witness's state, `<M, P, R>` (the assist off).
+    pub state: String,
+    /// The witness: `[S with the assist off, S with it on]`, replayable.
+    pub witness: Witness,
+}
+
+impl fmt::Display for UnsoundAssist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "The assist of `{}` is unsound: `{}` from {}: {}; the {} monitor turns the assist on\n  hint: see the witness with `pgvm classify --isa {} --witness-out w.json` and `pgvm replay w.json`; a sound assist only adds traps (`if assist && M == user {{ trap; }}`)",
+            self.isa, self.mnemonic, self.state, self.claim, self.technique, self.file
+        )
+    }
+}
 
 /// Why a monitor was not built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssistError {
     /// The profile's assist removes a trap.
-    #[error(
-        "The assist of `{isa}` is unsound: `{mnemonic}` from {state}: {claim}; the {technique} monitor turns the assist on\n  hint: see the witness with `pgvm classify --isa {file} --witness-out w.json` and `pgvm replay w.json`; a sound assist only adds traps (`if assist && M == user {{ trap; }}`)"
-    )]
-    Unsound {
-        /// The profile.
-        isa: String,
-        /// Its file, for the hint.
-        file: String,
-        /// The technique that would turn the assist on.
-        technique: TechniqueKind,
-        /// The first instruction the assist is unsound for.
-        mnemonic: String,
-        /// Its witness's claim.
-        claim: String,
-        /// The witness's state, `<M, P, R>` (the assist off).
-        state: String,
-        /// The witness: `[S with the assist off, S with it on]`, replayable.
-        witness: Box<Witness>,
-    },
+    #[error("{0}")]
+    Unsound(Box<UnsoundAssist>),
     /// The classifier refused its configuration.
     #[error(transparent)]
     Classify(#[from] ClassifyError),
@@ -49,7 +63,7 @@ pub fn check(isa: &Isa, technique: TechniqueKind) -> Result<Option<Soundness>, A
     }
     let s = pgvm_classify::assist_soundness(isa, &Config::default())?;
     if let Some(u) = s.unsound.first() {
-        return Err(AssistError::Unsound {
+        return Err(AssistError::Unsound(Box::new(UnsoundAssist {
             isa: isa.name.clone(),
             file: isa.file.clone(),
             technique,
@@ -60,8 +74,8 @@ pub fn check(isa: &Isa, technique: TechniqueKind) -> Result<Option<Soundness>, A
                 .states
                 .first()
                 .map_or_else(|| "?".into(), |s| s.psw().to_string()),
-            witness: Box::new(u.witness.clone()),
-        });
+            witness: u.witness.clone(),
+        })));
     }
     Ok(Some(s))
 }
@@ -80,14 +94,11 @@ mod tests {
     fn an_unsound_assist_is_refused_with_a_witness_that_replays() {
         let isa = profile("assist-unsound.isa");
         for technique in TechniqueKind::ALL {
-            let Err(AssistError::Unsound {
-                mnemonic, witness, ..
-            }) = check(&isa, technique)
-            else {
+            let Err(AssistError::Unsound(u)) = check(&isa, technique) else {
                 panic!("{technique}: not refused");
             };
-            assert_eq!(mnemonic, "sr");
-            let r = pgvm_classify::replay(&isa, &witness, 0).expect("replays");
+            assert_eq!(u.mnemonic, "sr");
+            let r = pgvm_classify::replay(&isa, &u.witness, 0).expect("replays");
             assert!(r.confirmed, "{r:?}");
         }
     }
