@@ -361,3 +361,27 @@ fn an_assist_that_only_adds_traps_is_proved_sound() {
     assert!(r.assist && !r.theorem1.holds);
     assert!(!r.theorem1.violations.contains(&"sgdt".to_string()));
 }
+
+#[test]
+fn a_sound_assist_without_a_proof_says_how_it_is_known() {
+    let r = report_with("assist-search.isa", 2000);
+    let s = &r.assist_soundness;
+    assert!(s.sound, "{s:?}");
+    assert_eq!(s.evidence, Some(Evidence::Search));
+    assert_eq!(s.unproven, ["chk"]);
+    assert!(
+        s.summary().starts_with("sound (search; not a proof"),
+        "{}",
+        s.summary()
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isa/assist-search.isa");
+    let isa = pgvm_isa::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config {
+        samples: 100,
+        exhaustive: true,
+        ..Config::default()
+    };
+    let s = pgvm_classify::assist_soundness(&isa, &config).expect("valid");
+    assert!(s.sound);
+    assert_eq!(s.evidence, Some(Evidence::Exhaustive));
+}
