@@ -108,6 +108,13 @@ pub enum Observation {
         /// The trap's kind.
         trap: String,
     },
+    /// An unsound assist: with the assist off the instruction trapped, with it on it did not.
+    AssistRemovedTrap {
+        /// The trap's kind with the assist off.
+        trap: String,
+        /// What it did with the assist on.
+        outcome: String,
+    },
 }
 
 impl fmt::Display for Observation {
@@ -145,6 +152,10 @@ impl fmt::Display for Observation {
             Observation::SupervisorTrapped { trap } => {
                 write!(f, "in supervisor mode it trapped ({trap})")
             }
+            Observation::AssistRemovedTrap { trap, outcome } => write!(
+                f,
+                "with the assist off it trapped ({trap}); with it on it did not ({outcome})"
+            ),
         }
     }
 }
@@ -285,6 +296,22 @@ pub fn not_privileged(sup: Run<'_>, user: Run<'_>) -> Option<Observation> {
     match sup.step {
         Step::Trapped(k) => Some(Observation::SupervisorTrapped {
             trap: k.name().into(),
+        }),
+        _ => None,
+    }
+}
+
+/// An unsound assist (DESIGN.md §4c): `off` and `on` started from the same state but for the
+/// assist bit (off, then on); `off` trapped and `on` did not. Any trap counts: a trap is what
+/// hands the monitor control, whatever its kind.
+pub fn assist_unsound(off: Run<'_>, on: Run<'_>) -> Option<Observation> {
+    if off.before.assist || !on.before.assist {
+        return None;
+    }
+    match off.step {
+        Step::Trapped(k) if !on.trapped() => Some(Observation::AssistRemovedTrap {
+            trap: k.name().into(),
+            outcome: step_name(on.step),
         }),
         _ => None,
     }

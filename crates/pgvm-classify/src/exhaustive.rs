@@ -8,7 +8,8 @@
 //! literals and the bits its shifts select); the clock 0, against 1 for timing; every shift
 //! `x` that keeps the window inside memory; for bounds, every other bound `b2` with
 //! `P < b2 <= q - l + 1` (so one hanging over the end of memory), and `2^21 - 1`. The assist
-//! bit is the classification's.
+//! bit is the classification's, except for the assist's soundness, which runs every state with
+//! it off and on.
 //!
 //! Every state is checked for every atom still open, through the same [`Prober`] as the
 //! search. The enumeration is split into chunks run in parallel with rayon; the witness kept

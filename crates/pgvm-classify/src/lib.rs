@@ -25,6 +25,7 @@ pub mod exhaustive;
 pub mod generate;
 pub mod proof;
 pub mod search;
+pub mod soundness;
 pub mod state;
 pub mod theorem;
 pub mod verdict;
@@ -36,6 +37,7 @@ use pgvm_isa::{InsnId, Isa};
 use rayon::prelude::*;
 
 pub use check::Observation;
+pub use soundness::{Soundness, Unsound};
 pub use state::{HypoView, State};
 pub use theorem::Theorem;
 pub use verdict::{ATOMS, Atom, CLASSES, Class, ClassVerdict, Evidence, Finding, N_ATOMS};
@@ -148,6 +150,9 @@ pub struct Report {
     pub theorem2: Theorem,
     /// Theorem 3: user-sensitive ⊆ privileged.
     pub theorem3: Theorem,
+    /// The assist's soundness: no instruction traps with the assist off and not with it on
+    /// (DESIGN.md §4c). Trivially sound without `feature assist`.
+    pub assist_soundness: Soundness,
 }
 
 /// Classifies one profile.
@@ -195,6 +200,7 @@ fn report(isa: &Isa, config: &Config, instructions: Vec<InsnReport>) -> Report {
     let theorem1 = theorem::theorem1(&instructions);
     let theorem3 = theorem::theorem3(&instructions);
     let theorem2 = theorem::theorem2(&instructions, &theorem1);
+    let assist_soundness = Soundness::of(isa.features.assist, &instructions);
     Report {
         isa: isa.name.clone(),
         file: isa.file.clone(),
@@ -204,11 +210,62 @@ fn report(isa: &Isa, config: &Config, instructions: Vec<InsnReport>) -> Report {
         theorem1,
         theorem2,
         theorem3,
+        assist_soundness,
     }
 }
 
 /// Classifies one instruction: proofs, then search, then (on request) the exhaustive check.
 pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
+    let insn = &isa.insns[id];
+    let (findings, witnesses, exhaustive_states) = settle(isa, id, config, [true; N_ATOMS]);
+    let claims: Vec<String> = witnesses
+        .iter()
+        .map(|w: &Witness| w.claim.clone())
+        .collect();
+    let classes = CLASSES
+        .iter()
+        .map(|&c| (c, verdict::derive(c, &findings, &claims)))
+        .collect();
+    InsnReport {
+        mnemonic: insn.mnemonic.clone(),
+        opcode: insn.opcode,
+        classes,
+        findings,
+        witnesses,
+        exhaustive_states,
+    }
+}
+
+/// Decides only the assist's soundness (DESIGN.md §4c) for every instruction of `isa`: the
+/// same proofs, search and exhaustive check as [`classify`], with every other question left
+/// unasked. What a monitor asks before it turns the assist on. The instructions' reports
+/// carry only [`Atom::AssistUnsound`] and no classes.
+pub fn assist_soundness(isa: &Isa, config: &Config) -> Result<Soundness, ClassifyError> {
+    config.validate()?;
+    let mut wanted = [false; N_ATOMS];
+    wanted[Atom::AssistUnsound.index()] = true;
+    let insns: Vec<InsnReport> = (0..isa.insns.len())
+        .into_par_iter()
+        .map(|id| {
+            let (findings, witnesses, exhaustive_states) = settle(isa, id, config, wanted);
+            InsnReport {
+                mnemonic: isa.insns[id].mnemonic.clone(),
+                opcode: isa.insns[id].opcode,
+                classes: BTreeMap::new(),
+                findings,
+                witnesses,
+                exhaustive_states,
+            }
+        })
+        .collect();
+    Ok(Soundness::of(isa.features.assist, &insns))
+}
+
+type Settled = (BTreeMap<Atom, Finding>, Vec<Witness>, Option<u64>);
+
+/// Settles the `wanted` atoms of one instruction: proofs, then search, then (on request) the
+/// exhaustive check.
+fn settle(isa: &Isa, id: InsnId, config: &Config, wanted: [bool; N_ATOMS]) -> Settled {
     let insn = &isa.insns[id];
     let assist = config.assist_for(isa);
     let target = Target::new(isa, id, assist);
@@ -217,6 +274,9 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
     if config.proofs {
         let p = proofs_of(isa, id, assist);
         for (atom, reason) in absences(isa, id, assist, &p) {
+            if !wanted[atom.index()] {
+                continue;
+            }
             findings.insert(
                 atom,
                 Finding::Absent {
@@ -225,7 +285,8 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
                 },
             );
         }
-        if p.user_never_traps.is_some()
+        if wanted[Atom::NotPrivileged.index()]
+            && p.user_never_traps.is_some()
             && !findings.contains_key(&Atom::NotPrivileged)
             && let Some(found) = construct::not_privileged(&target)
         {
@@ -242,7 +303,8 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
             );
         }
     }
-    let open = |f: &BTreeMap<Atom, Finding>| ATOMS.map(|a| !f.contains_key(&a));
+    let open =
+        |f: &BTreeMap<Atom, Finding>| ATOMS.map(|a| wanted[a.index()] && !f.contains_key(&a));
     let seed = insn_seed(config.seed, &isa.name, &insn.mnemonic);
     let tally = search::search(&target, seed, config.samples, open(&findings));
     let searched = tally.checked;
@@ -269,7 +331,7 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
             &mut findings,
             &mut witnesses,
         );
-        for a in ATOMS {
+        for a in ATOMS.into_iter().filter(|a| wanted[a.index()]) {
             findings.entry(a).or_insert_with(|| Finding::Absent {
                 by: Evidence::Exhaustive,
                 detail: format!(
@@ -280,7 +342,7 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
             });
         }
     }
-    for a in ATOMS {
+    for a in ATOMS.into_iter().filter(|a| wanted[a.index()]) {
         findings.entry(a).or_insert_with(|| Finding::Absent {
             by: Evidence::Search,
             detail: format!(
@@ -290,22 +352,7 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
             ),
         });
     }
-    let claims: Vec<String> = witnesses
-        .iter()
-        .map(|w: &Witness| w.claim.clone())
-        .collect();
-    let classes = CLASSES
-        .iter()
-        .map(|&c| (c, verdict::derive(c, &findings, &claims)))
-        .collect();
-    InsnReport {
-        mnemonic: insn.mnemonic.clone(),
-        opcode: insn.opcode,
-        classes,
-        findings,
-        witnesses,
-        exhaustive_states,
-    }
+    (findings, witnesses, exhaustive_states)
 }
 
 /// The atoms proven absent for instruction `id`, with the reason.
@@ -343,6 +390,10 @@ fn absences(isa: &Isa, id: InsnId, assist: bool, p: &proof::Proofs) -> Vec<(Atom
     add(Atom::ModeSensitive, &p.no_mode);
     add(Atom::TimingUser, &p.no_timing[0]);
     add(Atom::TimingSuper, &p.no_timing[1]);
+    // Soundness compares the assist off with on, whatever the classification's assist.
+    if let Some(r) = proof::assist_sound(&insn.body, &insn.effects, isa.features.assist) {
+        out.push((Atom::AssistUnsound, r));
+    }
     out
 }
 

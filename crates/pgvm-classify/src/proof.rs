@@ -31,6 +31,10 @@
 //! - **Not mode-sensitive** if either residual must trap, or `B|user` and `B|super` are the same
 //!   body and neither reads `M` or `PSW`.
 //!
+//! - **The assist is sound** (no state where it removes a trap, DESIGN.md §4c) if the body
+//!   never reads the assist bit, or if in each mode the residual with the assist on must trap
+//!   or is the residual with it off, reading no assist bit ([`assist_sound`]).
+//!
 //! A body that touches no primitive at all (Effects::touches_no_primitive) is its own residual
 //! in both modes, so it gets every "not" above: that is Lemma 1's innocuous case.
 
@@ -364,6 +368,38 @@ pub fn prove(body: &[Stmt], effects: &Effects, assist: Option<bool>) -> Proofs {
     p
 }
 
+/// The assist's soundness for one body (DESIGN.md §4c), for all states: no state in which the
+/// body traps with the assist off and does not trap with it on. `None` when this does not
+/// follow from the residuals. Proved when the profile has no assist, when the body never
+/// reads the assist bit (the two runs are then the same run), or when in each mode either
+/// every run with the assist on traps, or the residuals with the assist off and on are the
+/// same body and read no assist bit (the two runs again the same).
+pub fn assist_sound(body: &[Stmt], effects: &Effects, feature: bool) -> Option<String> {
+    use pgvm_isa::Mode::{Supervisor, User};
+    if !feature {
+        return Some("the profile has no assist (`feature assist`)".into());
+    }
+    if !effects.reads.contains(&Primitive::Assist) {
+        return Some("the body never reads the assist bit: off and on are the same run".into());
+    }
+    let mut why = Vec::new();
+    for m in [User, Supervisor] {
+        let on = residual(body, m, Some(true));
+        let off = residual(body, m, Some(false));
+        let reads = |r: &Residual| r.effects.reads.contains(&Primitive::Assist);
+        if on.must_trap {
+            why.push(format!("in {m} mode every run with the assist on traps"));
+        } else if on.body == off.body && !reads(&on) {
+            why.push(format!(
+                "in {m} mode the body is the same with the assist off and on"
+            ));
+        } else {
+            return None;
+        }
+    }
+    Some(why.join("; "))
+}
+
 fn no_control_effect(e: &Effects) -> bool {
     use Primitive::*;
     let writes = [Mode, Reloc, Absolute, Console, Timer, Assist];
@@ -499,6 +535,25 @@ mod tests {
         let p = proofs("insn x rrr 0x60 (a) privileged \"\" { E[a] = R.b; }", None);
         assert!(p.no_bounds[0].is_some() && p.no_bounds[1].is_none());
         assert!(p.user_never_traps.is_none());
+    }
+
+    #[test]
+    fn an_assist_that_adds_a_trap_is_proved_sound_and_one_that_removes_one_is_not() {
+        let sound = "insn x rrr 0x60 (a) \"\" { if assist && M == user { trap; } E[a] = R; }";
+        let (b, e) = body(sound);
+        assert!(assist_sound(&b, &e, true).is_some());
+        let unsound = "insn x rrr 0x60 (a) \"\" { if !assist && M == user { trap; } E[a] = R; }";
+        let (b, e) = body(unsound);
+        assert!(assist_sound(&b, &e, true).is_none());
+        assert!(
+            assist_sound(&b, &e, false).is_some(),
+            "no assist, no question"
+        );
+        let (b, e) = body("insn x rrr 0x60 (a) \"\" { E[a] = R; }");
+        assert!(
+            assist_sound(&b, &e, true).is_some(),
+            "never reads the assist"
+        );
     }
 
     #[test]

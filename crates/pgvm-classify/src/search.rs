@@ -5,7 +5,8 @@
 //! mode), each mode's state shifted by each given `x` (location sensitivity), each mode's
 //! state with each given other bound `b` (bounds sensitivity), and each mode's state with a
 //! second clock (timing, only when the first run actually read the clock: a run that never
-//! called `clock()` cannot depend on it). The random search ([`search`]) and the
+//! called `clock()` cannot depend on it), and, for the assist's soundness, each mode's state
+//! with the assist off and on. The random search ([`search`]) and the
 //! exhaustive enumeration (`crate::exhaustive`) both feed states to it.
 
 use pgvm_isa::{Isa, Mode};
@@ -129,6 +130,16 @@ impl<'a> Prober<'a> {
     ) {
         let user = sup.with_mode(Mode::User);
         let [vs, vu, scratch] = &mut self.views;
+        let unsound = Atom::AssistUnsound;
+        if open[unsound.index()] {
+            tally.checked[unsound.index()] += 1;
+            for s in [sup, &user] {
+                if let Some(f) = assist_pair(self.isa, [&mut *vs, &mut *vu], s) {
+                    tally.record(index, f);
+                    break;
+                }
+            }
+        }
         vs.reset(sup);
         let step = state::run(self.isa, vs);
         let rs = Run {
@@ -227,6 +238,41 @@ impl PerMode<'_> {
             }
         }
     }
+}
+
+/// Runs `s` with the assist off and on (in the two views) and checks the assist's soundness.
+fn assist_pair(isa: &Isa, views: [&mut HypoView; 2], s: &State) -> Option<Found> {
+    let off = State {
+        assist: false,
+        ..s.clone()
+    };
+    let on = State {
+        assist: true,
+        ..s.clone()
+    };
+    let [v0, v1] = views;
+    v0.reset(&off);
+    let step0 = state::run(isa, v0);
+    v1.reset(&on);
+    let step1 = state::run(isa, v1);
+    let observation = check::assist_unsound(
+        Run {
+            before: &off,
+            after: v0,
+            step: step0,
+        },
+        Run {
+            before: &on,
+            after: v1,
+            step: step1,
+        },
+    )?;
+    Some(Found::new(
+        Atom::AssistUnsound,
+        vec![off, on],
+        None,
+        observation,
+    ))
 }
 
 /// Runs `run`'s state shifted by `x` and compares.

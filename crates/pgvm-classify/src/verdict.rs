@@ -4,7 +4,8 @@
 //! "does a witness exist?": a counterexample to privilege, a control-sensitivity witness from
 //! a user-mode or a supervisor-mode state, a location- and a bounds-sensitivity witness with
 //! both states in user or in supervisor mode, a mode-sensitivity witness, and a timing witness
-//! from either mode. An atom is settled either by a witness (found by the search or the
+//! from either mode, and one more that no class uses: a state where the hardware assist
+//! *removes* a trap (the assist's soundness, DESIGN.md §4c). An atom is settled either by a witness (found by the search or the
 //! exhaustive enumeration, or constructed where a proof calls for one, and always replayable)
 //! or by the absence of one, known by proof, exhaustively, or only by search. A class inherits
 //! the weakest evidence of the atoms its value rests on.
@@ -38,10 +39,14 @@ pub enum Atom {
     TimingUser,
     /// Timing dependence from a supervisor-mode state.
     TimingSuper,
+    /// An unsound assist: a state `S` with the assist off in which the instruction traps,
+    /// while `S` with the assist on does not (DESIGN.md §4c). No class rests on it; the
+    /// report's assist soundness does.
+    AssistUnsound,
 }
 
 /// The number of atoms: the length of every per-atom array.
-pub const N_ATOMS: usize = 10;
+pub const N_ATOMS: usize = 11;
 
 /// Every atom, in a fixed order (the index of an atom in per-atom arrays).
 pub const ATOMS: [Atom; N_ATOMS] = [
@@ -55,6 +60,7 @@ pub const ATOMS: [Atom; N_ATOMS] = [
     Atom::ModeSensitive,
     Atom::TimingUser,
     Atom::TimingSuper,
+    Atom::AssistUnsound,
 ];
 
 impl Atom {
@@ -76,6 +82,7 @@ impl Atom {
             Atom::ModeSensitive => "mode_sensitive",
             Atom::TimingUser => "timing_user",
             Atom::TimingSuper => "timing_super",
+            Atom::AssistUnsound => "assist_unsound",
         }
     }
 }

@@ -6,7 +6,7 @@
 //! only if the same observation comes out and the file's `claim` is that observation's text
 //! (the claim is recomputed, never taken from the file). Before running, replay makes sure the states really
 //! are the pair the definition talks about (same state in two modes, a shifted copy, the same
-//! state with two clocks), so a hand-edited file cannot "show" something the definition does
+//! state with two clocks, the same state with the assist off and on), so a hand-edited file cannot "show" something the definition does
 //! not.
 
 use std::path::Path;
@@ -39,7 +39,8 @@ pub struct Witness {
     pub sample: u64,
     /// The states: one for control sensitivity; `[super, user]` for privilege and mode
     /// sensitivity; `[S, S shifted by x]` for location; `[S, S with another bound]` for
-    /// bounds; `[S, S with another clock]` for timing.
+    /// bounds; `[S, S with another clock]` for timing; `[S with the assist off, S with it
+    /// on]` for an unsound assist.
     pub states: Vec<State>,
     /// The shift `x`, for location sensitivity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,6 +223,7 @@ pub fn replay(isa: &Isa, w: &Witness, index: usize) -> Result<Replay, WitnessErr
         Atom::LocationUser | Atom::LocationSuper => check::location(run(0), run(1)),
         Atom::BoundsUser | Atom::BoundsSuper => check::bounds(run(0), run(1)),
         Atom::TimingUser | Atom::TimingSuper => check::timing(run(0), run(1)),
+        Atom::AssistUnsound => check::assist_unsound(run(0), run(1)),
     };
     let claim = observed.as_ref().map(Observation::to_string);
     let observation_matches = observed.as_ref() == Some(&w.observation);
@@ -303,6 +305,18 @@ fn check_relation(w: &Witness, s: &[State]) -> Result<(), String> {
             };
             if same != s[0] || s[0].clock == s[1].clock {
                 return Err("the states must differ in the clock and nothing else".into());
+            }
+        }
+        Atom::AssistUnsound => {
+            let on = State {
+                assist: true,
+                ..s[0].clone()
+            };
+            if s[0].assist || s[1] != on {
+                return Err(
+                    "the states must be the same but for the assist bit, off in the first and on in the second"
+                        .into(),
+                );
             }
         }
         Atom::ControlUser | Atom::ControlSuper => {}

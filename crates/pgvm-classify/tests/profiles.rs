@@ -229,3 +229,21 @@ fn witness_files_are_read_with_bounds() {
         }
     }
 }
+
+/// DESIGN.md §4c: a monitor may turn an assist on only if it is sound. Every built-in's is,
+/// by proof: ia32-vt's only adds traps, and the others have none.
+#[test]
+fn every_builtin_assist_is_proved_sound() {
+    for r in reports() {
+        let s = &r.assist_soundness;
+        assert!(s.sound, "{}: {}", r.isa, s.summary());
+        assert_eq!(
+            s.evidence,
+            Some(Evidence::Proof),
+            "{}: {:?}",
+            r.isa,
+            s.unproven
+        );
+        assert_eq!(s.feature, r.isa == "ia32-vt", "{}", r.isa);
+    }
+}

@@ -309,3 +309,79 @@ fn privilege_comes_from_the_body_not_the_keyword() {
 fn the_same_seed_gives_the_same_report() {
     assert_eq!(report("mode-word.isa"), report("mode-word.isa"));
 }
+
+#[test]
+fn an_assist_that_removes_a_trap_is_unsound_with_a_witness_that_replays() {
+    // `report` replays every witness, this one included.
+    let r = report("assist-unsound.isa");
+    let s = &r.assist_soundness;
+    assert!(s.feature && !s.sound, "{s:?}");
+    let names: Vec<&str> = s.unsound.iter().map(|u| u.mnemonic.as_str()).collect();
+    assert_eq!(names, ["sr"]);
+    let w = &s.unsound[0].witness;
+    assert_eq!(w.atom, Atom::AssistUnsound);
+    assert!(!w.states[0].assist && w.states[1].assist);
+    assert_eq!(w.states[0].mode, pgvm_isa::Mode::User);
+    assert!(
+        w.claim.contains("with the assist off it trapped"),
+        "{}",
+        w.claim
+    );
+    assert!(
+        s.summary().starts_with("UNSOUND: insn sr:"),
+        "{}",
+        s.summary()
+    );
+    // vmxon never reads the assist: proved sound on its own.
+    let v = insn(&r, "vmxon");
+    assert!(matches!(
+        v.findings[&Atom::AssistUnsound],
+        Finding::Absent {
+            by: Evidence::Proof,
+            ..
+        }
+    ));
+    // The monitor's question alone gives the same answer.
+    let isa = pgvm_isa::load_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isa/assist-unsound.isa"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let only = pgvm_classify::assist_soundness(&isa, &Config::default()).expect("valid");
+    assert_eq!(only.unsound.len(), 1);
+    assert_eq!(only.unsound[0].mnemonic, "sr");
+}
+
+#[test]
+fn an_assist_that_only_adds_traps_is_proved_sound() {
+    let r = report("assist-partial.isa");
+    let s = &r.assist_soundness;
+    assert!(s.sound && s.evidence == Some(Evidence::Proof), "{s:?}");
+    assert_eq!(s.summary(), "sound (proof)");
+    // And Theorem 1 still fails under it: the assist covers only sgdt.
+    assert!(r.assist && !r.theorem1.holds);
+    assert!(!r.theorem1.violations.contains(&"sgdt".to_string()));
+}
+
+#[test]
+fn a_sound_assist_without_a_proof_says_how_it_is_known() {
+    let r = report_with("assist-search.isa", 2000);
+    let s = &r.assist_soundness;
+    assert!(s.sound, "{s:?}");
+    assert_eq!(s.evidence, Some(Evidence::Search));
+    assert_eq!(s.unproven, ["chk"]);
+    assert!(
+        s.summary().starts_with("sound (search; not a proof"),
+        "{}",
+        s.summary()
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isa/assist-search.isa");
+    let isa = pgvm_isa::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config {
+        samples: 100,
+        exhaustive: true,
+        ..Config::default()
+    };
+    let s = pgvm_classify::assist_soundness(&isa, &config).expect("valid");
+    assert!(s.sound);
+    assert_eq!(s.evidence, Some(Evidence::Exhaustive));
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use pgvm_classify::{Report, Theorem, Witness};
+use pgvm_classify::{Report, Soundness, Theorem, Witness};
 use pgvm_isa::{Isa, IsaError};
 use serde::Serialize;
 
@@ -85,6 +85,9 @@ pub struct Classification {
     pub theorem2: Theorem,
     /// Theorem 3: user-sensitive ⊆ privileged.
     pub theorem3: Theorem,
+    /// The assist's soundness (DESIGN.md §4c): no instruction traps with the assist off and
+    /// not with it on.
+    pub assist_soundness: Soundness,
 }
 
 impl From<&Report> for Classification {
@@ -133,6 +136,7 @@ impl From<&Report> for Classification {
             theorem1: r.theorem1.clone(),
             theorem2: r.theorem2.clone(),
             theorem3: r.theorem3.clone(),
+            assist_soundness: r.assist_soundness.clone(),
         }
     }
 }
@@ -163,6 +167,8 @@ mod tests {
         assert!(movesr.get("exhaustive_states").is_none());
         assert_eq!(v["search"]["samples"], 500);
         assert!(v["exhaustive"].is_null());
+        assert_eq!(v["assist_soundness"]["sound"], true);
+        assert_eq!(v["assist_soundness"]["evidence"], "proof");
     }
 
     #[test]

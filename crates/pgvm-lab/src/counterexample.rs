@@ -275,6 +275,38 @@ mod tests {
     }
 
     #[test]
+    fn witnesses_with_the_assist_on_become_diverging_guests() {
+        // A sound assist that covers only sgdt: Theorem 1 fails under it, and every witness
+        // has the assist on, as the monitor runs the guest.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../pgvm-classify/tests/isa/assist-partial.isa"
+        );
+        let isa = Arc::new(
+            pgvm_isa::load_file(std::path::Path::new(path)).unwrap_or_else(|e| panic!("{e}")),
+        );
+        let config = Config {
+            samples: 2000,
+            ..Config::default()
+        };
+        let found = find(&isa, &config, &|| ()).expect("runs");
+        assert!(!found.theorem1.holds);
+        assert!(!found.counterexamples.is_empty());
+        for c in &found.counterexamples {
+            let w = c.witness.as_ref().expect("shown");
+            assert!(w.states.iter().all(|s| s.assist), "{}", c.mnemonic);
+            let d = c.equiv.as_ref().and_then(|e| e.divergence.as_ref());
+            assert_eq!(d.map(|d| d.mnemonic.as_str()), Some(c.mnemonic.as_str()));
+            assert!(
+                c.skipped.iter().all(|s| !s.contains("assist")),
+                "{:?}",
+                c.skipped
+            );
+        }
+        assert!(found.all_shown());
+    }
+
+    #[test]
     fn no_case_where_theorem_1_holds() {
         let isa = pgvm_testkit::isa("s370");
         let config = Config {

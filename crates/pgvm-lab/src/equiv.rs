@@ -19,6 +19,9 @@ pub enum EquivError {
     /// The monitor or one of the two machines could not be set up.
     #[error(transparent)]
     Monitor(#[from] VmmError),
+    /// The technique would turn an unsound assist on.
+    #[error(transparent)]
+    Assist(#[from] crate::assist::AssistError),
 }
 
 /// The first guest instruction after which the two runs differ.
@@ -109,6 +112,7 @@ pub fn check(
     technique: TechniqueKind,
     max_steps: u64,
 ) -> Result<Equivalence, EquivError> {
+    crate::assist::check(isa, technique)?;
     // The one call into the monitor's checker: adapt here when its interface changes.
     let r = pgvm_vmm::check_equivalence(isa.clone(), guest, technique, max_steps)?;
     let efficiency = check_emulations(isa, &r.emulations);
@@ -156,6 +160,8 @@ fn physical_address(isa: &Arc<Isa>, g: &Guest, index: u64, p: u64) -> Option<u64
         bare.write(*org, words).ok()?;
     }
     pgvm_machine::StateView::set_psw(&mut bare, g.entry);
+    pgvm_machine::StateView::set_assist(&mut bare, g.assist);
+    pgvm_machine::Processor::devices_mut(&mut bare).clock = g.clock;
     bare.push_input(&g.input);
     bare.run(index);
     let psw = pgvm_machine::StateView::psw(&bare);
@@ -388,6 +394,8 @@ mod tests {
             segments: vec![(0, vec![0; 2])],
             entry: pgvm_machine::Psw::new(pgvm_machine::Mode::Supervisor, 0, 0, 64).expect("psw"),
             input: Vec::new(),
+            assist: false,
+            clock: 0,
         };
         let r = check(&isa, &guest, TechniqueKind::Tae, 10).expect("runs");
         let v = serde_json::to_value(&r).expect("serializes");
@@ -420,6 +428,8 @@ mod tests {
             segments: vec![(0, vec![0; 2])],
             entry: pgvm_machine::Psw::new(pgvm_machine::Mode::Supervisor, 0, 0, 64).expect("psw"),
             input: Vec::new(),
+            assist: false,
+            clock: 0,
         };
         let mut r = check(&isa, &guest, TechniqueKind::Tae, 10).expect("runs");
         r.console_vm_dropped = 12;

@@ -46,9 +46,6 @@ pub enum GuestError {
         /// The state's memory size.
         q: u64,
     },
-    /// A state with the assist on: a guest always starts with it off.
-    #[error("The state starts with the assist on, and a guest starts with it off")]
-    StateAssist,
 }
 
 /// Refuses a guest memory size no VM can have.
@@ -92,17 +89,17 @@ pub fn guest_of(image: &Image, w: u64) -> Result<Guest, GuestError> {
             .collect(),
         entry,
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     })
 }
 
 /// A classifier state as a guest of `w = q` words: its memory as segments, its PSW as the
-/// entry. Nothing is moved or shrunk, so the guest is exactly the state the classifier saw.
+/// entry, its assist bit and clock as the guest's at entry. Nothing is moved or shrunk, so the
+/// guest is exactly the state the classifier saw.
 pub fn guest_of_state(s: &State) -> Result<Guest, GuestError> {
     if s.q > MAX_GUEST_WORDS {
         return Err(GuestError::StateTooLarge { q: s.q });
-    }
-    if s.assist {
-        return Err(GuestError::StateAssist);
     }
     let mut segments: Vec<(u64, Vec<u64>)> = Vec::new();
     for &(pa, value) in &s.memory {
@@ -116,5 +113,7 @@ pub fn guest_of_state(s: &State) -> Result<Guest, GuestError> {
         segments,
         entry: s.psw(),
         input: Vec::new(),
+        assist: s.assist,
+        clock: s.clock,
     })
 }

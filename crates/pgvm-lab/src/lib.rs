@@ -15,9 +15,12 @@
 //! - [`counterexample`]: Theorem 1's violations, each shown diverging on the monitor.
 //! - [`replay`]: witnesses re-executed, as rows of what differs between two runs.
 //! - [`classify`]: the classifier's report in its serializable form.
+//! - [`assist`]: the gate that refuses a monitor turning an unsound assist on.
 //!
-//! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`] and [`trace`] only.
+//! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`] and [`trace`] only,
+//! each after [`assist::check`].
 
+pub mod assist;
 pub mod classify;
 pub mod counterexample;
 pub mod equiv;

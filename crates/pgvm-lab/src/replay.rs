@@ -182,6 +182,7 @@ fn column_labels(w: &Witness) -> [String; 2] {
             format!("S2 = S1 with b = {:#x}", w.states.get(1).map_or(0, |s| s.b)),
         ],
         TimingUser | TimingSuper => ["clock 1".into(), "clock 2".into()],
+        AssistUnsound => ["assist off".into(), "assist on".into()],
     }
 }
 

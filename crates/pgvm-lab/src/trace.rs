@@ -11,7 +11,7 @@ use std::sync::Arc;
 use pgvm_asm::Listing;
 use pgvm_isa::Isa;
 use pgvm_machine::{Machine, Psw, StateView, TrapKind, develop};
-use pgvm_vmm::{CP_WORDS, Guest, Monitor, VmId, VmmError};
+use pgvm_vmm::{CP_WORDS, Guest, Monitor, VmId};
 
 /// Guest instructions traced at most under a monitor.
 pub const TRACE_LIMIT: u64 = 100_000;
@@ -342,7 +342,8 @@ pub fn trace_guest(
     technique: pgvm_vmm::TechniqueKind,
     max_steps: u64,
     on: &mut dyn FnMut(&str),
-) -> Result<u64, VmmError> {
+) -> Result<u64, crate::equiv::EquivError> {
+    crate::assist::check(isa, technique)?;
     let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + guest.w, technique)?;
     let segs: Vec<(u64, &[u64])> = guest.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
     let id = mon.create_vm(guest.w, &segs, guest.entry)?;

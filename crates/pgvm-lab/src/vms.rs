@@ -23,6 +23,9 @@ pub enum VmsError {
     /// A slice of zero instructions would never run a guest.
     #[error("A time slice must be at least 1 guest instruction")]
     ZeroSlice,
+    /// The monitor would turn an unsound assist on.
+    #[error(transparent)]
+    Assist(#[from] crate::assist::AssistError),
 }
 
 /// One guest to run: its name (the file it came from) and the guest itself.
@@ -149,6 +152,7 @@ pub fn run(
     if slice == 0 {
         return Err(VmsError::ZeroSlice);
     }
+    crate::assist::check(isa, pgvm_vmm::TechniqueKind::Tae)?;
     // The monitor is used here only: adapt here when its interface changes.
     let mut mon = Monitor::new(isa.clone(), host_words)?;
     let mut placed: Vec<Result<VmId, String>> = Vec::new();

@@ -51,6 +51,8 @@ fn program(isa: &Isa) -> Guest {
         segments: vec![(0x10, code), (0x20, vec![u64::from(b'A'), 1])],
         entry: supervisor(0x10, 64),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     }
 }
 
@@ -126,6 +128,8 @@ fn a_location_dependent_trap_is_a_consequence_not_a_monitor_bug() {
         segments: vec![(0x10, code)],
         entry: supervisor(0x10, 64),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     };
     let r = check(&s, &g, TechniqueKind::Tae, 100).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);

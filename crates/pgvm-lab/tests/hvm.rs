@@ -64,6 +64,8 @@ fn random_programs_are_equivalent_under_the_hybrid_monitor_wherever_theorem_3_ho
                 segments: vec![(0, p.image)],
                 entry: p.entry,
                 input: p.input,
+                assist: false,
+                clock: 0,
             };
             let r = check(&s, &g, TechniqueKind::Hvm, 2000).expect("runs");
             assert!(

@@ -40,6 +40,8 @@ fn main() {
         segments: vec![(0x10, code), (0x20, vec![n / 2])],
         entry: Psw::new(Mode::Supervisor, 0x10, 0, w).expect("psw"),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     };
 
     let t = Instant::now();

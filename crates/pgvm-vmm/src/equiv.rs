@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pgvm_isa::Isa;
-use pgvm_machine::{Exit, Machine, Psw, StateView, TrapKind};
+use pgvm_machine::{Exit, Machine, Processor, Psw, StateView, TrapKind};
 use serde::Serialize;
 
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
@@ -24,6 +24,12 @@ pub struct Guest {
     pub entry: Psw,
     /// Console input.
     pub input: Vec<u8>,
+    /// The assist bit at entry: the bare machine's, and the VM's virtual one (the real one is
+    /// the monitor's). Off for a program; a state the classifier found may have it on.
+    pub assist: bool,
+    /// The clock at entry (what `clock()` reads before the first instruction), on both
+    /// machines; 0 for a program. Instruction counts are from entry, not from this value.
+    pub clock: u64,
 }
 
 /// The first guest instruction after which the two runs differ.
@@ -104,6 +110,8 @@ struct Pair {
     /// How the bare run stopped, once it has.
     bare_exit: Option<Exit>,
     mon: Monitor,
+    /// The clock both started from.
+    start: u64,
 }
 
 impl Pair {
@@ -113,16 +121,32 @@ impl Pair {
             bare.write(*org, words)?;
         }
         bare.set_psw(g.entry);
+        bare.set_assist(g.assist);
+        Processor::devices_mut(&mut bare).clock = g.clock;
         bare.push_input(&g.input);
         let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + g.w, technique)?;
         let segs: Vec<(u64, &[u64])> = g.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
         let id = mon.create_vm(g.w, &segs, g.entry)?;
         mon.push_input(id, &g.input);
+        let vm = mon.vm_mut(id);
+        vm.cpu.assist = g.assist;
+        vm.cpu.devices.clock = g.clock;
         Ok(Pair {
             bare,
             bare_exit: None,
             mon,
+            start: g.clock,
         })
+    }
+
+    /// Guest instructions the bare run executed since entry.
+    fn bare_steps(&self) -> u64 {
+        self.bare.steps() - self.start
+    }
+
+    /// Guest instructions the virtualized run executed since entry.
+    fn vm_steps(&self) -> u64 {
+        self.mon.vm(0).steps() - self.start
     }
 
     /// Runs both sides `n` guest instructions (fewer if a side halts).
@@ -240,26 +264,26 @@ pub fn check_equivalence(
         }
     }
     // Compare after the bare run's own instruction count.
-    let steps = whole.bare.steps();
-    let vm = whole.mon.vm(0);
-    if vm.steps() > steps {
+    let steps = whole.bare_steps();
+    if whole.vm_steps() > steps {
         // The bare run stopped early (a halt) while the virtualized one ran on: compare
         // both at the bare run's count instead.
         whole = Pair::new(&isa, guest, technique)?;
         whole.advance(steps);
     }
-    let equivalent = whole.differences().is_empty() && whole.mon.vm(0).steps() == steps;
+    let equivalent = whole.differences().is_empty() && whole.vm_steps() == steps;
     let divergence = if equivalent {
         None
     } else {
         first_divergence(&isa, guest, technique, steps, clean.min(steps))?
     };
+    let vm_instructions = whole.vm_steps();
     let vm = whole.mon.vm(0);
     Ok(EquivReport {
         technique,
         equivalent,
         guest_instructions: steps,
-        vm_instructions: vm.steps(),
+        vm_instructions,
         bare: match whole.bare_exit {
             Some(Exit::Halted) => BareOutcome::Halted,
             // The bare machine takes its own traps: it stops only by halting or getting stuck.
@@ -427,6 +451,8 @@ mod tests {
                     segments: vec![(0, p.image)],
                     entry: p.entry,
                     input: p.input,
+                    assist: false,
+                    clock: 0,
                 };
                 let r =
                     check_equivalence(isa.clone(), &guest, TechniqueKind::Tae, 3000).expect("runs");
@@ -441,6 +467,56 @@ mod tests {
             }
         }
         assert!(diverged >= 20, "only {diverged} programs diverged");
+    }
+
+    /// ia32-vt: `insn 0x20` at 0x10 in `mode`, then `halt`, entered with the given assist bit
+    /// and clock.
+    fn vt_guest(isa: &Isa, insn: &str, mode: pgvm_isa::Mode, assist: bool, clock: u64) -> Guest {
+        let enc = |m: &str, ops: &[i128]| {
+            isa.encode(isa.insn(m).expect("mnemonic"), ops)
+                .expect("operands fit")
+        };
+        Guest {
+            w: 64,
+            segments: vec![(0x10, vec![enc(insn, &[0x20]), enc("halt", &[])])],
+            entry: Psw::new(mode, 0x10, 0, 64).expect("psw"),
+            input: Vec::new(),
+            assist,
+            clock,
+        }
+    }
+
+    #[test]
+    fn the_entry_clock_reaches_both_runs_and_counts_start_at_entry() {
+        let isa = Arc::new(pgvm_isa::load("ia32-vt").expect("built-in"));
+        let g = vt_guest(&isa, "rdtsc", pgvm_isa::Mode::Supervisor, true, 1000);
+        let r = check_equivalence(isa.clone(), &g, TechniqueKind::Tae, 10).expect("runs");
+        assert!(r.equivalent, "{:?}", r.divergence);
+        assert_eq!((r.guest_instructions, r.vm_instructions), (2, 2));
+        assert_eq!(r.bare, BareOutcome::Halted);
+        // The clock read is what both saw: a VM left at clock 0 would have stored 0.
+        let mut pair = Pair::new(&isa, &g, TechniqueKind::Tae).expect("pair");
+        pair.advance(1);
+        assert_eq!(pair.bare.memory()[0x20], 1000);
+        assert!(pair.differences().is_empty());
+    }
+
+    #[test]
+    fn the_entry_assist_reaches_both_runs() {
+        let isa = Arc::new(pgvm_isa::load("ia32-vt").expect("built-in"));
+        // In virtual user mode, smsw traps exactly when the guest's assist is on: then the
+        // trap is the guest's (reflected); with it off, the monitor's real assist trapped it
+        // and the monitor completes it (emulated). Both agree with the bare machine.
+        for (assist, reflected, emulated) in [(true, 1, 0), (false, 0, 1)] {
+            let g = vt_guest(&isa, "smsw", pgvm_isa::Mode::User, assist, 0);
+            let r = check_equivalence(isa.clone(), &g, TechniqueKind::Tae, 1).expect("runs");
+            assert!(r.equivalent, "assist {assist}: {:?}", r.divergence);
+            assert_eq!(
+                (r.reflected, r.emulated),
+                (reflected, emulated),
+                "assist {assist}"
+            );
+        }
     }
 
     /// m68000: count down from `k1`, `movesr` (which reads the real mode under the monitor),
@@ -463,6 +539,8 @@ mod tests {
             segments: vec![(0x10, code), (0x20, vec![k1, 0, k2])],
             entry: Psw::new(pgvm_isa::Mode::Supervisor, 0x10, 0, w).expect("psw"),
             input: Vec::new(),
+            assist: false,
+            clock: 0,
         }
     }
 

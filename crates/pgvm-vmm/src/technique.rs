@@ -92,6 +92,14 @@ impl TechniqueKind {
         }
     }
 
+    /// Whether the technique turns the profile's hardware assist on (in
+    /// [`Technique::prepare`]): then the assist must be sound (DESIGN.md §4c).
+    pub fn enables_assist(self) -> bool {
+        match self {
+            TechniqueKind::Tae | TechniqueKind::Hvm => true,
+        }
+    }
+
     /// A fresh instance for a monitor on host `H`.
     pub fn build<H: Host>(self) -> Box<dyn Technique<H>> {
         match self {

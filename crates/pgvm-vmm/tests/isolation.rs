@@ -123,6 +123,8 @@ fn checksum_guest(isa: &Isa) -> Guest {
         ],
         entry: supervisor(0x10, w),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     }
 }
 
@@ -309,6 +311,8 @@ fn canary(isa: &Isa, rng: &mut Rng) -> Guest {
         segments: vec![(0, words)],
         entry: supervisor(0, w),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     }
 }
 

@@ -28,6 +28,8 @@ fn printer(isa: &Isa) -> Guest {
         segments: vec![(0x10, code), (0x20, vec![b'A' as u64, b'B' as u64])],
         entry: supervisor(0x10, 64),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     }
 }
 
@@ -80,6 +82,8 @@ fn pdp10_jrst1_diverges_at_the_jrst() {
         ],
         entry: supervisor(0x10, 64),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     };
     let r = check_equivalence(p, &g, TechniqueKind::Tae, 1000).expect("runs");
     assert!(!r.equivalent);
@@ -101,6 +105,8 @@ fn m68000_move_from_sr_diverges() {
         segments: vec![(0x10, code)],
         entry: supervisor(0x10, 64),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     };
     let r = check_equivalence(m, &g, TechniqueKind::Tae, 100).expect("runs");
     let d = r.divergence.expect("MOVE from SR reads the real mode");
@@ -126,6 +132,8 @@ fn the_assist_is_the_monitors_and_a_guest_without_it_sees_none() {
         ],
         entry: user,
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     };
     let r = check_equivalence(v, &g, TechniqueKind::Tae, 100).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
@@ -169,6 +177,8 @@ fn a_stuck_guest_is_reported_stuck_not_halted() {
         ],
         entry: user,
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     };
     let r = check_equivalence(s, &g, TechniqueKind::Tae, 1000).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
@@ -211,6 +221,8 @@ fn a_late_divergence_in_a_two_million_word_guest_is_found() {
         segments: vec![(0x10, code), (0x20, vec![k])],
         entry: supervisor(0x10, w),
         input: Vec::new(),
+        assist: false,
+        clock: 0,
     };
     let r = check_equivalence(m, &g, TechniqueKind::Tae, 1_000_000).expect("runs");
     assert!(!r.equivalent);

@@ -272,6 +272,7 @@ fn theorems(r: &Report) -> String {
         out += &format!("Theorem 2: fails — {}\n", why.join("; "));
         out += &violation_lines(r, &t2.timing_dependent);
     }
+    out += &format!("assist: {}\n", r.assist_soundness.summary());
     out += "(Sufficient conditions: a failure names what breaks them, it does not prove that no\n";
     out += "monitor can exist.)\n";
     out

@@ -67,7 +67,8 @@ enum Command {
     Isa(IsaCommand),
     /// A guided run of the main capabilities on built-in programs.
     Tour,
-    /// Derive every instruction's classes and the verdicts of Theorems 1-3, with evidence.
+    /// Derive every instruction's classes and the verdicts of Theorems 1-3, with evidence,
+    /// and whether the profile's hardware assist is sound (it only adds traps).
     Classify(crate::classify::ClassifyArgs),
     /// Re-execute the witnesses in a file and show each pair of runs side by side.
     Replay(crate::classify::ReplayArgs),
@@ -79,10 +80,11 @@ enum Command {
     /// trapping, since trap-and-emulate must never run an instruction that cannot trap in
     /// software. An ISA on which the monitor cannot isolate a guest (an instruction that is
     /// control-sensitive from user mode and not privileged, by the classifier) is refused
-    /// unless --unsafe-isolation.
-    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input or an
-    /// ISA the monitor cannot isolate, 3 if the monitor emulated an instruction that is not
-    /// privileged (a monitor bug).
+    /// unless --unsafe-isolation; so is a profile whose hardware assist the classifier finds
+    /// unsound (it removes a trap), since the monitor turns the assist on.
+    /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input, an
+    /// ISA the monitor cannot isolate or an unsound assist, 3 if the monitor emulated an
+    /// instruction that is not privileged (a monitor bug).
     Equiv(crate::vmm::EquivArgs),
     /// Run several guests at once, each in its own VM under the trap-and-emulate monitor.
     ///
@@ -92,9 +94,9 @@ enum Command {
     /// guest is named by its position and file, and listed in --json with the reason. An ISA
     /// on which the monitor cannot isolate a guest (an instruction that is control-sensitive
     /// from user mode and not privileged, by the classifier) is refused unless
-    /// --unsafe-isolation.
-    /// Exit code: 0 if every guest halted, 1 if one did not, 2 on bad input, a refused VM or
-    /// an ISA the monitor cannot isolate.
+    /// --unsafe-isolation, and so is an unsound hardware assist.
+    /// Exit code: 0 if every guest halted, 1 if one did not, 2 on bad input, a refused VM, an
+    /// ISA the monitor cannot isolate or an unsound assist.
     Vm(crate::vmm::VmArgs),
     /// Show each instruction that breaks Theorem 1 making a guest diverge under the monitor.
     ///

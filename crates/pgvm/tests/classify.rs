@@ -323,3 +323,43 @@ fn a_theorem_resting_on_search_names_what_it_rests_on() {
         "{out}"
     );
 }
+
+#[test]
+fn an_unsound_assist_is_reported_with_a_witness_that_replays() {
+    let isa = "crates/pgvm-classify/tests/isa/assist-unsound.isa";
+    let file = scratch("assist-unsound").join("w.json");
+    let path = file.to_str().expect("utf-8 path");
+    let out = ok(&[
+        "classify",
+        "--isa",
+        isa,
+        "--samples",
+        FEW,
+        "--witness-out",
+        path,
+    ]);
+    assert!(
+        out.contains("\nassist: UNSOUND: insn sr: with the assist off it trapped"),
+        "{out}"
+    );
+    let json = pgvm(&["classify", "--isa", isa, "--samples", FEW, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let s = &v[0]["assist_soundness"];
+    assert_eq!(s["sound"], false, "{s}");
+    assert_eq!(s["unsound"][0]["mnemonic"], "sr");
+    assert_eq!(s["unsound"][0]["witness"]["atom"], "assist_unsound");
+    let replayed = ok(&["replay", path]);
+    assert!(replayed.contains("sr — assist_unsound"), "{replayed}");
+    assert!(
+        replayed.contains("witness(es) replayed as claimed"),
+        "{replayed}"
+    );
+}
+
+#[test]
+fn ia32_vt_reports_its_assist_sound_by_proof() {
+    let out = ok(&["classify", "--isa", "ia32-vt", "--samples", FEW]);
+    assert!(out.contains("\nassist: sound (proof)\n"), "{out}");
+    let out = ok(&["classify", "--isa", "s370", "--samples", FEW]);
+    assert!(out.contains("\nassist: none ("), "{out}");
+}

@@ -379,3 +379,31 @@ fn a_guest_stuck_in_a_trap_loop_is_reported_stuck_not_halted() {
     assert!(!out.contains("at the halt"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_monitor_refuses_to_turn_an_unsound_assist_on() {
+    let dir = std::env::temp_dir().join(format!("pgvm-monitor-assist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let isa = common::root().join("crates/pgvm-classify/tests/isa/assist-unsound.isa");
+    std::fs::copy(&isa, dir.join("assist-unsound.isa")).expect("copy");
+    let guest = dir.join("g.s");
+    std::fs::write(
+        &guest,
+        ".isa \"assist-unsound.isa\"\n.org 0x10\nstart:\n    sr 0x20\n    halt\n",
+    )
+    .expect("write");
+    let g = guest.to_str().expect("utf-8 path");
+    for args in [
+        vec!["equiv", g],
+        vec!["equiv", g, "--monitor", "hvm"],
+        vec!["equiv", g, "--trace"],
+        vec!["vm", g],
+    ] {
+        let err = common::fails(&args);
+        assert!(
+            err.contains("The assist of `assist-unsound` is unsound: `sr` from <user"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("hint: see the witness"), "{err}");
+    }
+}

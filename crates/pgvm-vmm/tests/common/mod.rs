@@ -14,5 +14,7 @@ pub fn guest(p: Program) -> Guest {
         segments: vec![(0, p.image)],
         entry: p.entry,
         input: p.input,
+        assist: false,
+        clock: 0,
     }
 }
