@@ -1,10 +1,16 @@
 //! Arbitrary UTF-8 as assembly source for the s370 profile: `assemble_str` must return an
 //! image or an error, never panic. A successful image must also survive the disassembler.
+//!
+//! The same text is also assembled from an in-memory source provider in which `main.s` is the
+//! text and `inc.s` is the text without its first line, so `.include "inc.s"` reaches the
+//! include machinery (nesting, cycles, the caps) without touching the disk.
 #![no_main]
 
+use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use pgvm_asm::MemorySources;
 use pgvm_isa::Isa;
 
 fn isa() -> Option<&'static Isa> {
@@ -23,4 +29,7 @@ fuzz_target!(|src: &str| {
             "disassembly does not round-trip"
         );
     }
+    let rest = src.split_once('\n').map_or("", |(_, r)| r);
+    let files = MemorySources::new([("main.s", src), ("inc.s", rest)]);
+    let _ = pgvm_asm::assemble_from(Path::new("main.s"), &files, isa);
 });
