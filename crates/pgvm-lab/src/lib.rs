@@ -14,13 +14,16 @@
 //! - [`counterexample`]: Theorem 1's violations, each shown diverging on the monitor.
 //! - [`replay`]: witnesses re-executed, as rows of what differs between two runs.
 //! - [`classify`]: the classifier's report in its serializable form.
+//! - [`matrix`]: every profile against every technique, checked against the theorems.
 //!
-//! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`] and [`trace`] only.
+//! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`], [`trace`] and
+//! [`matrix`]'s timed runs only.
 
 pub mod classify;
 pub mod counterexample;
 pub mod equiv;
 pub mod guest;
+pub mod matrix;
 pub mod program;
 pub mod replay;
 pub mod run;
