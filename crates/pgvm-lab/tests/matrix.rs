@@ -50,8 +50,8 @@ fn licensed_by_the_classifier(t: TechniqueKind, r: &Report) -> (bool, &[String])
 /// The default suite's matrix: every profile, technique, tsos and workload, compared after at
 /// most this many guest instructions (DESIGN.md §4: where no halt comes, after the same
 /// number), which passes every divergence tsos shows (the latest near instruction 12400),
-/// untimed. In a debug build the test takes about 35 s, 28 s of them the classifier's verdicts
-/// and 7 s the 24 cells (measured on the shared 2-core machine). The full matrix, to the halts, is the ignored test
+/// untimed. In a debug build the test took 16 to 35 s on the shared 2-core machine, most of it
+/// the classifier's verdicts (28 s of 35) and about 7 s the 24 cells. The full matrix, to the halts, is the ignored test
 /// below (`cargo test --release -p pgvm-lab --test matrix -- --ignored`).
 const QUICK_STEPS: u64 = 200_000;
 

@@ -32,11 +32,15 @@ pub fn matrix(args: &MatrixArgs, json: bool) -> Result<ExitCode> {
     }
     let isas = pgvm_lab::classify::profiles(&[], true)?;
     let reports = crate::classify::run_classifier(&isas, &pgvm_classify::Config::default())?;
-    let techniques = if args.techniques.is_empty() {
-        TechniqueKind::ALL.to_vec()
-    } else {
-        args.techniques.clone()
-    };
+    let mut techniques: Vec<TechniqueKind> = Vec::new();
+    for t in &args.techniques {
+        if !techniques.contains(t) {
+            techniques.push(*t); // a technique named twice is one column
+        }
+    }
+    if techniques.is_empty() {
+        techniques = TechniqueKind::ALL.to_vec();
+    }
     let rows = Rows {
         tsos: true,
         workloads: !args.tsos_only,
