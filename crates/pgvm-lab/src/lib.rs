@@ -16,9 +16,10 @@
 //! - [`replay`]: witnesses re-executed, as rows of what differs between two runs.
 //! - [`classify`]: the classifier's report in its serializable form.
 //! - [`assist`]: the gate that refuses a monitor turning an unsound assist on.
+//! - [`matrix`]: every profile against every technique, checked against the theorems.
 //!
-//! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`] and [`trace`] only,
-//! each after [`assist::check`].
+//! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`], [`trace`] and
+//! [`matrix`]'s timed runs only, each after [`assist::check`].
 
 pub mod assist;
 pub mod classify;
@@ -26,6 +27,7 @@ pub mod counterexample;
 pub mod equiv;
 pub mod guest;
 pub mod isolation;
+pub mod matrix;
 pub mod program;
 pub mod replay;
 pub mod run;

@@ -47,15 +47,21 @@ pub struct ReplayArgs {
     pub isa: Option<String>,
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
+/// A progress bar on stderr for the classifier, hidden when stderr is not a terminal.
 pub fn progress_bar(total: u64) -> ProgressBar {
+    progress_bar_for(
+        total,
+        "classifying {bar:40} {pos}/{len} instructions {elapsed}",
+    )
+}
+
+/// A progress bar on stderr drawn with `template`, hidden when stderr is not a terminal.
+pub fn progress_bar_for(total: u64, template: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("classifying {bar:40} {pos}/{len} instructions {elapsed}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar

@@ -106,6 +106,20 @@ enum Command {
     /// gave a divergence (or Theorem 1 holds and there is none), 1 if some did not, 2 on bad
     /// input.
     Counterexample(crate::counterexample::CounterexampleArgs),
+    /// Every built-in profile under every technique, on tsos and the workloads, checked
+    /// against the theorems.
+    ///
+    /// Rows: guests/tsos/<profile>.s on each profile, and each guests/workloads/*.s on the
+    /// profile its `.isa` line names (the assembler refuses it for any other). Columns: the
+    /// techniques (tae, licensed by Theorem 1; hvm, licensed by Theorem 3). Each cell: whether
+    /// the run under the technique is equivalent to the bare run, the first diverging
+    /// instruction when not (its mnemonic, address, source line and label), the percentage of
+    /// guest instructions run directly and the host-time slowdown against the bare run. The
+    /// licensing conditions are the classifier's verdicts (default settings). The guests are
+    /// built into the binary.
+    /// Exit code: 0 if every cell a theorem licenses is equivalent, 1 if one is not, 2 on bad
+    /// input.
+    Matrix(crate::matrix::MatrixArgs),
 }
 
 #[derive(Subcommand)]
@@ -219,6 +233,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Replay(args) => crate::classify::replay(&args, json),
         Command::Equiv(args) => crate::vmm::equiv(&args, json),
         Command::Vm(args) => crate::vmm::vm(&args, json),
+        Command::Matrix(args) => crate::matrix::matrix(&args, json),
     }
 }
 

@@ -26,6 +26,7 @@ mod cli;
 mod counterexample;
 mod diag;
 mod guests;
+mod matrix;
 mod program;
 mod run;
 mod tour;

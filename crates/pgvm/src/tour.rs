@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use pgvm_classify::Theorem;
+use pgvm_classify::{Report, Theorem};
 use pgvm_lab::counterexample::Counterexamples;
 use pgvm_lab::equiv::Equivalence;
+use pgvm_lab::matrix::Matrix;
 use pgvm_machine::Exit;
 use serde::Serialize;
 
@@ -30,6 +31,8 @@ struct Tour {
     monitor: Vec<Equivalence>,
     /// The m68000's counterexamples.
     counterexamples: Option<Counterexamples>,
+    /// Every profile under every technique, on tsos and the workloads.
+    matrix: Option<Matrix>,
 }
 
 #[derive(Serialize)]
@@ -138,20 +141,26 @@ pub fn tour(json: bool) -> Result<ExitCode> {
         });
     }
     failures += tsos(&dir, &mut tour, json)?;
-    classification(&mut tour, json)?;
+    let reports = classification(&mut tour, json)?;
     monitor(&dir, &mut tour, json)?;
     counterexamples(&mut tour, json)?;
+    let disagreements = technique_matrix(reports, &mut tour, json)?;
     if json {
         crate::cli::print_json(&tour)?;
     } else {
         outln!(
-            "Next: pgvm run guests/hello.s --trace, pgvm classify --isa ia32, pgvm equiv guests/tsos/pdp10.s, pgvm --help."
+            "Next: pgvm run guests/hello.s --trace, pgvm classify --isa ia32, pgvm equiv guests/tsos/pdp10.s, pgvm matrix, pgvm --help."
         );
     }
-    Ok(if failures == 0 {
+    if failures > 0 {
+        eprintln!("tour: {failures} guest(s) did not halt");
+    }
+    if disagreements > 0 {
+        eprintln!("tour: {disagreements} matrix cell(s) licensed by a theorem are not equivalent");
+    }
+    Ok(if failures == 0 && disagreements == 0 {
         ExitCode::SUCCESS
     } else {
-        eprintln!("tour: {failures} guest(s) did not halt");
         ExitCode::from(1)
     })
 }
@@ -193,8 +202,9 @@ fn tsos(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<u32> {
     Ok(u32::from(exit != Exit::Halted))
 }
 
-/// The classifier's verdict matrix over every built-in profile, with the default settings.
-fn classification(tour: &mut Tour, json: bool) -> Result<()> {
+/// The classifier's verdict matrix over every built-in profile, with the default settings;
+/// returns the profiles and their reports, which license the technique matrix's cells.
+fn classification(tour: &mut Tour, json: bool) -> Result<(Vec<pgvm_isa::Isa>, Vec<Report>)> {
     if !json {
         outln!(
             "== The classifier (pgvm classify --all): each instruction's classes derived from its\n   \
@@ -213,16 +223,16 @@ fn classification(tour: &mut Tour, json: bool) -> Result<()> {
         );
     }
     tour.classification = reports
-        .into_iter()
+        .iter()
         .map(|r| Verdicts {
-            isa: r.isa,
+            isa: r.isa.clone(),
             assist: r.assist,
-            theorem1: r.theorem1,
-            theorem2: r.theorem2,
-            theorem3: r.theorem3,
+            theorem1: r.theorem1.clone(),
+            theorem2: r.theorem2.clone(),
+            theorem3: r.theorem3.clone(),
         })
         .collect();
-    Ok(())
+    Ok((isas, reports))
 }
 
 /// The trap-and-emulate monitor: the OS bare and virtualized on a profile where Theorem 1
@@ -292,4 +302,52 @@ fn counterexamples(tour: &mut Tour, json: bool) -> Result<()> {
     }
     tour.counterexamples = Some(found);
     Ok(())
+}
+
+/// The step limit of the tour's matrix: `pgvm matrix` runs tsos to its halt (about 5.5
+/// million instructions), the tour compares it after this many.
+const TOUR_MATRIX_STEPS: u64 = 1_000_000;
+
+/// The technique matrix (`pgvm matrix`), on the built-in guests; returns how many licensed
+/// cells are not equivalent.
+fn technique_matrix(
+    (isas, reports): (Vec<pgvm_isa::Isa>, Vec<Report>),
+    tour: &mut Tour,
+    json: bool,
+) -> Result<usize> {
+    if !json {
+        outln!(
+            "== The technique matrix (pgvm matrix): every profile under every technique, on tsos\n   \
+             and the workloads, each cell checked against the theorem that licenses it\n"
+        );
+    }
+    let rows = pgvm_lab::matrix::Rows {
+        tsos: true,
+        workloads: true,
+    };
+    // Fewer steps than `pgvm matrix` runs, for a tour that stays short even in a debug build;
+    // every divergence tsos shows comes long before them.
+    let settings = pgvm_lab::matrix::Settings {
+        max_steps: TOUR_MATRIX_STEPS,
+        ..pgvm_lab::matrix::Settings::default()
+    };
+    let m = crate::matrix::compute(
+        isas,
+        &reports,
+        &pgvm_lab::TechniqueKind::ALL,
+        rows,
+        settings,
+    )?;
+    if !json {
+        for line in crate::matrix::text(&m).lines() {
+            outln!("{}", format!("  {line}").trim_end());
+        }
+        outln!(
+            "\n  `pgvm matrix` runs every guest to its halt (up to {} instructions).\n",
+            pgvm_lab::matrix::Settings::default().max_steps
+        );
+    }
+    let bad = m.disagreements().len();
+    tour.matrix = Some(m);
+    Ok(bad)
 }

@@ -275,6 +275,14 @@ fn the_tour_runs_from_an_installed_binary() {
         "{out}"
     );
     assert!(out.contains("== Counterexamples"), "{out}");
+    // The matrix's guests are built in too: every row assembled and ran.
+    assert!(out.contains("== The technique matrix"), "{out}");
+    assert!(out.contains("workloads/sieve.s"), "{out}");
+    assert!(out.contains("Agreement with the theorems: all"), "{out}");
+    assert!(
+        out.contains("`movesr` at P="),
+        "m68000's divergence is named: {out}"
+    );
 }
 
 #[test]

@@ -407,3 +407,39 @@ fn a_monitor_refuses_to_turn_an_unsound_assist_on() {
         assert!(err.contains("hint: see the witness"), "{err}");
     }
 }
+
+/// `pgvm matrix`: the rows and columns asked for, each cell with its licence, and each
+/// divergence's instruction. A short step limit keeps it quick in a debug build;
+/// every divergence tsos shows comes before it.
+#[test]
+fn the_matrix_on_tsos_names_each_divergence() {
+    let args = [
+        "matrix",
+        "--tsos-only",
+        "--technique",
+        "tae",
+        "--max-steps",
+        "20000",
+    ];
+    // One run, as JSON: the classifier it starts with takes most of the time in a debug
+    // build. The text is the tour's last section, tested there.
+    let mut json = args.to_vec();
+    json.push("--json");
+    let o = pgvm(&json);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON value");
+    let cells = v["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 7, "tsos on every profile, one technique");
+    assert!(cells.iter().all(|c| c["technique"] == "tae"));
+    assert_eq!(v["max_steps"], 20000);
+    for c in cells {
+        if c["licensed"] == true {
+            assert_eq!(c["equivalent"], true, "{c}");
+        }
+        if c["equivalent"] == false {
+            assert!(c["divergence"]["mnemonic"].is_string(), "{c}");
+        }
+    }
+    let refused = common::fails(&["matrix", "--max-steps", "0"]);
+    assert!(refused.contains("--max-steps 0"), "{refused}");
+}

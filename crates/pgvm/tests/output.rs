@@ -173,6 +173,15 @@ fn the_tour_as_json() {
     assert_eq!(v["monitor"][0]["equivalent"], true);
     assert_eq!(v["monitor"][1]["equivalent"], false);
     assert_eq!(v["counterexamples"]["isa"], "m68000");
+    let cells = v["matrix"]["cells"].as_array().expect("the matrix's cells");
+    assert!(cells.len() >= 14, "tsos on 7 profiles under 2 techniques");
+    assert!(
+        cells
+            .iter()
+            .all(|c| c["agrees"] == true && c["licensed"].is_boolean()),
+        "{}",
+        v["matrix"]
+    );
 }
 
 #[test]
