@@ -59,14 +59,7 @@ fn random_programs_are_equivalent_under_the_hybrid_monitor_wherever_theorem_3_ho
         let s = isa(&report.isa);
         for seed in 0..1000 {
             let p = random_guest(&s, seed);
-            let g = Guest {
-                w: p.w,
-                segments: vec![(0, p.image)],
-                entry: p.entry,
-                input: p.input,
-                assist: false,
-                clock: 0,
-            };
+            let g = Guest::whole(p.image, p.entry, p.input);
             let r = check(&s, &g, TechniqueKind::Hvm, 2000).expect("runs");
             assert!(
                 r.equivalent,

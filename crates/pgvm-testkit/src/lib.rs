@@ -109,8 +109,8 @@ impl Rng {
 /// `E[0..w)` and execution starts from `entry`.
 ///
 /// The testkit stops at the machine's types, so that the monitor's own tests can use it as a
-/// dev-dependency without a cycle. `pgvm_vmm::Guest` is `{ w, segments: vec![(0, image)],
-/// entry, input }`.
+/// dev-dependency without a cycle. `pgvm_vmm::Guest::whole(image, entry, input)` is the
+/// monitor's guest for a program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
     /// The guest's memory size, in words.

@@ -32,6 +32,21 @@ pub struct Guest {
     pub clock: u64,
 }
 
+impl Guest {
+    /// A program whose image fills its whole memory from word 0, started at `entry` with the
+    /// assist off and the clock at 0: how generated test programs become guests.
+    pub fn whole(image: Vec<u64>, entry: Psw, input: Vec<u8>) -> Guest {
+        Guest {
+            w: image.len() as u64,
+            segments: vec![(0, image)],
+            entry,
+            input,
+            assist: false,
+            clock: 0,
+        }
+    }
+}
+
 /// The first guest instruction after which the two runs differ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Divergence {
@@ -446,14 +461,7 @@ mod tests {
                 } else {
                     pgvm_testkit::random_guest(&isa, seed)
                 };
-                let guest = Guest {
-                    w: p.w,
-                    segments: vec![(0, p.image)],
-                    entry: p.entry,
-                    input: p.input,
-                    assist: false,
-                    clock: 0,
-                };
+                let guest = Guest::whole(p.image, p.entry, p.input);
                 let r =
                     check_equivalence(isa.clone(), &guest, TechniqueKind::Tae, 3000).expect("runs");
                 let want = first_divergence_by_copying(

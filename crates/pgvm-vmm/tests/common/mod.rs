@@ -9,12 +9,5 @@ use pgvm_vmm::Guest;
 
 /// A testkit program as the monitor loads it: one segment at 0 filling the whole window.
 pub fn guest(p: Program) -> Guest {
-    Guest {
-        w: p.w,
-        segments: vec![(0, p.image)],
-        entry: p.entry,
-        input: p.input,
-        assist: false,
-        clock: 0,
-    }
+    Guest::whole(p.image, p.entry, p.input)
 }
