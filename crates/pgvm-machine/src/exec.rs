@@ -5,7 +5,7 @@
 //! *blocked*: nothing it did before the trap is visible.
 
 use pgvm_isa::ops::{alu, unary};
-use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, TrapCause};
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, MODE_USER, Mode, Reg, Space, Stmt, TrapCause};
 use serde::Serialize;
 
 use crate::psw::{Psw, REG_MAX, Reloc};
@@ -129,7 +129,16 @@ pub fn execute<V: StateView + ?Sized>(isa: &Isa, id: InsnId, word: u64, view: &m
         view,
         pending: &mut pending,
     };
-    let outcome = cx.block(&insn.body);
+    // The guard `if M == user { trap; }` decides on the starting mode alone, so it is
+    // answered here instead of walked: the commonest statement of a trapped instruction.
+    let mut body = &insn.body[..];
+    if let Some(kind) = user_trap(body) {
+        if start.mode == Mode::User {
+            return Step::Trapped(kind);
+        }
+        body = &body[1..];
+    }
+    let outcome = cx.block(body);
     match outcome {
         Err(Stop::Trap(kind)) => Step::Trapped(kind),
         Err(Stop::Halt) => {
@@ -144,6 +153,7 @@ pub fn execute<V: StateView + ?Sized>(isa: &Isa, id: InsnId, word: u64, view: &m
     }
 }
 
+#[inline]
 fn commit<V: StateView + ?Sized>(view: &mut V, p: &Pending) {
     for &(pa, v) in &p.stores[..p.n_stores] {
         view.store(pa, v);
@@ -160,6 +170,23 @@ fn commit<V: StateView + ?Sized>(view: &mut V, p: &Pending) {
     }
     if let Some(n) = p.timer {
         view.set_timer(n);
+    }
+}
+
+/// The trap a body takes first in user mode: its first statement is `if M == user { trap; }`
+/// (the expansion of the `privileged` sugar, or the same written out), so in user mode it
+/// traps before it reads or writes anything else, and in supervisor mode it does nothing.
+pub(crate) fn user_trap(body: &[Stmt]) -> Option<TrapKind> {
+    let Some(Stmt::If(Expr::Binary(BinOp::Eq, a, b), then, otherwise)) = body.first() else {
+        return None;
+    };
+    let tests_user = matches!(
+        (a.as_ref(), b.as_ref()),
+        (Expr::Reg(Reg::M), Expr::Const(MODE_USER)) | (Expr::Const(MODE_USER), Expr::Reg(Reg::M))
+    );
+    match then.as_slice() {
+        [Stmt::Trap(cause)] if tests_user && otherwise.is_empty() => Some((*cause).into()),
+        _ => None,
     }
 }
 
@@ -192,8 +219,8 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
     fn stmt(&mut self, s: &Stmt) -> Result<(), Stop> {
         match s {
             Stmt::Store { space, addr, value } => {
-                let a = self.expr(addr)?;
-                let v = self.expr(value)?;
+                let a = self.operand(addr)?;
+                let v = self.operand(value)?;
                 let pa = self.develop(*space, a)?;
                 let p = &mut *self.pending;
                 if p.n_stores == MAX_BODY_EFFECTS {
@@ -203,7 +230,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 p.n_stores += 1;
             }
             Stmt::Set(reg, v) => {
-                let v = self.expr(v)?;
+                let v = self.operand(v)?;
                 let p = &mut self.pending.psw;
                 match reg {
                     Reg::P => p.p = v & REG_MAX,
@@ -216,13 +243,13 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 }
             }
             Stmt::Let(slot, v) => {
-                let v = self.expr(v)?;
+                let v = self.operand(v)?;
                 if let Some(l) = self.pending.locals.get_mut(*slot) {
                     *l = v;
                 }
             }
             Stmt::If(c, t, e) => {
-                if self.expr(c)? != 0 {
+                if self.operand(c)? != 0 {
                     self.block(t)?;
                 } else {
                     self.block(e)?;
@@ -233,7 +260,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             }
             Stmt::Halt => return Err(Stop::Halt),
             Stmt::Out(v) => {
-                let v = self.expr(v)?;
+                let v = self.operand(v)?;
                 let p = &mut *self.pending;
                 if p.n_out < MAX_BODY_EFFECTS {
                     p.out[p.n_out] = v as u8;
@@ -241,7 +268,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 }
             }
             Stmt::Timer(v) => {
-                let v = self.expr(v)?;
+                let v = self.operand(v)?;
                 self.pending.timer = Some(v);
             }
         }
@@ -258,28 +285,49 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             .map_or_else(|| self.view.load(pa), |&(_, v)| v)
     }
 
+    /// An operand: a leaf (constant, field, register) is evaluated here, inline, and only a
+    /// compound expression costs a call. Most operands are leaves, and the recursive
+    /// [`Cx::expr`] is a large function whose every call is dear.
+    #[inline(always)]
+    fn operand(&mut self, e: &Expr) -> Result<u64, Stop> {
+        match e {
+            Expr::Const(v) => Ok(*v),
+            Expr::Field(i) => Ok(self.field(*i)),
+            Expr::Reg(r) => Ok(self.reg(*r)),
+            _ => self.expr(e),
+        }
+    }
+
+    #[inline(always)]
+    fn field(&self, i: usize) -> u64 {
+        self.isa.formats[self.format].fields[i].extract(self.word)
+    }
+
+    #[inline(always)]
+    fn reg(&self, r: Reg) -> u64 {
+        let p = &self.pending.psw;
+        match r {
+            Reg::P => p.p,
+            Reg::M => p.mode.word(),
+            Reg::R => p.r.pack(),
+            Reg::L => p.r.l,
+            Reg::B => p.r.b,
+            Reg::Psw => p.pack(),
+            Reg::Assist => self.pending.assist as u64,
+        }
+    }
+
     fn expr(&mut self, e: &Expr) -> Result<u64, Stop> {
         Ok(match e {
             Expr::Const(v) => *v,
-            Expr::Field(i) => self.isa.formats[self.format].fields[*i].extract(self.word),
+            Expr::Field(i) => self.field(*i),
             Expr::Local(s) => self.pending.locals.get(*s).copied().unwrap_or(0),
             Expr::Load(space, a) => {
-                let a = self.expr(a)?;
+                let a = self.operand(a)?;
                 let pa = self.develop(*space, a)?;
                 self.load(pa)
             }
-            Expr::Reg(r) => {
-                let p = &self.pending.psw;
-                match r {
-                    Reg::P => p.p,
-                    Reg::M => p.mode.word(),
-                    Reg::R => p.r.pack(),
-                    Reg::L => p.r.l,
-                    Reg::B => p.r.b,
-                    Reg::Psw => p.pack(),
-                    Reg::Assist => self.pending.assist as u64,
-                }
-            }
+            Expr::Reg(r) => self.reg(*r),
             Expr::Clock => self.view.clock(),
             Expr::In => {
                 let k = self.pending.consumed;
@@ -292,20 +340,58 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
                 }
             }
             Expr::Unary(op, a) => {
-                let v = self.expr(a)?;
+                let v = self.operand(a)?;
                 unary(*op, v)
             }
             Expr::Binary(op, a, b) => {
-                let x = self.expr(a)?;
+                let x = self.operand(a)?;
                 match op {
                     BinOp::LogicalAnd if x == 0 => 0,
                     BinOp::LogicalOr if x != 0 => 1,
                     _ => {
-                        let y = self.expr(b)?;
+                        let y = self.operand(b)?;
                         alu(*op, x, y)
                     }
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each instruction's body, from a one-off ISA.
+    fn bodies(insns: &str) -> Vec<(String, Vec<Stmt>)> {
+        let src = format!("isa t \"guards\"\nextends base\n{insns}");
+        let isa = pgvm_isa::parse_str("t.isa", &src).unwrap_or_else(|e| panic!("{e}"));
+        let from = isa.insns.len() - insns.lines().count();
+        isa.insns[from..]
+            .iter()
+            .map(|i| (i.mnemonic.clone(), i.body.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn only_a_guard_that_traps_exactly_in_user_mode_is_answered_without_the_walk() {
+        let insns = "\
+insn g1 rrr 0x50 () privileged \"sugar\" { E[0] = 1; }
+insn g2 rrr 0x51 () \"written out, reversed\" { if user == M { trap; } E[0] = 1; }
+insn g3 rrr 0x52 () \"an else branch\" { if M == user { trap; } else { E[0] = 2; } }
+insn g4 rrr 0x53 () \"tests supervisor mode\" { if M == super { trap; } }
+insn g5 rrr 0x54 () \"more than a trap\" { if M == user { E[0] = 3; trap; } }
+insn g6 rrr 0x55 () \"guard not first\" { E[0] = 1; if M == user { trap; } }
+";
+        let found: Vec<(String, bool)> = bodies(insns)
+            .into_iter()
+            .map(|(m, b)| (m, user_trap(&b).is_some()))
+            .collect();
+        let expect = [("g1", true), ("g2", true), ("g3", false), ("g4", false)]
+            .into_iter()
+            .chain([("g5", false), ("g6", false)])
+            .map(|(m, g)| (m.to_string(), g))
+            .collect::<Vec<_>>();
+        assert_eq!(found, expect);
     }
 }

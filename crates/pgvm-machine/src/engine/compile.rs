@@ -7,9 +7,7 @@
 //! that does not match runs through the interpreter. A property test compares the two on
 //! random programs for every built-in profile.
 
-use pgvm_isa::{BinOp, Expr, InsnId, Isa, MODE_USER, Reg, Space, Stmt};
-
-use crate::exec::TrapKind;
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, Reg, Space, Stmt};
 
 /// An apparent address, saturated to 32 bits. Every valid address is below `2^21`, so a
 /// saturated address still fails development exactly when the full one does; the saving is
@@ -204,22 +202,5 @@ fn shape(isa: &Isa, id: InsnId, word: u64) -> Op {
             }
         }
         _ => generic,
-    }
-}
-
-/// The trap a body takes first in user mode: its first statement is `if M == user { trap; }`
-/// (the expansion of the `privileged` sugar, or the same written out), so in user mode it
-/// traps before it reads or writes anything else.
-pub(crate) fn user_trap(body: &[Stmt]) -> Option<TrapKind> {
-    let Some(Stmt::If(Expr::Binary(BinOp::Eq, a, b), then, otherwise)) = body.first() else {
-        return None;
-    };
-    let tests_user = matches!(
-        (a.as_ref(), b.as_ref()),
-        (Expr::Reg(Reg::M), Expr::Const(MODE_USER)) | (Expr::Const(MODE_USER), Expr::Reg(Reg::M))
-    );
-    match then.as_slice() {
-        [Stmt::Trap(cause)] if tests_user && otherwise.is_empty() => Some((*cause).into()),
-        _ => None,
     }
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use pgvm_isa::{Isa, Mode};
 
 use super::Engine;
-use super::compile::{Op, compile, user_trap};
+use super::compile::{Op, compile};
+use crate::exec::user_trap;
 use crate::exec::{Step, TrapKind, execute};
 use crate::machine::Core;
 use crate::view::StateView;
