@@ -23,6 +23,7 @@ pub mod check;
 pub mod construct;
 pub mod exhaustive;
 pub mod generate;
+pub mod oracle;
 pub mod proof;
 pub mod search;
 pub mod soundness;
@@ -37,6 +38,7 @@ use pgvm_isa::{InsnId, Isa};
 use rayon::prelude::*;
 
 pub use check::Observation;
+pub use oracle::{Oracle, OracleReport, OracleWitness, OracleWitnessFile, Outcome};
 pub use soundness::{Soundness, Unsound};
 pub use state::{HypoView, State};
 pub use theorem::Theorem;

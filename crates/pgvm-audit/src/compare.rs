@@ -1,0 +1,1 @@
+//! The audit beside a built-in profile.
