@@ -24,7 +24,7 @@ use crate::family::{Cpu, M68kOracle, M68kState, S_BIT};
 /// Names from Motorola's opcode map (M68000 Family Programmer's Reference Manual, §8) for
 /// the words the emulator's disassembler mislabels or does not name: `(mask, value, name)`,
 /// first match wins.
-pub const CORRECTIONS: [(u16, u16, &str); 17] = [
+pub const CORRECTIONS: [(u16, u16, &str); 18] = [
     (0xFFFF, 0x003C, "ORI to CCR"),
     (0xFFFF, 0x007C, "ORI to SR"),
     (0xFFFF, 0x023C, "ANDI to CCR"),
@@ -36,6 +36,7 @@ pub const CORRECTIONS: [(u16, u16, &str); 17] = [
     (0xFFC0, 0x44C0, "MOVE to CCR"),
     (0xFFC0, 0x46C0, "MOVE to SR"),
     (0xFFFF, 0x4AFC, "ILLEGAL"),
+    (0xFFC0, 0x4800, "NBCD"),
     (0xFFF8, 0x4848, "BKPT"),
     (0xFFFF, 0x4E74, "RTD"),
     (0xFFFF, 0x4E76, "TRAPV"),
@@ -132,11 +133,12 @@ fn name_of(cpu: Cpu, op: u16) -> (String, String, bool) {
     }
     let corrected = CORRECTIONS
         .iter()
-        .find(|(mask, value, _)| op & mask == *value)
-        .map(|(_, _, n)| n.to_string());
-    let has_ea = text.contains("<ea>");
+        .find(|(mask, value, _)| op & mask == *value);
+    // A name whose pattern fixes the addressing mode already says what `<ea>` is.
+    let has_ea = (text.contains("<ea>") || corrected.is_some())
+        && corrected.is_none_or(|(mask, _, _)| mask & 0x38 != 0x38);
     let base = match corrected {
-        Some(n) => n,
+        Some((_, _, n)) => n.to_string(),
         None => normalize(&text),
     };
     let name = if has_ea {

@@ -98,7 +98,7 @@ fn sensitive_privileged_instructions_are_found_on_both() {
         let (_, audit) = run(cpu);
         for name in [
             "MOVE to SR <Dn>",
-            "ANDI to SR <imm>",
+            "ANDI to SR",
             "RTE",
             "STOP #xxxx",
             "RESET",

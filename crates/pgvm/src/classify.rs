@@ -40,7 +40,7 @@ pub struct ClassifyArgs {
 /// Arguments of `pgvm replay`.
 #[derive(clap::Args)]
 pub struct ReplayArgs {
-    /// A witness file written by `pgvm classify --witness-out`.
+    /// A witness file written by `pgvm classify --witness-out` or `pgvm audit --witness-out`.
     pub file: PathBuf,
     /// Replay on this ISA (name or .isa path) instead of the one each witness names.
     #[arg(long, value_name = "NAME|PATH")]
@@ -336,6 +336,9 @@ pub fn matrix(reports: &[Report]) -> String {
 // ---- replay ----------------------------------------------------------------------------------
 
 pub fn replay(args: &ReplayArgs, json: bool) -> Result<ExitCode> {
+    if let Some(code) = crate::audit::replay_if_oracle(&args.file, json)? {
+        return Ok(code);
+    }
     let report = pgvm_lab::replay::replay_file(&args.file, args.isa.as_deref())?;
     if json {
         crate::cli::print_json(&report)?;

@@ -71,7 +71,32 @@ enum Command {
     /// and whether the profile's hardware assist is sound (it only adds traps).
     Classify(crate::classify::ClassifyArgs),
     /// Re-execute the witnesses in a file and show each pair of runs side by side.
+    ///
+    /// Reads both kinds of witness file: the classifier's (`pgvm classify --witness-out`),
+    /// re-run on pgvm's machine, and the audit's (`pgvm audit --witness-out`), re-run on the
+    /// emulator they were found on. Exit code: 0 if every witness replays as claimed, 1 if one
+    /// does not, 2 on bad input.
     Replay(crate::classify::ReplayArgs),
+    /// Audit a real instruction set: derive the MC68000's or MC68010's Theorem 1 and 3
+    /// verdicts by running a real 68000 emulator (the `m68k` crate), not a model of ours.
+    ///
+    /// Every one of the 65,536 opcode words is grouped by the instruction the emulator decodes
+    /// it as; each group is run on --samples states (operands and extension words randomized),
+    /// each state in supervisor and in user mode, and classified by DESIGN.md §2's definitions
+    /// (mode = the S bit of SR; a trap = any exception; no location sensitivity: the 68000 has
+    /// no relocation register). Sensitive or "not privileged" verdicts carry witnesses that
+    /// `pgvm replay` re-runs; absences are search evidence (N states, seed), never a proof.
+    /// Shown: the privileged and sensitive groups, and the theorems with their violations.
+    ///
+    /// Examples:
+    ///   pgvm audit --cpu m68000                    (Theorem 1 fails: MOVE from SR)
+    ///   pgvm audit --cpu m68010                    (Theorem 1 holds)
+    ///   pgvm audit --cpu m68000 --compare m68000   (beside our isa/m68000.isa model)
+    ///   pgvm audit --cpu m68000 --witness-out w.json && pgvm replay w.json
+    ///
+    /// See docs/audit.md. Exit code: 0 on success, 2 on bad input.
+    #[command(verbatim_doc_comment)]
+    Audit(crate::audit::AuditArgs),
     /// Run a guest bare and under the monitor, and compare: equivalence and efficiency.
     ///
     /// The bare run has q = --mem words; the monitored run gives the guest a VM of the same
@@ -231,6 +256,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Counterexample(args) => crate::counterexample::counterexample(&args, json),
         Command::Classify(args) => crate::classify::classify(&args, json),
         Command::Replay(args) => crate::classify::replay(&args, json),
+        Command::Audit(args) => crate::audit::audit(&args, json),
         Command::Equiv(args) => crate::vmm::equiv(&args, json),
         Command::Vm(args) => crate::vmm::vm(&args, json),
         Command::Matrix(args) => crate::matrix::matrix(&args, json),

@@ -21,6 +21,7 @@ macro_rules! out {
     };
 }
 
+mod audit;
 mod classify;
 mod cli;
 mod counterexample;

@@ -33,6 +33,8 @@ struct Tour {
     counterexamples: Option<Counterexamples>,
     /// Every profile under every technique, on tsos and the workloads.
     matrix: Option<Matrix>,
+    /// The real 68000 and 68010 (the m68k emulator) audited, one line each.
+    audit: Vec<crate::audit::TourLine>,
 }
 
 #[derive(Serialize)]
@@ -144,6 +146,7 @@ pub fn tour(json: bool) -> Result<ExitCode> {
     let reports = classification(&mut tour, json)?;
     monitor(&dir, &mut tour, json)?;
     counterexamples(&mut tour, json)?;
+    tour.audit = crate::audit::tour_section(json)?;
     let disagreements = technique_matrix(reports, &mut tour, json)?;
     if json {
         crate::cli::print_json(&tour)?;
