@@ -173,6 +173,10 @@ fn the_tour_as_json() {
     assert_eq!(v["monitor"][0]["equivalent"], true);
     assert_eq!(v["monitor"][1]["equivalent"], false);
     assert_eq!(v["counterexamples"]["isa"], "m68000");
+    assert_eq!(v["audit"][0]["cpu"], "m68000");
+    assert_eq!(v["audit"][0]["theorem1"], false);
+    assert_eq!(v["audit"][1]["cpu"], "m68010");
+    assert_eq!(v["audit"][1]["theorem1"], true);
     let cells = v["matrix"]["cells"].as_array().expect("the matrix's cells");
     assert!(cells.len() >= 14, "tsos on 7 profiles under 2 techniques");
     assert!(
