@@ -14,8 +14,9 @@ use crate::groups::{self, Group};
 /// The default number of states per group.
 pub const DEFAULT_SAMPLES: u64 = 2_000;
 
-/// The most states per group accepted (bounds the run: 65,536 words in about 600 groups).
-pub const MAX_SAMPLES: u64 = 10_000_000;
+/// The most states per group accepted: about 730 groups, each state run twice, so the
+/// largest audit is about 1.5 billion runs (an hour or so per CPU on two cores).
+pub const MAX_SAMPLES: u64 = 1_000_000;
 
 /// How to audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -20,7 +20,7 @@ pub struct AuditArgs {
     /// The CPU: m68000 or m68010.
     #[arg(long, value_parser = ["m68000", "m68010"])]
     pub cpu: String,
-    /// States per group of opcode words (1 to 10^7).
+    /// States per group of opcode words (1 to 10^6).
     #[arg(long, default_value_t = audit::DEFAULT_SAMPLES)]
     pub samples: u64,
     /// Seed of the sampled states (the same seed gives the same states and witnesses).

@@ -77,15 +77,16 @@ enum Command {
     /// emulator they were found on. Exit code: 0 if every witness replays as claimed, 1 if one
     /// does not, 2 on bad input.
     Replay(crate::classify::ReplayArgs),
-    /// Audit a real instruction set: derive the MC68000's or MC68010's Theorem 1 and 3
-    /// verdicts by running a real 68000 emulator (the `m68k` crate), not a model of ours.
+    /// Audit a real instruction set: Theorems 1 and 3 for the MC68000/68010, from an emulator.
     ///
-    /// Every one of the 65,536 opcode words is grouped by the instruction the emulator decodes
-    /// it as; each group is run on --samples states (operands and extension words randomized),
-    /// each state in supervisor and in user mode, and classified by DESIGN.md §2's definitions
-    /// (mode = the S bit of SR; a trap = any exception; no location sensitivity: the 68000 has
-    /// no relocation register). Sensitive or "not privileged" verdicts carry witnesses that
-    /// `pgvm replay` re-runs; absences are search evidence (N states, seed), never a proof.
+    /// The verdicts are derived by running a real 68000 emulator (the `m68k` crate), not a
+    /// model of ours. Every one of the 65,536 opcode words is grouped by the instruction the
+    /// emulator decodes it as; each group is run on --samples states (operands and extension
+    /// words randomized), each state in supervisor and in user mode, and classified by
+    /// DESIGN.md §2's definitions (mode = the S bit of SR; a trap = any exception; no location
+    /// sensitivity: the 68000 has no relocation register). Sensitive or "not privileged"
+    /// verdicts carry witnesses that `pgvm replay` re-runs; absences are search evidence
+    /// (N states, seed), never a proof.
     /// Shown: the privileged and sensitive groups, and the theorems with their violations.
     ///
     /// Examples:

@@ -108,6 +108,8 @@ fn compare_sets_the_emulator_beside_the_profile() {
 #[test]
 fn bad_arguments_are_refused() {
     fails(&["audit", "--cpu", "m68000", "--samples", "0"]);
+    let e = fails(&["audit", "--cpu", "m68000", "--samples", "1000001"]);
+    assert!(e.contains("Samples must be between 1 and 1000000"), "{e}");
     let o = pgvm(&["audit", "--cpu", "z80"]);
     assert_eq!(o.status.code(), Some(2));
 }
