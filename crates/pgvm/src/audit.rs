@@ -385,8 +385,9 @@ fn holds(b: bool) -> &'static str {
 // ---- replay ----------------------------------------------------------------------------------
 
 /// If `path` is an oracle witness file (`pgvm audit --witness-out`), replays it and returns
-/// the exit code; `None` for any other file (the classifier's replay handles it).
-pub fn replay_if_oracle(path: &Path, json: bool) -> Result<Option<ExitCode>> {
+/// the exit code; `None` for any other file (the classifier's replay handles it). `isa` is
+/// `pgvm replay --isa`, which does not apply: each witness names its emulator.
+pub fn replay_if_oracle(path: &Path, isa: Option<&str>, json: bool) -> Result<Option<ExitCode>> {
     let Ok(text) = pgvm_isa::read_text(path, pgvm_isa::MAX_DATA_BYTES) else {
         return Ok(None);
     };
@@ -395,6 +396,12 @@ pub fn replay_if_oracle(path: &Path, json: bool) -> Result<Option<ExitCode>> {
     };
     if value.get("pgvm_oracle_witnesses").is_none() {
         return Ok(None);
+    }
+    if let Some(isa) = isa {
+        bail!(
+            "--isa {isa} does not apply to {}: an audit's witnesses are replayed on the emulator each names\n  hint: leave out --isa",
+            path.display()
+        );
     }
     let file: OracleWitnessFile = serde_json::from_value(value)
         .with_context(|| format!("{}: not an oracle witness file", path.display()))?;

@@ -42,7 +42,8 @@ pub struct ClassifyArgs {
 pub struct ReplayArgs {
     /// A witness file written by `pgvm classify --witness-out` or `pgvm audit --witness-out`.
     pub file: PathBuf,
-    /// Replay on this ISA (name or .isa path) instead of the one each witness names.
+    /// Replay on this ISA (name or .isa path) instead of the one each witness names (not for
+    /// an audit's witnesses, which are replayed on the emulator they name).
     #[arg(long, value_name = "NAME|PATH")]
     pub isa: Option<String>,
 }
@@ -336,7 +337,7 @@ pub fn matrix(reports: &[Report]) -> String {
 // ---- replay ----------------------------------------------------------------------------------
 
 pub fn replay(args: &ReplayArgs, json: bool) -> Result<ExitCode> {
-    if let Some(code) = crate::audit::replay_if_oracle(&args.file, json)? {
+    if let Some(code) = crate::audit::replay_if_oracle(&args.file, args.isa.as_deref(), json)? {
         return Ok(code);
     }
     let report = pgvm_lab::replay::replay_file(&args.file, args.isa.as_deref())?;

@@ -39,6 +39,8 @@ fn m68000_fails_theorem_1_on_move_from_sr_and_the_witnesses_replay() {
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     assert!(stdout(&r).contains("witness(es) replayed as claimed"));
     assert!(stdout(&r).contains("A7=USP=SSP"));
+    let e = fails(&["replay", &out_s, "--isa", "m68000"]);
+    assert!(e.contains("does not apply"), "{e}");
 
     // An edited claim does not replay: exit code 1.
     let file = std::fs::read_to_string(&out).expect("written");
