@@ -132,7 +132,9 @@ fn address(rng: &mut Rng) -> u32 {
 
 /// One starting state for a word of `group`.
 pub fn draw(cpu: Cpu, group: &Group, rng: &mut Rng) -> M68kState {
-    let op = group.opcodes[rng.below(group.opcodes.len() as u64) as usize];
+    let k = rng.below(group.opcodes.len() as u64) as usize;
+    // NOP for an empty group, which `groups` never makes.
+    let op = group.opcodes.get(k).copied().unwrap_or(0x4E71);
     let mut code = vec![op];
     for _ in 0..5 {
         code.push(word(rng));
@@ -204,12 +206,14 @@ pub fn audit_groups(
     let oracle = M68kOracle { cpu: config.cpu };
     let results: Vec<GroupResult> = groups
         .par_iter()
+        .filter(|g| !g.opcodes.is_empty())
         .map(|g| {
             let legal = !g.name.starts_with('(');
+            let first = g.opcodes.first().copied().unwrap_or(0);
             let r = oracle::search(
                 &oracle,
                 &g.name,
-                u64::from(g.opcodes[0]),
+                u64::from(first),
                 config.seed,
                 config.samples,
                 |rng| draw(config.cpu, g, rng),
@@ -219,7 +223,7 @@ pub fn audit_groups(
                 name: g.name.clone(),
                 dasm: g.dasm.clone(),
                 words: g.opcodes.len(),
-                first: g.opcodes[0],
+                first,
                 legal,
                 report: r.report,
                 witnesses: r.witnesses,

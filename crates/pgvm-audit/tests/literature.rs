@@ -2,6 +2,7 @@
 //! names appear here only: the audit derives its classes from runs, never from names.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pgvm_audit::audit::{self, Audit, AuditConfig};
 use pgvm_audit::groups::{self, Group};
@@ -161,6 +162,80 @@ impl Oracle for Liar {
         y: (&Self::State, &Self::After),
     ) -> Option<String> {
         self.0.differ(x, y)
+    }
+}
+
+/// An oracle that lies exactly once: its `n`-th run (counting from 0) reports a completed run
+/// as a privilege violation, or a trap as the run it would have been had nothing trapped
+/// (here: as a completed run that changed nothing, taken from a fresh honest run of the same
+/// state in supervisor mode).
+struct FlipOne {
+    honest: M68kOracle,
+    n: usize,
+    runs: AtomicUsize,
+}
+
+impl Oracle for FlipOne {
+    type State = <M68kOracle as Oracle>::State;
+    type After = <M68kOracle as Oracle>::After;
+    fn machine(&self) -> String {
+        self.honest.machine()
+    }
+    fn atoms(&self) -> &[Atom] {
+        self.honest.atoms()
+    }
+    fn mode(&self, s: &Self::State) -> Mode {
+        self.honest.mode(s)
+    }
+    fn with_mode(&self, s: &Self::State, mode: Mode) -> Self::State {
+        self.honest.with_mode(s, mode)
+    }
+    fn run(&self, s: &Self::State) -> Outcome<Self::After> {
+        let k = self.runs.fetch_add(1, Ordering::SeqCst);
+        let o = self.honest.run(s);
+        if k != self.n {
+            return o;
+        }
+        match o {
+            Outcome::Completed(_) => Outcome::Trapped {
+                kind: "privilege violation".into(),
+                memory: false,
+                privilege: true,
+            },
+            Outcome::Trapped { .. } => self.honest.run(&self.honest.with_mode(s, Mode::Supervisor)),
+        }
+    }
+    fn control(&self, b: &Self::State, a: &Self::After) -> Option<String> {
+        self.honest.control(b, a)
+    }
+    fn differ(
+        &self,
+        x: (&Self::State, &Self::After),
+        y: (&Self::State, &Self::After),
+    ) -> Option<String> {
+        self.honest.differ(x, y)
+    }
+}
+
+#[test]
+fn one_flipped_result_makes_replay_fail() {
+    // Every run the observation rests on: both runs of the mode-sensitivity pair, the user run
+    // of the counterexample to privilege. (Its supervisor run may trap or not: "in user mode it
+    // did not trap" holds either way, so a lie there changes nothing the witness claims.)
+    for (atom, flipped) in [
+        (Atom::ModeSensitive, vec![0, 1]),
+        (Atom::NotPrivileged, vec![1]),
+    ] {
+        let w = move_from_sr_witness(atom);
+        for n in flipped {
+            let liar = FlipOne {
+                honest: M68kOracle { cpu: Cpu::M68000 },
+                n,
+                runs: AtomicUsize::new(0),
+            };
+            let r = oracle::replay(&liar, &w).expect("well-formed");
+            assert!(!r.confirmed, "{atom:?}: run {n} flipped went unnoticed");
+        }
     }
 }
 
