@@ -92,10 +92,23 @@ m_go:   shr   m_l, m_vpsw, m_21          ; the virtual R = <l, b>
         jz    m_u, m_bok
         mov   m_rb, m_t
 m_bok:  add   m_rl, m_l, m_k             ; l' = VMM_K + l
-        jmp   m_mkpsw
+        jmp   m_peek
 m_nowin:                                 ; l >= w: no window at all, every address traps
         li    m_rb, 0
         mov   m_rl, m_k
+m_peek: shr   m_t, m_vpsw, m_63          ; in virtual supervisor mode, a privileged instruction
+        jnz   m_t, m_mkpsw               ;   next would trap at once: emulate it now, saving
+        shr   m_p, m_vpsw, m_42          ;   the round trip (and, nested, the monitors' below)
+        and   m_p, m_p, m_mask21
+        sltu  m_t, m_p, m_rb
+        jz    m_t, m_mkpsw
+        ldx   m_word, m_rl, m_p
+        shr   m_op, m_word, m_56
+        jal   m_cret, m_lookup           ; its interpreter, if it is privileged
+        seq   m_u, m_t, m_reflect_at
+        jnz   m_u, m_mkpsw
+        jal   m_cret, m_count            ; it counts on the guest's timer as if it had trapped
+        jmp   m_decode
 m_mkpsw:
         and   m_rpsw, m_vpsw, m_pmask    ; real PSW = <user, P, <l', b'>>
         shl   m_t, m_rl, m_21
@@ -129,18 +142,27 @@ m_trap: shr   m_t, 0, m_63               ; E[0]: the trapped PSW. From superviso
         shr   m_t, m_vpsw, m_63          ; virtual user mode: the trap is the guest's own
         jnz   m_t, m_reflect
         shr   m_op, m_word, m_56         ; virtual supervisor mode: decode, and dispatch on
-        shr   m_a, m_word, m_38          ;   the opcode by table look-up
+m_decode:                                ;   the opcode by table look-up
+        shr   m_a, m_word, m_38
         and   m_a, m_a, m_mask18
         shr   m_b, m_word, m_20
         and   m_b, m_b, m_mask18
+        jal   m_cret, m_lookup
+        jr    m_t
+
+; m_lookup: m_t <- the interpreter of opcode m_op, m_reflect when it has none (returns via
+; m_cret).
+m_lookup:
         sltu  m_t, m_op, m_64
         jz    m_t, m_hiop
         ldx   m_t, m_optab_ptr, m_op
-        jr    m_t
+        jr    m_cret
 m_hiop: sltu  m_t, m_op, m_128           ; the profile's own opcodes, 0x40..0x7f
-        jz    m_t, m_reflect
+        jz    m_t, m_noop
         ldx   m_t, m_optab_hi_ptr, m_op
-        jr    m_t
+        jr    m_cret
+m_noop: mov   m_t, m_reflect_at
+        jr    m_cret
 
 ; Reflect: the guest's own trap, through its own E[0]/E[1] (the dispatcher's second and third
 ; cases in the paper: a privileged instruction in virtual user mode, and every other trap).
@@ -152,6 +174,7 @@ m_reflect:
 
 ; The single-step interrupt (E[2]/E[3]): the guest executed exactly one instruction directly.
 m_tick: addi  m_nstep, 1
+        li    m_rarm, 0                  ; the real timer fell due and was taken: it is quiet
         and   m_t, 2, m_pmask            ; E[2]: the guest's real PSW after it; M and R are as
         and   m_vpsw, m_vpsw, m_npmask   ;   the monitor set them (no trap came), P moved on
         or    m_vpsw, m_vpsw, m_t
@@ -255,6 +278,7 @@ m_optab:
         .word m_i_out,   m_i_in,    m_i_stmr,  m_reflect, m_reflect, m_reflect, m_reflect, m_i_halt
 
 m_optab_ptr: .word m_optab
+m_reflect_at: .word m_reflect
 m_optab_hi_ptr: .word m_optab_hi - 64
 m_byop_ptr:  .word m_byop
 m_k:      .word VMM_K

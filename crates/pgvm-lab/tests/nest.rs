@@ -31,6 +31,7 @@ fn smoke() {
         ("tsos/s370.s", 1, L0::SelfHosted),
         ("tsos/s370.s", 2, L0::SelfHosted),
         ("tsos/s370.s", 2, L0::Native),
+        ("tsos/s370.s", 3, L0::SelfHosted),
     ] {
         let t = std::time::Instant::now();
         let r = nest_run(rel, depth, l0);
