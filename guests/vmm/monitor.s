@@ -173,12 +173,23 @@ m_reflect:
         jmp   m_resume
 
 ; The single-step interrupt (E[2]/E[3]): the guest executed exactly one instruction directly.
+; Most often the guest's timer is still running: the next step goes on from E[2] at once,
+; which is the guest's real PSW after the instruction (M and R as the monitor set them, since
+; no trap came; P moved on). The virtual PSW's P is brought up to date only when the monitor
+; needs it: at the next trap (from E[0]) or when the timer falls due.
 m_tick: addi  m_nstep, 1
+        jz    m_vrem, m_tick_due         ; (not timed: only after a guest disarmed its timer)
+        addi  m_vrem, -1
+        jz    m_vrem, m_tick_fell
+        stmr  m_c2                       ; one more step
+        lpsw  2
+m_tick_fell:
+        li    m_vpend, 1                 ; the guest's timer falls due
+m_tick_due:
         li    m_rarm, 0                  ; the real timer fell due and was taken: it is quiet
-        and   m_t, 2, m_pmask            ; E[2]: the guest's real PSW after it; M and R are as
-        and   m_vpsw, m_vpsw, m_npmask   ;   the monitor set them (no trap came), P moved on
+        and   m_t, 2, m_pmask
+        and   m_vpsw, m_vpsw, m_npmask
         or    m_vpsw, m_vpsw, m_t
-        jal   m_cret, m_count
         jmp   m_resume
 
 ; m_count: one more guest instruction on the guest's interval timer (returns via m_cret).
