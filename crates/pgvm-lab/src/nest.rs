@@ -281,7 +281,8 @@ pub struct NestOptions {
     pub l0: L0,
     /// The real machine's words.
     pub q: u64,
-    /// Real instructions at most (and bare instructions at most).
+    /// Instructions the bare run may take to halt. The nested run may take
+    /// [`nested_budget`] of the bare run's count.
     pub max_steps: u64,
 }
 
@@ -485,15 +486,12 @@ pub fn run(
         }
     };
 
-    let layout = Layout {
-        depth: n,
-        host,
-        asm_levels,
-    };
+    let budget = nested_budget(bare.steps(), n);
+    let layout = Layout { depth: n, host };
     let t = Instant::now();
     let nested = match opts.l0 {
-        L0::SelfHosted => run_self(isa, &image, first_entry, &layout, opts.max_steps)?,
-        L0::Native => run_native(isa, &image, first_entry, &layout, opts.max_steps)?,
+        L0::SelfHosted => run_self(isa, &image, first_entry, &layout, budget)?,
+        L0::Native => run_native(isa, &image, first_entry, &layout, budget)?,
     };
     let nested_ns = t.elapsed();
 
@@ -636,6 +634,14 @@ pub fn run(
     })
 }
 
+/// The real instructions a nested run may take for a guest whose bare run took `bare`: a
+/// thousand times as many, four times more per level (single-stepping a timed guest costs
+/// a few dozen instructions a level), so that only a monitor that loops gives up.
+pub fn nested_budget(bare: u64, depth: u32) -> u64 {
+    let per_level = 4u64.saturating_pow(depth);
+    bare.max(1000).saturating_mul(1000).saturating_mul(per_level)
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -659,8 +665,6 @@ struct Layout {
     depth: u32,
     /// Words the host-side monitor keeps below the first assembly monitor (0 when none).
     host: u64,
-    /// Assembly monitors.
-    asm_levels: u64,
 }
 
 impl Layout {
