@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use pgvm_asm::{Image, Listing, MemorySources};
 use pgvm_classify::{Class, Config};
 use pgvm_isa::{Isa, Mode};
-use pgvm_machine::{
-    Devices, Exit, Machine, Processor, Psw, Reloc, StateView, TrapPolicy, cycle,
-};
+use pgvm_machine::{Devices, Exit, Machine, Processor, Psw, Reloc, StateView, TrapPolicy, cycle};
 use pgvm_vmm::{CP_WORDS, Host, Monitor, TechniqueKind, VmExit};
 use serde::Serialize;
 
@@ -47,7 +45,10 @@ mod header {
 /// The monitor's sources, as `guests/vmm/` holds them: (path relative to it, text).
 pub const MONITOR_FILES: &[(&str, &str)] = &[
     ("monitor.s", include_str!("../../../guests/vmm/monitor.s")),
-    ("arch/s370.s", include_str!("../../../guests/vmm/arch/s370.s")),
+    (
+        "arch/s370.s",
+        include_str!("../../../guests/vmm/arch/s370.s"),
+    ),
     ("s370.s", include_str!("../../../guests/vmm/s370.s")),
 ];
 
@@ -88,6 +89,9 @@ pub enum NestError {
         /// The profiles that have one.
         have: String,
     },
+    /// The monitor's own profile does not load.
+    #[error("The monitor's profile does not load: {0}")]
+    Profile(String),
     /// The monitor's source does not assemble.
     #[error("The monitor does not assemble: {0}")]
     Asm(#[from] pgvm_asm::AsmError),
@@ -158,24 +162,37 @@ impl MonitorBuild {
     }
 }
 
-/// The build file for `isa`: its own, or the nearest ancestor's.
-fn build_file(isa: &Isa) -> Option<&'static str> {
+/// The profile and build file for `isa`: its own, or the nearest ancestor's.
+fn build_file(isa: &Isa) -> Option<(&'static str, &'static str)> {
     std::iter::once(&isa.name)
         .chain(isa.ancestors.iter())
-        .find_map(|n| BUILDS.iter().find(|(p, _)| p == n).map(|(_, f)| *f))
+        .find_map(|n| BUILDS.iter().find(|(p, _)| p == n).copied())
 }
 
 /// Assembles the monitor for `isa` from `files` (normally [`MONITOR_FILES`]; a test passes a
 /// changed copy).
 pub fn assemble_monitor(isa: &Isa, files: &[(&str, &str)]) -> Result<MonitorBuild, NestError> {
-    let Some(file) = build_file(isa) else {
+    let Some((profile, file)) = build_file(isa) else {
         return Err(NestError::NoMonitor {
             isa: isa.name.clone(),
-            have: BUILDS.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", "),
+            have: BUILDS
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     };
+    // A profile that extends the monitor's runs it as its ancestor assembles it: extending
+    // keeps every inherited instruction's encoding.
+    let own;
+    let asm_isa = if isa.name == profile {
+        isa
+    } else {
+        own = pgvm_isa::load(profile).map_err(|e| NestError::Profile(e.to_string()))?;
+        &own
+    };
     let sources = MemorySources::new(files.iter().copied());
-    let (image, listing) = pgvm_asm::assemble_from_listed(Path::new(file), &sources, isa)?;
+    let (image, listing) = pgvm_asm::assemble_from_listed(Path::new(file), &sources, asm_isa)?;
     let needed = words_needed(&image);
     if needed > VMM_K {
         return Err(NestError::MonitorTooLarge(needed));
@@ -241,7 +258,10 @@ pub fn check_code(isa: &Isa, build: &MonitorBuild) -> CodeCheck {
     }
     CodeCheck {
         instructions,
-        mnemonics: used.keys().map(|&id| isa.insns[id].mnemonic.clone()).collect(),
+        mnemonics: used
+            .keys()
+            .map(|&id| isa.insns[id].mnemonic.clone())
+            .collect(),
         timing_dependent,
     }
 }
@@ -564,9 +584,10 @@ pub fn run(
         for op in 0..128u64 {
             let count = h(header::BYOP + op);
             if count > 0 {
-                let name = isa
-                    .decode(op << 56)
-                    .map_or_else(|| format!("op {op:#x}"), |id| isa.insns[id].mnemonic.clone());
+                let name = isa.decode(op << 56).map_or_else(
+                    || format!("op {op:#x}"),
+                    |id| isa.insns[id].mnemonic.clone(),
+                );
                 by.insert(name, count);
             }
         }
@@ -639,7 +660,9 @@ pub fn run(
 /// a few dozen instructions a level), so that only a monitor that loops gives up.
 pub fn nested_budget(bare: u64, depth: u32) -> u64 {
     let per_level = 4u64.saturating_pow(depth);
-    bare.max(1000).saturating_mul(1000).saturating_mul(per_level)
+    bare.max(1000)
+        .saturating_mul(1000)
+        .saturating_mul(per_level)
 }
 
 fn nanos(d: Duration) -> u64 {

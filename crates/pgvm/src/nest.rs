@@ -130,7 +130,15 @@ pub fn text(name: &str, r: &NestReport) -> String {
 pub fn table(r: &NestReport) -> String {
     let mut out = format!(
         "  {:<5} {:<12} {:>8} {:>14} {:>10} {:>10} {:>10} {:>12} {:>10}\n",
-        "level", "role", "base", "instructions", "traps", "emulated", "reflected", "single steps", "timer ints"
+        "level",
+        "role",
+        "base",
+        "instructions",
+        "traps",
+        "emulated",
+        "reflected",
+        "single steps",
+        "timer ints"
     );
     for l in &r.levels {
         let dash = |v: u64, shown: bool| if shown { v.to_string() } else { "-".into() };
