@@ -50,10 +50,17 @@ pub const MONITOR_FILES: &[(&str, &str)] = &[
         include_str!("../../../guests/vmm/arch/s370.s"),
     ),
     ("s370.s", include_str!("../../../guests/vmm/s370.s")),
+    ("arch/ppc.s", include_str!("../../../guests/vmm/arch/ppc.s")),
+    ("ppc.s", include_str!("../../../guests/vmm/ppc.s")),
+    (
+        "arch/m68k.s",
+        include_str!("../../../guests/vmm/arch/m68k.s"),
+    ),
+    ("m68010.s", include_str!("../../../guests/vmm/m68010.s")),
 ];
 
 /// The profiles the monitor is written for: the build file of each.
-const BUILDS: &[(&str, &str)] = &[("s370", "s370.s")];
+const BUILDS: &[(&str, &str)] = &[("s370", "s370.s"), ("ppc", "ppc.s"), ("m68010", "m68010.s")];
 
 /// What runs at level 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

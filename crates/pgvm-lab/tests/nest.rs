@@ -299,3 +299,44 @@ fn each_level_doubles_the_traps_below_it() {
         );
     }
 }
+
+#[test]
+fn the_timer_guest_is_equivalent_on_ppc_and_m68010_at_depths_1_to_4() {
+    for profile in ["ppc", "m68010"] {
+        let (isa, image) = source(TIMER_GUEST, profile);
+        let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("assembles");
+        assert_eq!(build.file, format!("{profile}.s"));
+        for l0 in [L0::SelfHosted, L0::Native] {
+            for depth in 1..=4 {
+                let r = nested(&isa, &image, &build, &opts(depth, l0));
+                assert_equivalent(profile, &r);
+            }
+        }
+    }
+}
+
+#[test]
+fn tsos_is_equivalent_at_depth_1_on_ppc_and_m68010() {
+    every_depth("tsos/ppc.s", 1..=1);
+    every_depth("tsos/m68010.s", 1..=1);
+}
+
+#[test]
+#[ignore = "long: tsos single-stepped at every level (minutes in a debug build)"]
+fn tsos_is_equivalent_at_depths_2_to_4_on_ppc_and_m68010() {
+    every_depth("tsos/ppc.s", 2..=4);
+    every_depth("tsos/m68010.s", 2..=4);
+}
+
+#[test]
+fn profiles_without_a_monitor_are_refused() {
+    for profile in ["m68000", "pdp10", "ia32"] {
+        let isa = pgvm_isa::load(profile).expect("loads");
+        let e = nest::assemble_monitor(&isa, MONITOR_FILES).expect_err("no monitor");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("No assembly monitor for `{profile}`")),
+            "{e}"
+        );
+    }
+}
