@@ -173,6 +173,13 @@ fn the_tour_as_json() {
     assert_eq!(v["monitor"][0]["equivalent"], true);
     assert_eq!(v["monitor"][1]["equivalent"], false);
     assert_eq!(v["counterexamples"]["isa"], "m68000");
+    let nesting = v["nesting"].as_array().expect("the nesting section");
+    assert_eq!(nesting.len(), 3, "depths 1 to 3");
+    assert!(
+        nesting.iter().all(|r| r["equivalent"] == true),
+        "{}",
+        v["nesting"]
+    );
     let cells = v["matrix"]["cells"].as_array().expect("the matrix's cells");
     assert!(cells.len() >= 14, "tsos on 7 profiles under 2 techniques");
     assert!(
