@@ -416,6 +416,138 @@ fn deepest(q: u64, l0: L0, guest: u64) -> u64 {
     levels + u64::from(l0 == L0::Native)
 }
 
+/// The nested image: every assembly monitor at its level, each header holding the entry PSW
+/// of the level inside it, and the guest innermost.
+#[derive(Debug, Clone)]
+pub struct NestedImage {
+    /// Monitor levels.
+    pub depth: u32,
+    /// Words the host-side monitor keeps below the first assembly monitor (0 when none).
+    pub host: u64,
+    /// Assembly monitors.
+    pub asm_levels: u64,
+    /// Where the guest's `E[0]` is, in real words.
+    pub gbase: u64,
+    /// The guest's memory.
+    pub w: u64,
+    /// The guest, as the bare machine and the innermost monitor start it.
+    pub guest: crate::guest::Guest,
+    /// The words of the first machine the assembly monitors see (the real machine's, or
+    /// the host-side monitor's VM).
+    pub image: Vec<u64>,
+    /// Where that machine starts.
+    pub first_entry: Psw,
+}
+
+impl NestedImage {
+    /// Checks the depth and the memory, and builds the image.
+    pub fn new(
+        guest: &Image,
+        build: &MonitorBuild,
+        opts: &NestOptions,
+    ) -> Result<NestedImage, NestError> {
+        let n = opts.depth;
+        if n == 0 {
+            return Err(NestError::Depth(n));
+        }
+        if opts.q == 0 || opts.q > pgvm_machine::MAX_WORDS {
+            return Err(NestError::Memory(opts.q));
+        }
+        let gneed = words_needed(guest);
+        let needed = words_for(n, opts.l0, gneed);
+        if needed > opts.q {
+            let asm = match opts.l0 {
+                L0::SelfHosted => n,
+                L0::Native => n - 1,
+            };
+            let mut monitors = format!(
+                "{asm} assembly monitor{} of {VMM_K} words",
+                if asm == 1 { "" } else { "s" }
+            );
+            if opts.l0 == L0::Native {
+                monitors = format!("the host monitor's {CP_WORDS} words, {monitors}");
+            }
+            return Err(NestError::TooSmall {
+                depth: n,
+                needed,
+                monitors,
+                guest: gneed,
+                q: opts.q,
+            });
+        }
+        let host = if opts.l0 == L0::Native { CP_WORDS } else { 0 };
+        let asm_levels = u64::from(n) - u64::from(opts.l0 == L0::Native);
+        let gbase = host + asm_levels * VMM_K;
+        let w = opts.q - gbase;
+        let g = guest_of(guest, w)?;
+        let boot = build.label("m_boot")?;
+        let first_words = opts.q - host;
+        let mut image = vec![0u64; first_words as usize];
+        for i in 0..asm_levels {
+            let base = i * VMM_K;
+            for s in &build.image.segments {
+                for (k, &word) in s.words.iter().enumerate() {
+                    image[(base + s.org) as usize + k] = word;
+                }
+            }
+            let entry = if i + 1 < asm_levels {
+                Psw {
+                    mode: Mode::Supervisor,
+                    p: boot,
+                    r: Reloc {
+                        l: 0,
+                        b: first_words - (i + 1) * VMM_K,
+                    },
+                }
+            } else {
+                g.entry
+            };
+            image[(base + header::GENTRY) as usize] = entry.pack();
+        }
+        for (org, words) in &g.segments {
+            let at = (asm_levels * VMM_K + org) as usize;
+            image[at..at + words.len()].copy_from_slice(words);
+        }
+        let first_entry = if asm_levels == 0 {
+            g.entry
+        } else {
+            Psw {
+                mode: Mode::Supervisor,
+                p: boot,
+                r: Reloc {
+                    l: 0,
+                    b: first_words,
+                },
+            }
+        };
+        Ok(NestedImage {
+            depth: n,
+            host,
+            asm_levels,
+            gbase,
+            w,
+            guest: g,
+            image,
+            first_entry,
+        })
+    }
+
+    /// Runs the image with the assembly monitor at level 0, for at most `budget` real
+    /// instructions, and returns the real instructions executed and whether it halted: the
+    /// nested run alone, without the bare run or any comparison (for benchmarks).
+    pub fn run_self(&self, isa: &Arc<Isa>, budget: u64) -> Result<(u64, bool), NestError> {
+        let layout = Layout {
+            depth: self.depth,
+            host: self.host,
+        };
+        let n = run_self(isa, &self.image, self.first_entry, &layout, budget)?;
+        Ok((
+            n.per_level.iter().sum(),
+            matches!(n.exit, NestedExit::Halted),
+        ))
+    }
+}
+
 /// Builds the nested image, runs it and the bare guest, and compares them.
 pub fn run(
     isa: &Arc<Isa>,
@@ -423,41 +555,18 @@ pub fn run(
     build: &MonitorBuild,
     opts: &NestOptions,
 ) -> Result<NestReport, NestError> {
-    let n = opts.depth;
-    if n == 0 {
-        return Err(NestError::Depth(n));
-    }
-    if opts.q == 0 || opts.q > pgvm_machine::MAX_WORDS {
-        return Err(NestError::Memory(opts.q));
-    }
     let gneed = words_needed(guest);
-    let needed = words_for(n, opts.l0, gneed);
-    if needed > opts.q {
-        let asm = match opts.l0 {
-            L0::SelfHosted => n,
-            L0::Native => n - 1,
-        };
-        let mut monitors = format!(
-            "{asm} assembly monitor{} of {VMM_K} words",
-            if asm == 1 { "" } else { "s" }
-        );
-        if opts.l0 == L0::Native {
-            monitors = format!("the host monitor's {CP_WORDS} words, {monitors}");
-        }
-        return Err(NestError::TooSmall {
-            depth: n,
-            needed,
-            monitors,
-            guest: gneed,
-            q: opts.q,
-        });
-    }
-    let host = if opts.l0 == L0::Native { CP_WORDS } else { 0 };
-    let asm_levels = u64::from(n) - u64::from(opts.l0 == L0::Native);
-    let gbase = host + asm_levels * VMM_K;
-    let w = opts.q - gbase;
-    let g = guest_of(guest, w)?;
-    let boot = build.label("m_boot")?;
+    let nested_image = NestedImage::new(guest, build, opts)?;
+    let NestedImage {
+        depth: n,
+        host,
+        asm_levels,
+        gbase,
+        w,
+        guest: ref g,
+        ref image,
+        first_entry,
+    } = nested_image;
 
     // The bare run, on a machine of the guest's w.
     let mut bare = Machine::new(isa.clone(), w)?;
@@ -472,53 +581,12 @@ pub fn run(
         return Err(NestError::NoHalt(opts.max_steps));
     }
 
-    // The nested image, in the words of the first machine the assembly monitors see.
-    let first_words = opts.q - host;
-    let mut image = vec![0u64; first_words as usize];
-    for i in 0..asm_levels {
-        let base = i * VMM_K;
-        for s in &build.image.segments {
-            for (k, &word) in s.words.iter().enumerate() {
-                image[(base + s.org) as usize + k] = word;
-            }
-        }
-        let entry = if i + 1 < asm_levels {
-            Psw {
-                mode: Mode::Supervisor,
-                p: boot,
-                r: Reloc {
-                    l: 0,
-                    b: first_words - (i + 1) * VMM_K,
-                },
-            }
-        } else {
-            g.entry
-        };
-        image[(base + header::GENTRY) as usize] = entry.pack();
-    }
-    for (org, words) in &g.segments {
-        let at = (asm_levels * VMM_K + org) as usize;
-        image[at..at + words.len()].copy_from_slice(words);
-    }
-    let first_entry = if asm_levels == 0 {
-        g.entry
-    } else {
-        Psw {
-            mode: Mode::Supervisor,
-            p: boot,
-            r: Reloc {
-                l: 0,
-                b: first_words,
-            },
-        }
-    };
-
     let budget = nested_budget(bare.steps(), n);
     let layout = Layout { depth: n, host };
     let t = Instant::now();
     let nested = match opts.l0 {
-        L0::SelfHosted => run_self(isa, &image, first_entry, &layout, budget)?,
-        L0::Native => run_native(isa, &image, first_entry, &layout, budget)?,
+        L0::SelfHosted => run_self(isa, image, first_entry, &layout, budget)?,
+        L0::Native => run_native(isa, image, first_entry, &layout, budget)?,
     };
     let nested_ns = t.elapsed();
 
