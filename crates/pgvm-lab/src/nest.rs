@@ -965,3 +965,43 @@ fn run_native(
         host_counts: Some(vm.counts.clone()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The code check finds a clock read where one is, and only in instruction lines.
+    #[test]
+    fn the_code_check_finds_a_clock_read() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/isa/s370-stck.isa");
+        let isa = pgvm_isa::load_file(&path).expect("the test profile loads");
+        let src = "start: stck t\n    halt\nt: .word 0\n";
+        let (image, listing) = pgvm_asm::assemble_str_listed("<t>", src, &isa).expect("assembles");
+        let build = MonitorBuild {
+            file: "<t>".into(),
+            image,
+            listing,
+            files: vec![("<t>".into(), src.into())],
+        };
+        let check = check_code(&isa, &build);
+        assert_eq!(check.instructions, 2, "the data word is not an instruction");
+        assert_eq!(
+            check.timing_dependent,
+            vec![TimingUse {
+                at: 0,
+                mnemonic: "stck".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn the_monitors_read_no_clock() {
+        for name in ["s370", "ppc", "m68010"] {
+            let isa = pgvm_isa::load(name).expect("loads");
+            let build = assemble_monitor(&isa, MONITOR_FILES).expect("assembles");
+            let check = check_code(&isa, &build);
+            assert!(check.instructions > 150, "{name}: {}", check.instructions);
+            assert!(check.timing_dependent.is_empty(), "{name}: {check:?}");
+        }
+    }
+}

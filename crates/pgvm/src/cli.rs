@@ -133,8 +133,9 @@ enum Command {
     /// the guest's privileged instructions against the traps they cost at level 0, and the
     /// slowdown against the bare run. The monitor's code is checked for timing-dependent
     /// instructions with the classifier.
-    /// Exit code: 0 if equivalent, 1 if not (with the first difference), 2 on bad input (a
-    /// memory too small for the depth says how many words it needs).
+    /// Exit code: 0 if equivalent, 1 if not (with the first difference) or if the monitor's
+    /// code has a timing-dependent instruction, 2 on bad input (a memory too small for the
+    /// depth says how many words it needs).
     Nest(crate::nest::NestArgs),
 }
 
