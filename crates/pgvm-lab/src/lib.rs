@@ -17,6 +17,7 @@
 //! - [`classify`]: the classifier's report in its serializable form.
 //! - [`assist`]: the gate that refuses a monitor turning an unsound assist on.
 //! - [`matrix`]: every profile against every technique, checked against the theorems.
+//! - [`nest`]: the assembly monitor of `guests/vmm/` nested under itself (Theorem 2).
 //!
 //! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`], [`trace`] and
 //! [`matrix`]'s timed runs only, each after [`assist::check`].
@@ -28,6 +29,7 @@ pub mod equiv;
 pub mod guest;
 pub mod isolation;
 pub mod matrix;
+pub mod nest;
 pub mod program;
 pub mod replay;
 pub mod run;

@@ -146,6 +146,23 @@ enum Command {
     /// Exit code: 0 if every cell a theorem licenses is equivalent, 1 if one is not, 2 on bad
     /// input.
     Matrix(crate::matrix::MatrixArgs),
+    /// Run the assembly monitor of guests/vmm/ under itself, the guest innermost, and compare
+    /// the guest with its bare run (Theorem 2).
+    ///
+    /// Level 0 is the monitor on the bare machine (--l0 self) or the host-side monitor
+    /// (--l0 native); each assembly monitor keeps 1024 words and gives the rest to the level
+    /// inside it. The guest's final window, virtual PSW and console are compared with its bare
+    /// run on a machine of the same w, at the halt. For every level: the instructions its
+    /// code executed, the traps it took, the instructions it emulated, the traps and timer
+    /// interrupts it reflected, and the single steps it took while its guest's interval timer
+    /// ran (the monitor reads no clock, so it counts its guest's instructions one by one then);
+    /// the guest's privileged instructions against the traps they cost at level 0, and the
+    /// slowdown against the bare run. The monitor's code is checked for timing-dependent
+    /// instructions with the classifier.
+    /// Exit code: 0 if equivalent, 1 if not (with the first difference) or if the monitor's
+    /// code has a timing-dependent instruction, 2 on bad input (a memory too small for the
+    /// depth says how many words it needs).
+    Nest(crate::nest::NestArgs),
 }
 
 #[derive(Subcommand)]
@@ -261,6 +278,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Equiv(args) => crate::vmm::equiv(&args, json),
         Command::Vm(args) => crate::vmm::vm(&args, json),
         Command::Matrix(args) => crate::matrix::matrix(&args, json),
+        Command::Nest(args) => crate::nest::nest(&args, json),
     }
 }
 

@@ -28,6 +28,7 @@ mod counterexample;
 mod diag;
 mod guests;
 mod matrix;
+mod nest;
 mod program;
 mod run;
 mod tour;

@@ -35,6 +35,8 @@ struct Tour {
     matrix: Option<Matrix>,
     /// The real 68000 and 68010 (the m68k emulator) audited, one line each.
     audit: Vec<crate::audit::TourLine>,
+    /// The assembly monitor under itself, depths 1 to 3.
+    nesting: Vec<pgvm_lab::nest::NestReport>,
 }
 
 #[derive(Serialize)]
@@ -148,6 +150,7 @@ pub fn tour(json: bool) -> Result<ExitCode> {
     counterexamples(&mut tour, json)?;
     tour.audit = crate::audit::tour_section(json)?;
     let disagreements = technique_matrix(reports, &mut tour, json)?;
+    let disagreements = disagreements + nesting(&dir, &mut tour, json)?;
     if json {
         crate::cli::print_json(&tour)?;
     } else {
@@ -159,7 +162,9 @@ pub fn tour(json: bool) -> Result<ExitCode> {
         eprintln!("tour: {failures} guest(s) did not halt");
     }
     if disagreements > 0 {
-        eprintln!("tour: {disagreements} matrix cell(s) licensed by a theorem are not equivalent");
+        eprintln!(
+            "tour: {disagreements} matrix cell(s) licensed by a theorem or nested run(s) are not equivalent"
+        );
     }
     Ok(if failures == 0 && disagreements == 0 {
         ExitCode::SUCCESS
@@ -353,4 +358,71 @@ fn technique_matrix(
     let bad = m.disagreements().len();
     tour.matrix = Some(m);
     Ok(bad)
+}
+
+/// The guest the tour nests: a workload, so that no interval timer makes the monitors
+/// single-step it and the tour stays short.
+const NESTED: &str = "workloads/compute.s";
+
+/// The assembly monitor of guests/vmm/ under itself (`pgvm nest`), depths 1 to 3, in one
+/// table; returns how many depths were not equivalent.
+fn nesting(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<usize> {
+    use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions};
+    let path = dir.join(NESTED);
+    let (isa, image) =
+        guests::load(&path).with_context(|| format!("The tour needs {}", path.display()))?;
+    let build = nest::assemble_monitor(&isa, MONITOR_FILES)?;
+    if !json {
+        outln!(
+            "== Recursive virtualization (pgvm nest): the monitor of guests/vmm/, written in the\n   \
+             machine's own assembly, runs under itself with guests/{NESTED} innermost (Theorem 2)\n"
+        );
+        outln!(
+            "  {:<6} {:<11} {:>10} {:>30} {:>9} {:>9}",
+            "depth",
+            "equivalent",
+            "bare",
+            "instructions by level 0, 1, ...",
+            "L0 traps",
+            "slowdown"
+        );
+    }
+    let mut diverged = 0;
+    for depth in 1..=3 {
+        let opts = NestOptions {
+            depth,
+            l0: L0::SelfHosted,
+            q: pgvm_machine::DEFAULT_WORDS,
+            max_steps: 10_000_000,
+        };
+        let r = nest::run(&isa, &image, &build, &opts)?;
+        if !r.equivalent {
+            diverged += 1;
+        }
+        if !json {
+            let per: Vec<String> = r
+                .levels
+                .iter()
+                .map(|l| l.instructions.to_string())
+                .collect();
+            outln!(
+                "  {:<6} {:<11} {:>10} {:>30} {:>9} {:>8.2}x",
+                depth,
+                if r.equivalent { "yes" } else { "NO" },
+                r.bare_instructions,
+                per.join(" "),
+                r.l0_traps,
+                r.slowdown_instructions
+            );
+        }
+        tour.nesting.push(r);
+    }
+    if !json {
+        outln!(
+            "\n  Each level doubles the traps of the one above (a reflection and the lpsw that ends\n  \
+             its handler): a guest privileged instruction costs 2^n - 1 traps at level 0 at depth n.\n  \
+             `pgvm nest guests/tsos/s370.s --depth 2` nests the time-sharing OS (docs/recursion.md).\n"
+        );
+    }
+    Ok(diverged)
 }

@@ -177,6 +177,13 @@ fn the_tour_as_json() {
     assert_eq!(v["audit"][0]["theorem1"], false);
     assert_eq!(v["audit"][1]["cpu"], "m68010");
     assert_eq!(v["audit"][1]["theorem1"], true);
+    let nesting = v["nesting"].as_array().expect("the nesting section");
+    assert_eq!(nesting.len(), 3, "depths 1 to 3");
+    assert!(
+        nesting.iter().all(|r| r["equivalent"] == true),
+        "{}",
+        v["nesting"]
+    );
     let cells = v["matrix"]["cells"].as_array().expect("the matrix's cells");
     assert!(cells.len() >= 14, "tsos on 7 profiles under 2 techniques");
     assert!(

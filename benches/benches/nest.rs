@@ -1,0 +1,91 @@
+//! The assembly monitor of `guests/vmm/` under itself (`pgvm nest`), on s370.
+//!
+//! - `nest_compute`: `guests/workloads/compute.s` bare and nested three deep. It has no
+//!   interval timer, so every monitor runs it directly; target (issue): at least 90 % of bare
+//!   speed by host time.
+//! - `nest_lpsw`: one guest `lpsw` in virtual supervisor mode at depths 1 to 4, as the time of
+//!   a loop of 100 divided by 100 (the loop's other two instructions run directly). The
+//!   model of docs/recursion.md says it costs 2^(n-1) traps at level 0.
+//!
+//! Each iteration builds the machine afresh (the image is built once), so the numbers include
+//! copying the image into it; see docs/performance.md.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pgvm_isa::Isa;
+use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions, NestedImage};
+use pgvm_machine::{Exit, Machine, StateView};
+
+const LPSW_LOOP: &str = "
+        .entry go
+        .org   0x10
+go:     lpsw  next
+back:   addi  n, -1
+        jnz   n, go
+        halt
+next:   .psw  super, back, 0, 0x1fffff
+n:      .word 100
+";
+
+fn opts(depth: u32) -> NestOptions {
+    NestOptions {
+        depth,
+        l0: L0::SelfHosted,
+        q: pgvm_machine::DEFAULT_WORDS,
+        max_steps: 100_000_000,
+    }
+}
+
+fn image(isa: &Arc<Isa>, src: &str, depth: u32) -> NestedImage {
+    let p = pgvm_lab::program::from_source("<bench>", src, Some(&isa.name)).expect("assembles");
+    let build = nest::assemble_monitor(isa, MONITOR_FILES).expect("the monitor assembles");
+    NestedImage::new(&p.image, &build, &opts(depth)).expect("fits")
+}
+
+fn nest_compute(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");
+    let p = pgvm_lab::program::load(&path, None).expect("compute loads");
+    let isa = p.isa.clone();
+    let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
+    let nested = NestedImage::new(&p.image, &build, &opts(3)).expect("fits");
+    let mut g = c.benchmark_group("nest_compute");
+    g.sample_size(20);
+    g.bench_function("bare", |b| {
+        b.iter(|| {
+            let mut m = Machine::new(isa.clone(), nested.w).expect("machine");
+            for (org, words) in &nested.guest.segments {
+                m.write(*org, words).expect("fits");
+            }
+            m.set_psw(nested.guest.entry);
+            assert_eq!(m.run(u64::MAX), Exit::Halted);
+        });
+    });
+    g.bench_function("depth3", |b| {
+        b.iter(|| {
+            let (_, halted) = nested.run_self(&isa, u64::MAX).expect("runs");
+            assert!(halted);
+        });
+    });
+    g.finish();
+}
+
+fn nest_lpsw(c: &mut Criterion) {
+    let isa = Arc::new(pgvm_isa::load("s370").expect("s370"));
+    let mut g = c.benchmark_group("nest_lpsw");
+    g.throughput(Throughput::Elements(100));
+    for depth in 1..=4 {
+        let nested = image(&isa, LPSW_LOOP, depth);
+        g.bench_function(format!("depth{depth}"), |b| {
+            b.iter(|| {
+                let (_, halted) = nested.run_self(&isa, u64::MAX).expect("runs");
+                assert!(halted);
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, nest_compute, nest_lpsw);
+criterion_main!(benches);
