@@ -149,8 +149,9 @@ pub fn tour(json: bool) -> Result<ExitCode> {
     monitor(&dir, &mut tour, json)?;
     counterexamples(&mut tour, json)?;
     tour.audit = crate::audit::tour_section(json)?;
-    let disagreements = technique_matrix(reports, &mut tour, json)?;
-    let disagreements = disagreements + nesting(&dir, &mut tour, json)?;
+    // The matrix closes the tour: every technique against every profile, the summary.
+    let disagreements = nesting(&dir, &mut tour, json)?;
+    let disagreements = disagreements + technique_matrix(reports, &mut tour, json)?;
     if json {
         crate::cli::print_json(&tour)?;
     } else {
@@ -378,11 +379,11 @@ fn nesting(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<usize> 
              machine's own assembly, runs under itself with guests/{NESTED} innermost (Theorem 2)\n"
         );
         outln!(
-            "  {:<6} {:<11} {:>10} {:>30} {:>9} {:>9}",
+            "  {:<6} {:<11} {:>12} {:>34} {:>9} {:>9}",
             "depth",
             "equivalent",
-            "bare",
-            "instructions by level 0, 1, ...",
+            "bare instrs",
+            "instructions at level 0, 1, ...",
             "L0 traps",
             "slowdown"
         );
@@ -406,7 +407,7 @@ fn nesting(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<usize> 
                 .map(|l| l.instructions.to_string())
                 .collect();
             outln!(
-                "  {:<6} {:<11} {:>10} {:>30} {:>9} {:>8.2}x",
+                "  {:<6} {:<11} {:>12} {:>34} {:>9} {:>8.2}x",
                 depth,
                 if r.equivalent { "yes" } else { "NO" },
                 r.bare_instructions,
@@ -420,7 +421,8 @@ fn nesting(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<usize> 
     if !json {
         outln!(
             "\n  Each level doubles the traps of the one above (a reflection and the lpsw that ends\n  \
-             its handler): a guest privileged instruction costs 2^n - 1 traps at level 0 at depth n.\n  \
+             its handler): at depth n a guest `lpsw` costs 2^(n-1) traps at level 0, and a guest\n  \
+             `out` or `halt`, which each level also executes, 2^n - 1. Slowdown: in instructions.\n  \
              `pgvm nest guests/tsos/s370.s --depth 2` nests the time-sharing OS (docs/recursion.md).\n"
         );
     }
