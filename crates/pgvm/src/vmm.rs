@@ -242,19 +242,35 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
             r.vm_instructions
         ));
     }
-    let total = (r.direct + r.emulated + r.reflected + r.interpreted).max(1);
+    let total = (r.direct + r.emulated + r.reflected + r.interpreted + r.translated).max(1);
     let interpreted = if r.interpreted > 0 {
         format!(", {} interpreted", r.interpreted)
     } else {
         String::new()
     };
+    let translated = if r.monitor.translates() {
+        format!(", {} translated", r.translated)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}\n",
+        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}{translated}\n",
         r.direct,
         100.0 * r.direct as f64 / total as f64,
         r.emulated,
         r.reflected
     ));
+    if r.monitor.translates() {
+        let critical = if r.critical.is_empty() {
+            "none".to_string()
+        } else {
+            r.critical.join(", ")
+        };
+        out.push_str(&format!(
+            "  binary translation: {} blocks scanned, {} of them re-scanned after the guest changed their code; critical instructions (the classifier's): {critical}\n",
+            r.blocks_scanned, r.blocks_rescanned
+        ));
+    }
     if !r.emulated_by_mnemonic.is_empty() {
         let list: Vec<String> = r
             .emulated_by_mnemonic
@@ -424,6 +440,10 @@ mod tests {
             emulated: checks.iter().map(|c| c.count).sum(),
             reflected: 0,
             interpreted: 0,
+            translated: 0,
+            blocks_scanned: 0,
+            blocks_rescanned: 0,
+            critical: Vec::new(),
             emulated_by_mnemonic: BTreeMap::new(),
             console_bare: String::new(),
             console_vm: String::new(),
