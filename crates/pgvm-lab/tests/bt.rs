@@ -268,3 +268,43 @@ fn kernel_code_that_rewrites_itself_stays_equivalent() {
         assert!(r.blocks_rescanned >= 2, "{t}: {r:?}");
     }
 }
+
+/// A user program on a profile with an unprivileged load of `R` (`setr`, the CLI tests'
+/// hostile `load-r.isa`) widens its window from 0x20 to 0x80 words and stores past the old
+/// bound. Run directly, `setr` changes the *real* R and the monitor can only stop the VM after
+/// the fact; `bt-all` finds `setr` in the classifier's critical set and carries it out on the
+/// virtual R, so the store lands in the VM's own memory, where the bare machine puts it.
+const WIDENS_ITS_WINDOW: &str = "
+        .entry start
+        .org   0
+        .word  0
+        .psw   super, kernel, 0, 0x100
+        .org   0x10
+start:  lpsw   user_psw
+kernel: halt
+user_psw: .psw user, 0, 0x80, 0x20
+        .org   0x80
+        setr   0x10
+        li     0x40, 7
+        svc    0
+        .org   0x90
+        .word  0x10000080
+";
+
+#[test]
+fn bt_all_contains_an_unprivileged_load_of_r() {
+    let path = root().join("crates/pgvm/tests/isa/load-r.isa");
+    let s = Arc::new(pgvm_isa::load_file(&path).unwrap_or_else(|e| panic!("{e}")));
+    let report = pgvm_classify::classify(&s, &Config::default()).expect("classifies");
+    assert!(report.critical().members.iter().any(|m| m == "setr"));
+    let image = pgvm_asm::assemble_str("widen.s", WIDENS_ITS_WINDOW, &s).expect("assembles");
+    let g = guest_of(&image, 0x100).expect("fits");
+    let tae = check_equivalence(s.clone(), &g, TechniqueKind::Tae, 100).expect("runs");
+    assert!(!tae.equivalent);
+    assert_eq!(tae.vm_exit, Some(pgvm_vmm::VmExit::Escaped));
+    let bt = setup(&s, TechniqueKind::BtAll, Some(&report)).expect("applies");
+    let r = check_equivalence(s.clone(), &g, bt, 100).expect("runs");
+    assert!(r.equivalent, "{:?}", r.divergence);
+    assert_eq!(r.translated, 1);
+    assert_eq!(r.bare, pgvm_vmm::BareOutcome::Halted);
+}

@@ -267,7 +267,7 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
             r.critical.join(", ")
         };
         out.push_str(&format!(
-            "  binary translation: {} blocks scanned, {} of them re-scanned after the guest changed their code; critical instructions (the classifier's): {critical}\n",
+            "  binary translation: {} blocks scanned ({} re-scanned after the guest changed their code); the classifier's critical instructions and untrapped clock reads: {critical}\n",
             r.blocks_scanned, r.blocks_rescanned
         ));
     }
