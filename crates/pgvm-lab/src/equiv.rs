@@ -103,6 +103,8 @@ pub struct Equivalence {
     pub blocks_scanned: u64,
     /// Blocks scanned again because the guest had changed their words.
     pub blocks_rescanned: u64,
+    /// Hypercalls served (paravirtualization).
+    pub hypercalls: u64,
     /// The instructions a binary translator scanned for, in the profile's order: the
     /// classifier's critical ones and its untrapped clock reads
     /// ([`pgvm_classify::CriticalSet::scanned`]); empty for the other techniques.
@@ -209,6 +211,7 @@ pub fn check_with(
         translated: r.translated,
         blocks_scanned: r.blocks_scanned,
         blocks_rescanned: r.blocks_rescanned,
+        hypercalls: r.hypercalls,
         critical,
         emulations: r.emulations,
         reflected_by_kind: r.reflected_by_kind,

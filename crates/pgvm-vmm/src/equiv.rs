@@ -10,6 +10,7 @@ use pgvm_machine::{Exit, Machine, Processor, Psw, StateView, TrapKind};
 use serde::Serialize;
 
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
+use crate::pv::Reference;
 use crate::technique::{Setup, TechniqueKind};
 use crate::vm::{Emulation, VmExit};
 
@@ -104,6 +105,8 @@ pub struct EquivReport {
     pub blocks_scanned: u64,
     /// Blocks scanned again because the guest had changed their words.
     pub blocks_rescanned: u64,
+    /// Hypercalls served (paravirtualization).
+    pub hypercalls: u64,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
     /// Each emulated instruction with the real trap that brought it to the monitor and the
@@ -127,7 +130,9 @@ pub struct EquivReport {
 /// The two runs side by side.
 #[derive(Clone)]
 struct Pair {
-    bare: Machine,
+    /// The bare machine; for a paravirtualized guest, the machine that implements the
+    /// hypercalls.
+    bare: Reference,
     /// How the bare run stopped, once it has.
     bare_exit: Option<Exit>,
     mon: Monitor,
@@ -153,7 +158,7 @@ impl Pair {
         vm.cpu.assist = g.assist;
         vm.cpu.devices.clock = g.clock;
         Ok(Pair {
-            bare,
+            bare: Reference::new(bare, technique.kind == TechniqueKind::Pv),
             bare_exit: None,
             mon,
             start: g.clock,
@@ -324,6 +329,7 @@ pub fn check_equivalence(
         translated: vm.counts.translated,
         blocks_scanned: vm.counts.blocks_scanned,
         blocks_rescanned: vm.counts.blocks_rescanned,
+        hypercalls: vm.counts.hypercalls,
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
         emulations: vm.counts.emulations.clone(),
         reflected_by_kind: vm.counts.reflected_by_kind.clone(),

@@ -8,6 +8,7 @@ mod equiv;
 mod host;
 mod monitor;
 mod nested;
+mod pv;
 mod technique;
 mod vm;
 
@@ -18,6 +19,7 @@ pub use host::Host;
 pub use monitor::{CP_WORDS, Monitor, VmmError};
 pub use nested::VmHost;
 pub use pgvm_machine::{GuestPa, HostPa, VmMap};
+pub use pv::{HYPERCALL_BIT, Paravirt, Reference};
 pub use technique::{
     Assist, Disposition, Hvm, MustBePrivileged, Plan, Setup, Tae, Technique, TechniqueKind,
     UnknownTechnique,

@@ -406,6 +406,10 @@ impl<H: Host> Monitor<H> {
                 counts.translated += 1;
                 Phase::Boundary
             }
+            Disposition::Hypercall { .. } => {
+                counts.hypercalls += 1;
+                Phase::Boundary
+            }
             Disposition::Halted { .. } if interpret => {
                 if self.technique.kind().translates() {
                     counts.translated += 1;

@@ -54,6 +54,11 @@ pub enum Disposition {
         /// The instruction.
         insn: Option<InsnId>,
     },
+    /// A paravirtualized guest's hypercall, served on the virtual state.
+    Hypercall {
+        /// The instruction the hypercall asked for.
+        insn: Option<InsnId>,
+    },
 }
 
 /// What the monitor does next at an instruction boundary, as the technique decides it.
@@ -81,15 +86,19 @@ pub enum TechniqueKind {
     BtAll,
     /// Trap-and-emulate with the profile's hardware assist turned on (VT-x, AMD-V).
     Assist,
+    /// Paravirtualization (Xen): trap-and-emulate plus documented hypercalls, for a guest
+    /// rewritten to use them.
+    Pv,
 }
 
 impl TechniqueKind {
     /// Every technique.
-    pub const ALL: [TechniqueKind; 5] = [
+    pub const ALL: [TechniqueKind; 6] = [
         TechniqueKind::Tae,
         TechniqueKind::Hvm,
         TechniqueKind::BtKernel,
         TechniqueKind::BtAll,
+        TechniqueKind::Pv,
         TechniqueKind::Assist,
     ];
 
@@ -101,6 +110,7 @@ impl TechniqueKind {
             TechniqueKind::BtKernel => "bt-kernel",
             TechniqueKind::BtAll => "bt-all",
             TechniqueKind::Assist => "assist",
+            TechniqueKind::Pv => "pv",
         }
     }
 
@@ -117,6 +127,9 @@ impl TechniqueKind {
             }
             TechniqueKind::Assist => {
                 "hardware assist on, then trap-and-emulate (profiles with an assist only)"
+            }
+            TechniqueKind::Pv => {
+                "paravirtualization: trap-and-emulate plus hypercalls (docs/paravirt.md), compared with the machine that implements them"
             }
         }
     }
@@ -139,6 +152,7 @@ impl TechniqueKind {
             TechniqueKind::Tae
             | TechniqueKind::Hvm
             | TechniqueKind::BtKernel
+            | TechniqueKind::Pv
             | TechniqueKind::Assist => &[MustBePrivileged::ControlUser],
             TechniqueKind::BtAll => &[],
         }
@@ -155,6 +169,7 @@ impl TechniqueKind {
     pub fn applies(self, isa: &Isa) -> bool {
         match self {
             TechniqueKind::Assist => isa.features.assist,
+            TechniqueKind::Pv => isa.insn("svc").is_some(),
             TechniqueKind::Tae
             | TechniqueKind::Hvm
             | TechniqueKind::BtKernel
@@ -170,6 +185,7 @@ impl TechniqueKind {
             | TechniqueKind::Hvm
             | TechniqueKind::BtKernel
             | TechniqueKind::BtAll
+            | TechniqueKind::Pv
             | TechniqueKind::Assist => true,
         }
     }
@@ -226,6 +242,7 @@ impl Setup {
                 Box::new(BinaryTranslator::new(self.kind, self.critical.clone()))
             }
             TechniqueKind::Assist => Box::new(Assist),
+            TechniqueKind::Pv => Box::new(crate::pv::Paravirt),
         }
     }
 }

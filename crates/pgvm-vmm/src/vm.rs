@@ -27,6 +27,8 @@ pub struct Counts {
     pub blocks_scanned: u64,
     /// Of those, scans of a cached block whose words the guest had changed since.
     pub blocks_rescanned: u64,
+    /// Hypercalls of a paravirtualized guest, served on the virtual state.
+    pub hypercalls: u64,
     /// Virtual timer interrupts delivered.
     pub interrupts: u64,
     /// Emulated instructions by mnemonic.

@@ -242,7 +242,8 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
             r.vm_instructions
         ));
     }
-    let total = (r.direct + r.emulated + r.reflected + r.interpreted + r.translated).max(1);
+    let total =
+        (r.direct + r.emulated + r.reflected + r.interpreted + r.translated + r.hypercalls).max(1);
     let interpreted = if r.interpreted > 0 {
         format!(", {} interpreted", r.interpreted)
     } else {
@@ -253,8 +254,13 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
     } else {
         String::new()
     };
+    let hypercalls = if r.monitor == TechniqueKind::Pv {
+        format!(", {} hypercalls", r.hypercalls)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}{translated}\n",
+        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}{translated}{hypercalls}\n",
         r.direct,
         100.0 * r.direct as f64 / total as f64,
         r.emulated,
@@ -443,6 +449,7 @@ mod tests {
             translated: 0,
             blocks_scanned: 0,
             blocks_rescanned: 0,
+            hypercalls: 0,
             critical: Vec::new(),
             emulated_by_mnemonic: BTreeMap::new(),
             console_bare: String::new(),

@@ -486,3 +486,17 @@ fn the_assist_technique_runs_where_the_profile_has_an_assist() {
     assert!(err.contains("`assist` does not apply to `s370`"), "{err}");
     assert!(err.contains("hint: "), "{err}");
 }
+
+/// `--monitor pv` on the paravirtualized tsos: equivalent to the machine that implements the
+/// hypercalls, with the hypercalls counted.
+#[test]
+fn the_paravirtualized_tsos_is_equivalent_under_pv() {
+    let o = pgvm(&["equiv", "guests/tsos/ia32-pv.s", "--monitor", "pv"]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("equivalent: f(S2) == S2' at the halt"),
+        "{out}"
+    );
+    assert!(out.contains(" hypercalls"), "{out}");
+}
