@@ -308,3 +308,27 @@ fn bt_all_contains_an_unprivileged_load_of_r() {
     assert_eq!(r.translated, 1);
     assert_eq!(r.bare, pgvm_vmm::BareOutcome::Halted);
 }
+
+/// The efficiency target for binary translation: on the compute workload, which runs
+/// alone in (virtual) supervisor mode, at least 90 % of the guest-kernel instructions run
+/// directly under `bt-kernel`.
+#[test]
+fn bt_kernel_runs_the_compute_workload_at_least_90_percent_directly() {
+    let s = isa("s370");
+    let bt = setup(&s, TechniqueKind::BtKernel, Some(verdict("s370"))).expect("applies");
+    let g = assemble("workloads/compute.s", &s);
+    assert_eq!(
+        g.entry.mode,
+        pgvm_isa::Mode::Supervisor,
+        "kernel code throughout"
+    );
+    let r = check_equivalence(s.clone(), &g, bt, 2_000_000).expect("runs");
+    assert!(r.equivalent, "{:?}", r.divergence);
+    assert!(r.blocks_scanned > 0);
+    assert!(
+        r.direct * 10 >= r.vm_instructions * 9,
+        "{} of {} direct",
+        r.direct,
+        r.vm_instructions
+    );
+}

@@ -18,6 +18,7 @@
 //! directly; `bt-all` scans both.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use pgvm_isa::Primitive;
@@ -154,7 +155,7 @@ fn shapes(isa: &Isa, critical: &Critical) -> Vec<Shape> {
         .collect()
 }
 
-/// Every relocated store's address in `body`; `None` once one is computed.
+/// Every relocated store's address in `body`; `None` once one is computed (or absolute).
 fn collect_stores(body: &[Stmt], out: &mut Option<Vec<Target>>) {
     for s in body {
         match s {
@@ -173,6 +174,12 @@ fn collect_stores(body: &[Stmt], out: &mut Option<Vec<Target>>) {
                     _ => *out = None,
                 }
             }
+            // An absolute store that the classifier let through as innocuous stays inside
+            // the window, but where in it depends on R: count it as computed.
+            Stmt::Store {
+                space: Space::Absolute,
+                ..
+            } => *out = None,
             Stmt::If(_, then, els) => {
                 collect_stores(then, out);
                 collect_stores(els, out);
@@ -195,13 +202,38 @@ struct Block {
 /// virtual mode, `P` and `R`.
 type Key = (u64, Mode, u64, Reloc);
 
+/// A multiply-rotate hash (FxHash's), since the cache is looked up at every block entry and
+/// its keys come from the guest's own program, not from an adversary of the hash table.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The binary-translating monitor ([`TechniqueKind::BtKernel`] or [`TechniqueKind::BtAll`]).
 #[derive(Debug, Clone)]
 pub struct BinaryTranslator {
     kind: TechniqueKind,
     critical: Option<Arc<Critical>>,
     shapes: Option<Vec<Shape>>,
-    blocks: HashMap<Key, Block>,
+    blocks: HashMap<Key, Block, BuildHasherDefault<KeyHasher>>,
 }
 
 impl BinaryTranslator {
@@ -212,7 +244,7 @@ impl BinaryTranslator {
             kind,
             critical,
             shapes: None,
-            blocks: HashMap::new(),
+            blocks: HashMap::default(),
         }
     }
 
@@ -351,5 +383,35 @@ impl<H: Host> Technique<H> for BinaryTranslator {
     /// Whatever traps while a block runs directly is handled as under trap-and-emulate.
     fn dispatch(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
         Tae.dispatch(isa, vm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_are_static_only_at_an_operand_field_or_a_constant() {
+        let isa = pgvm_isa::load("ia32").expect("built-in");
+        let shapes = shapes(&isa, &Critical::from_mnemonics(&isa, &["sgdt"]));
+        let of = |m: &str| &shapes[isa.insn(m).expect("mnemonic")];
+        assert!(matches!(of("add").stores, Stores::Static(ref t) if t.len() == 1));
+        assert_eq!(of("stx").stores, Stores::Dynamic);
+        assert_eq!(of("jmp").stores, Stores::None);
+        assert!(of("jmp").ends && of("lpsw").ends && of("halt").ends && !of("add").ends);
+        assert!(of("sgdt").critical && !of("sidt").critical);
+    }
+
+    #[test]
+    fn without_the_classifiers_set_every_instruction_touching_a_primitive_is_critical() {
+        let isa = pgvm_isa::load("ia32").expect("built-in");
+        let c = Critical::by_effects(&isa);
+        for m in ["sgdt", "smsw", "popf", "rdtsc", "lpsw", "halt"] {
+            assert!(c.contains(isa.insn(m).expect("mnemonic")), "{m}");
+        }
+        for m in ["add", "stx", "jmp", "svc"] {
+            assert!(!c.contains(isa.insn(m).expect("mnemonic")), "{m}");
+        }
+        assert_eq!(c.source, CriticalSource::Effects);
     }
 }

@@ -134,12 +134,14 @@ pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
         );
     }
     require_isolation(&isa, args.monitor, args.unsafe_isolation)?;
+    // A binary translator's critical set is the classifier's: classified once here.
+    let setup = pgvm_lab::equiv::setup(&isa, args.monitor, None)?;
     if args.trace {
         let traced = pgvm_lab::trace::trace_guest(
             &isa,
             &guest,
             p.listing.as_ref(),
-            args.monitor,
+            setup.clone(),
             args.max_steps,
             &mut |line| eprintln!("{line}"),
         )?;
@@ -147,7 +149,7 @@ pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
             eprintln!("(trace stopped after {traced} guest instructions; the check runs on)");
         }
     }
-    let mut report = pgvm_lab::equiv::check(&isa, &guest, args.monitor, args.max_steps)?;
+    let mut report = pgvm_lab::equiv::check_with(&isa, &guest, &setup, args.max_steps)?;
     if let Some(listing) = &p.listing {
         report.locate(listing);
     }
