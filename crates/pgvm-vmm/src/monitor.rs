@@ -311,7 +311,7 @@ impl<H: Host> Monitor<H> {
             Plan::Interpret => Phase::Interpret,
             Plan::Direct(n) => {
                 let room = vm.cpu.devices.timer.stop(clock, end) - clock;
-                Phase::Direct(n.clamp(1, room))
+                Phase::Direct(n.min(room).max(1))
             }
         }
     }

@@ -2,8 +2,8 @@
 //! are shared; a technique decides what happens when the host traps while a guest runs.
 //!
 //! Trap-and-emulate ([`Tae`]), the monitor of the proof of Theorem 1, is the first; the hybrid
-//! monitor ([`Hvm`]), the binary translators ([`BinaryTranslator`]) and the hardware assist
-//! ([`Assist`]) follow DESIGN.md §4c.
+//! monitor ([`Hvm`]), the binary translators ([`BinaryTranslator`]), paravirtualization
+//! ([`crate::Paravirt`]) and the hardware assist ([`Assist`]) follow DESIGN.md §4c.
 
 use std::fmt::{self, Debug};
 use std::str::FromStr;
