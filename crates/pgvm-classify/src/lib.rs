@@ -41,7 +41,7 @@ pub use check::Observation;
 pub use oracle::{Oracle, OracleReport, OracleWitness, OracleWitnessFile, Outcome};
 pub use soundness::{Soundness, Unsound};
 pub use state::{HypoView, State};
-pub use theorem::Theorem;
+pub use theorem::{CriticalSet, Theorem};
 pub use verdict::{ATOMS, Atom, CLASSES, Class, ClassVerdict, Evidence, Finding, N_ATOMS};
 pub use witness::{Replay, Witness, WitnessError, WitnessFile, replay};
 
@@ -433,6 +433,12 @@ fn take_witnesses(
 }
 
 impl Report {
+    /// The binary translator's critical set: sensitive and not privileged (Theorem 1's
+    /// violations), and whether it is complete by proof.
+    pub fn critical(&self) -> theorem::CriticalSet {
+        theorem::critical(&self.instructions)
+    }
+
     /// Every witness of every instruction, as a witness file.
     pub fn witness_file(reports: &[Report]) -> WitnessFile {
         WitnessFile {

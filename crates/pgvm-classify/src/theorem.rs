@@ -128,3 +128,76 @@ pub fn theorem2(insns: &[InsnReport], t1: &Theorem) -> Theorem {
         timing_dependent: timing.violations,
     }
 }
+
+/// The critical instructions of a binary translator (DESIGN.md §4c): sensitive and not
+/// privileged, the same instructions that break Theorem 1's condition, with how completely
+/// the set is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CriticalSet {
+    /// The critical instructions, in the profile's order.
+    pub members: Vec<String>,
+    /// The instructions that read the clock from user mode without trapping (Theorem 2's
+    /// `timing_dependent`), in the profile's order. Not sensitive (DESIGN.md §2), so not
+    /// critical; but a translator scans for them too, because run directly they read the
+    /// host's clock, and the host never runs the instructions the translator carries out on
+    /// the virtual state, so its clock falls behind the guest's.
+    pub timing: Vec<String>,
+    /// The weakest evidence that an instruction outside the set is privileged or innocuous.
+    pub evidence: Evidence,
+    /// The instructions outside the set whose place there is known only by search or
+    /// exhaustively: a translator could run one of them directly although it is critical.
+    pub unproven: Vec<String>,
+}
+
+impl CriticalSet {
+    /// What a binary translator scans for: the critical instructions and the untrapped clock
+    /// reads, in the profile's order.
+    pub fn scanned(&self, insns: &[InsnReport]) -> Vec<String> {
+        insns
+            .iter()
+            .map(|i| &i.mnemonic)
+            .filter(|m| self.members.contains(m) || self.timing.contains(m))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the set is complete by proof: every instruction left out is proved privileged
+    /// or innocuous.
+    pub fn complete(&self) -> bool {
+        self.evidence == Evidence::Proof
+    }
+}
+
+/// The critical set of a profile's classified instructions.
+pub fn critical(insns: &[InsnReport]) -> CriticalSet {
+    let mut members = Vec::new();
+    let mut unproven = Vec::new();
+    let mut evidence = Evidence::Proof;
+    for i in insns {
+        match within_privileged(i, Class::Innocuous, true) {
+            Ok(e) => {
+                evidence = evidence.min(e);
+                if e != Evidence::Proof {
+                    unproven.push(i.mnemonic.clone());
+                }
+            }
+            Err(()) => members.push(i.mnemonic.clone()),
+        }
+    }
+    let timing = insns
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.findings.get(&Atom::TimingUser),
+                Some(Finding::Witnessed { .. })
+            )
+        })
+        .map(|i| i.mnemonic.clone())
+        .collect();
+    CriticalSet {
+        members,
+        timing,
+        evidence,
+        unproven,
+    }
+}

@@ -104,6 +104,26 @@ mod tests {
     }
 
     #[test]
+    fn the_assist_technique_is_refused_an_unsound_assist_and_a_profile_without_one() {
+        use crate::equiv::{EquivError, check};
+        let guest = |w: u64| {
+            let entry = pgvm_machine::Psw::new(pgvm_isa::Mode::Supervisor, 0, 0, w).expect("psw");
+            pgvm_vmm::Guest::whole(vec![0; w as usize], entry, Vec::new())
+        };
+        let unsound = std::sync::Arc::new(profile("assist-unsound.isa"));
+        match check(&unsound, &guest(16), TechniqueKind::Assist, 10) {
+            Err(EquivError::Assist(AssistError::Unsound(u))) => assert_eq!(u.mnemonic, "sr"),
+            other => panic!("not refused: {other:?}"),
+        }
+        let s370 = pgvm_testkit::isa("s370");
+        let e = check(&s370, &guest(16), TechniqueKind::Assist, 10).expect_err("no assist");
+        assert!(matches!(e, EquivError::NotApplicable { .. }), "{e}");
+        let vt = pgvm_testkit::isa("ia32-vt");
+        let r = check(&vt, &guest(16), TechniqueKind::Assist, 10).expect("runs");
+        assert!(r.equivalent);
+    }
+
+    #[test]
     fn sound_assists_and_profiles_without_one_pass() {
         let vt = pgvm_isa::load("ia32-vt").expect("built-in");
         let s = check(&vt, TechniqueKind::Tae)

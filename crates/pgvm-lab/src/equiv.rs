@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pgvm_machine::{Mode, TrapKind};
-use pgvm_vmm::{BareOutcome, Emulation, TechniqueKind};
+use pgvm_vmm::{BareOutcome, Critical, Emulation, Setup, TechniqueKind};
 
+use pgvm_classify::{ClassifyError, Report};
 use pgvm_isa::Isa;
 use pgvm_vmm::{Guest, VmmError};
 use serde::Serialize;
@@ -22,6 +23,20 @@ pub enum EquivError {
     /// The technique would turn an unsound assist on.
     #[error(transparent)]
     Assist(#[from] crate::assist::AssistError),
+    /// The technique does not run on this profile (the assist technique on a profile without
+    /// an assist).
+    #[error(
+        "`{technique}` does not apply to `{isa}`: the profile has no hardware assist to turn on\n  hint: use a profile with `feature assist;` (ia32-vt), or another --monitor"
+    )]
+    NotApplicable {
+        /// The technique.
+        technique: TechniqueKind,
+        /// The profile.
+        isa: String,
+    },
+    /// The classifier, asked for a binary translator's critical set, refused its settings.
+    #[error(transparent)]
+    Classify(#[from] ClassifyError),
 }
 
 /// The first guest instruction after which the two runs differ.
@@ -82,6 +97,18 @@ pub struct Equivalence {
     pub reflected: u64,
     /// Guest instructions interpreted in software (the hybrid monitor).
     pub interpreted: u64,
+    /// Critical instructions a binary translator carried out on the virtual state.
+    pub translated: u64,
+    /// Basic blocks a binary translator scanned, re-scans included.
+    pub blocks_scanned: u64,
+    /// Blocks scanned again because the guest had changed their words.
+    pub blocks_rescanned: u64,
+    /// Hypercalls served (paravirtualization).
+    pub hypercalls: u64,
+    /// The instructions a binary translator scanned for, in the profile's order: the
+    /// classifier's critical ones and its untrapped clock reads
+    /// ([`pgvm_classify::CriticalSet::scanned`]); empty for the other techniques.
+    pub critical: Vec<String>,
     /// Each emulated instruction with the real trap that brought it and its virtual mode.
     pub emulations: Vec<Emulation>,
     /// Traps reflected into the guest, by kind.
@@ -112,9 +139,60 @@ pub fn check(
     technique: TechniqueKind,
     max_steps: u64,
 ) -> Result<Equivalence, EquivError> {
+    let setup = setup(isa, technique, None)?;
+    check_with(isa, guest, &setup, max_steps)
+}
+
+/// How `technique` is built for `isa`: a binary translator is given the classifier's critical
+/// set and untrapped clock reads ([`pgvm_classify::CriticalSet::scanned`]), from `report` when the profile's verdicts are at hand, else by classifying `isa` with
+/// the default settings (the same verdicts as `pgvm classify`). Refuses a technique that does
+/// not apply to the profile.
+pub fn setup(
+    isa: &Isa,
+    technique: TechniqueKind,
+    report: Option<&Report>,
+) -> Result<Setup, EquivError> {
+    if !technique.applies(isa) {
+        return Err(EquivError::NotApplicable {
+            technique,
+            isa: isa.name.clone(),
+        });
+    }
+    if !technique.translates() {
+        return Ok(Setup::from(technique));
+    }
+    let owned;
+    let report = match report {
+        Some(r) => r,
+        None => {
+            owned = pgvm_classify::classify(isa, &pgvm_classify::Config::default())?;
+            &owned
+        }
+    };
+    let scanned = report.critical().scanned(&report.instructions);
+    Ok(Setup::with_critical(
+        technique,
+        Critical::from_mnemonics(isa, &scanned),
+    ))
+}
+
+/// [`check`] with the technique already set up ([`setup`]): what runs many guests under one
+/// binary translator classifies the profile once.
+pub fn check_with(
+    isa: &Arc<Isa>,
+    guest: &Guest,
+    setup: &Setup,
+    max_steps: u64,
+) -> Result<Equivalence, EquivError> {
+    let technique = setup.kind;
     crate::assist::check(isa, technique)?;
     // The one call into the monitor's checker: adapt here when its interface changes.
-    let r = pgvm_vmm::check_equivalence(isa.clone(), guest, technique, max_steps)?;
+    let r = pgvm_vmm::check_equivalence(isa.clone(), guest, setup.clone(), max_steps)?;
+    let critical = setup
+        .critical
+        .as_ref()
+        .map(|c| c.mnemonics(isa).into_iter().map(String::from).collect())
+        .unwrap_or_default();
     let efficiency = check_emulations(isa, &r.emulations);
     let efficiency_breaches = efficiency_breaches(&efficiency);
     Ok(Equivalence {
@@ -130,6 +208,11 @@ pub fn check(
         emulated: r.emulated,
         reflected: r.reflected,
         interpreted: r.interpreted,
+        translated: r.translated,
+        blocks_scanned: r.blocks_scanned,
+        blocks_rescanned: r.blocks_rescanned,
+        hypercalls: r.hypercalls,
+        critical,
         emulations: r.emulations,
         reflected_by_kind: r.reflected_by_kind,
         emulated_by_mnemonic: r.emulated_by_mnemonic,

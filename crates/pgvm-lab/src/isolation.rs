@@ -176,9 +176,14 @@ mod tests {
     }
 
     #[test]
-    fn an_unprivileged_load_of_r_breaks_both_techniques() {
+    fn an_unprivileged_load_of_r_breaks_every_technique_that_runs_user_code_unscanned() {
         let isa = custom("insn setr rrr 0x50 (a) \"load R\" { R = E[a]; }");
+        // bt-all scans user code too and translates `setr`: it declares no condition.
+        assert!(check(&isa, TechniqueKind::BtAll).holds());
         for t in TechniqueKind::ALL {
+            if t == TechniqueKind::BtAll {
+                continue;
+            }
             let v = check(&isa, t);
             assert!(!v.holds(), "{t}");
             assert_eq!(v.leaks.len(), 1, "{:?}", v.leaks);

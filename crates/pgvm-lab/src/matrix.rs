@@ -18,7 +18,7 @@ use pgvm_asm::{AsmError, Listing, MemorySources};
 use pgvm_classify::Report;
 use pgvm_isa::Isa;
 use pgvm_machine::{Machine, StateView};
-use pgvm_vmm::{BareOutcome, Guest, Monitor, TechniqueKind, VmmError};
+use pgvm_vmm::{BareOutcome, Guest, Monitor, Setup, TechniqueKind, VmmError};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -65,6 +65,15 @@ pub enum Condition {
     Theorem1,
     /// User-sensitive ⊆ privileged.
     Theorem3,
+    /// The critical set (sensitive and not privileged) is complete by proof: every other
+    /// instruction is *proved* privileged or innocuous, so a scan for the set misses nothing.
+    CriticalComplete,
+    /// No critical instruction runs in user mode unscanned: Theorem 3's condition (no
+    /// user-sensitive instruction is unprivileged), and the critical set complete by proof
+    /// for the supervisor code that is scanned.
+    UserCriticalAbsent,
+    /// Theorem 1's condition under the assist, and the assist sound (it removes no trap).
+    SoundAssist,
 }
 
 impl Condition {
@@ -73,6 +82,9 @@ impl Condition {
         match self {
             Condition::Theorem1 => "Theorem 1",
             Condition::Theorem3 => "Theorem 3",
+            Condition::CriticalComplete => "a proved critical set",
+            Condition::UserCriticalAbsent => "Theorem 3 and a proved critical set",
+            Condition::SoundAssist => "Theorem 1 under a sound assist",
         }
     }
 
@@ -81,24 +93,33 @@ impl Condition {
         match self {
             Condition::Theorem1 => report.theorem1.holds,
             Condition::Theorem3 => report.theorem3.holds,
+            Condition::CriticalComplete => report.critical().complete(),
+            Condition::UserCriticalAbsent => report.theorem3.holds && report.critical().complete(),
+            Condition::SoundAssist => {
+                report.assist && report.theorem1.holds && report.assist_soundness.sound
+            }
         }
     }
 }
 
-/// What licenses `technique`.
+/// What licenses `technique` (DESIGN.md §4c's table).
 pub fn condition(technique: TechniqueKind) -> Condition {
     match technique {
         TechniqueKind::Tae => Condition::Theorem1,
         TechniqueKind::Hvm => Condition::Theorem3,
+        TechniqueKind::BtKernel => Condition::UserCriticalAbsent,
+        TechniqueKind::BtAll => Condition::CriticalComplete,
+        TechniqueKind::Assist => Condition::SoundAssist,
+        // A paravirtualized kernel asks for its critical instructions by hypercall; its user
+        // programs run unmodified and directly, as under the hybrid monitor.
+        TechniqueKind::Pv => Condition::Theorem3,
     }
 }
 
-/// Whether `technique` can run guests of `isa` at all (an assist technique needs a profile
-/// with an assist); trap-and-emulate and the hybrid monitor run on every profile.
-pub fn applies(technique: TechniqueKind, _isa: &Isa) -> bool {
-    match technique {
-        TechniqueKind::Tae | TechniqueKind::Hvm => true,
-    }
+/// Whether `technique` can run guests of `isa` at all (the assist technique needs a profile
+/// with an assist; the others run on every profile).
+pub fn applies(technique: TechniqueKind, isa: &Isa) -> bool {
+    technique.applies(isa)
 }
 
 /// Which program a row runs.
@@ -109,6 +130,9 @@ pub enum GuestKind {
     Tsos,
     /// A workload alone on the bare machine, on the profile its `.isa` line names.
     Workload,
+    /// A paravirtualized tsos (`tsos/<profile>-pv.s`): run under `pv` only, against the
+    /// machine that implements its hypercalls.
+    Paravirtual,
 }
 
 /// One program, assembled for one profile.
@@ -157,6 +181,10 @@ pub fn subjects(
             let file = format!("tsos/{}.s", isa.name);
             if files.iter().any(|(f, _)| *f == file) {
                 out.push(subject(&sources, file, GuestKind::Tsos, isa)?);
+            }
+            let pv = format!("tsos/{}-pv.s", isa.name);
+            if files.iter().any(|(f, _)| *f == pv) {
+                out.push(subject(&sources, pv, GuestKind::Paravirtual, isa)?);
             }
         }
     }
@@ -247,6 +275,13 @@ pub struct Licenses {
     pub theorem1: bool,
     /// Theorem 3's condition.
     pub theorem3: bool,
+    /// The critical instructions (sensitive and not privileged) a binary translator scans
+    /// for.
+    pub critical: Vec<String>,
+    /// Whether every instruction outside the critical set is proved privileged or innocuous.
+    pub critical_complete: bool,
+    /// Whether the profile's assist is sound (trivially, without one).
+    pub assist_sound: bool,
 }
 
 /// One technique, as a column.
@@ -296,9 +331,18 @@ pub struct Cell {
     pub reflected: u64,
     /// Guest instructions interpreted in software.
     pub interpreted: u64,
+    /// Critical instructions a binary translator carried out on the virtual state.
+    pub translated: u64,
+    /// Basic blocks a binary translator scanned, re-scans included.
+    pub blocks_scanned: u64,
+    /// Blocks scanned again because the guest had changed their words.
+    pub blocks_rescanned: u64,
+    /// Hypercalls served (paravirtualization).
+    pub hypercalls: u64,
     /// `direct` as a percentage of the virtualized run's instructions.
     pub direct_percent: f64,
-    /// Instructions the monitor handled in software (emulated, interpreted or reflected) per
+    /// Instructions the monitor handled in software (emulated, interpreted, translated or
+    /// reflected) per
     /// thousand guest instructions: the slowdown in guest-instruction counts.
     pub monitor_per_mille: f64,
     /// Host seconds of one bare run (`None`: not timed).
@@ -378,11 +422,15 @@ pub fn run(
             continue;
         }
         if let Some(r) = reports.iter().find(|r| r.isa == s.isa.name) {
+            let critical = r.critical();
             profiles.push(Licenses {
                 isa: r.isa.clone(),
                 assist: r.assist,
                 theorem1: Condition::Theorem1.holds(r),
                 theorem3: Condition::Theorem3.holds(r),
+                critical_complete: critical.complete(),
+                critical: critical.members,
+                assist_sound: r.assist_soundness.sound,
             });
         }
     }
@@ -409,7 +457,10 @@ fn jobs<'s>(
         .flat_map(|s| {
             techniques
                 .iter()
-                .filter(|t| applies(**t, &s.isa))
+                .filter(|t| {
+                    applies(**t, &s.isa)
+                        && ((**t == TechniqueKind::Pv) == (s.kind == GuestKind::Paravirtual))
+                })
                 .map(move |&t| (s, t))
         })
         .collect()
@@ -423,18 +474,19 @@ fn cell(
 ) -> Result<Cell, MatrixError> {
     let condition = condition(technique);
     let licensed = condition.holds(report);
+    let setup = crate::equiv::setup(&s.isa, technique, Some(report))?;
     let (bare_seconds, vm_seconds) = if settings.timed {
         let (bare, vm) = timed(settings.min_time, || {
             Ok((
-                bare_run(s, settings.max_steps)?,
-                virtual_run(s, technique, settings.max_steps)?,
+                bare_run(s, technique, settings.max_steps)?,
+                virtual_run(s, &setup, settings.max_steps)?,
             ))
         })?;
         (Some(bare), Some(vm))
     } else {
         (None, None)
     };
-    let mut r = crate::equiv::check(&s.isa, &s.guest, technique, settings.max_steps)?;
+    let mut r = crate::equiv::check_with(&s.isa, &s.guest, &setup, settings.max_steps)?;
     r.locate(&s.listing);
     let per = |n: u64, of: u64| {
         if of == 0 {
@@ -460,8 +512,15 @@ fn cell(
         emulated: r.emulated,
         reflected: r.reflected,
         interpreted: r.interpreted,
+        translated: r.translated,
+        blocks_scanned: r.blocks_scanned,
+        blocks_rescanned: r.blocks_rescanned,
+        hypercalls: r.hypercalls,
         direct_percent: per(r.direct, r.vm_instructions),
-        monitor_per_mille: per(r.emulated + r.interpreted + r.reflected, r.vm_instructions) * 10.0,
+        monitor_per_mille: per(
+            r.emulated + r.interpreted + r.translated + r.hypercalls + r.reflected,
+            r.vm_instructions,
+        ) * 10.0,
         bare_seconds,
         vm_seconds,
         slowdown: match (bare_seconds, vm_seconds) {
@@ -493,8 +552,13 @@ fn timed(
     }
 }
 
-/// The bare run on a machine of `w` words, timed from the first instruction to the last.
-fn bare_run(s: &Subject, max_steps: u64) -> Result<Duration, MatrixError> {
+/// The bare run on a machine of `w` words, timed from the first instruction to the last; for
+/// `pv`, on the machine that implements the hypercalls.
+fn bare_run(
+    s: &Subject,
+    technique: TechniqueKind,
+    max_steps: u64,
+) -> Result<Duration, MatrixError> {
     let g = &s.guest;
     let mut m = Machine::new(s.isa.clone(), g.w).map_err(VmmError::from)?;
     for (org, words) in &g.segments {
@@ -502,19 +566,16 @@ fn bare_run(s: &Subject, max_steps: u64) -> Result<Duration, MatrixError> {
     }
     m.set_psw(g.entry);
     m.push_input(&g.input);
+    let mut m = pgvm_vmm::Reference::new(m, technique == TechniqueKind::Pv);
     let start = Instant::now();
     m.run(max_steps);
     Ok(start.elapsed())
 }
 
 /// The virtualized run in a VM of `w` words, timed likewise.
-fn virtual_run(
-    s: &Subject,
-    technique: TechniqueKind,
-    max_steps: u64,
-) -> Result<Duration, MatrixError> {
+fn virtual_run(s: &Subject, setup: &Setup, max_steps: u64) -> Result<Duration, MatrixError> {
     let g = &s.guest;
-    let mut mon = Monitor::with_technique(s.isa.clone(), pgvm_vmm::CP_WORDS + g.w, technique)?;
+    let mut mon = Monitor::with_technique(s.isa.clone(), pgvm_vmm::CP_WORDS + g.w, setup.clone())?;
     let segs: Vec<(u64, &[u64])> = g.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
     let id = mon.create_vm(g.w, &segs, g.entry)?;
     mon.push_input(id, &g.input);
@@ -528,11 +589,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_technique_has_a_condition_and_applies_to_the_base_profiles() {
+    fn every_technique_has_a_condition_and_the_assist_needs_one() {
         let isa = pgvm_isa::load("s370").expect("built-in");
         for t in TechniqueKind::ALL {
-            assert!(applies(t, &isa), "{t}");
+            assert_eq!(applies(t, &isa), t != TechniqueKind::Assist, "{t}");
         }
+        let vt = pgvm_isa::load("ia32-vt").expect("built-in");
+        assert!(TechniqueKind::ALL.iter().all(|&t| applies(t, &vt)));
         assert_eq!(condition(TechniqueKind::Tae), Condition::Theorem1);
         assert_eq!(condition(TechniqueKind::Hvm), Condition::Theorem3);
     }

@@ -27,6 +27,10 @@ pub enum How {
     Emulated,
     /// Trapped and reflected into the guest's own trap vector.
     Reflected,
+    /// A critical instruction a binary translator carried out on the virtual state.
+    Translated,
+    /// A hypercall, served on the virtual state.
+    Hypercall,
 }
 
 /// One line of a trace.
@@ -104,6 +108,8 @@ impl TraceEvent {
                     How::Bare | How::Direct => "",
                     How::Emulated => "  [emulated]",
                     How::Reflected => "  [reflected]",
+                    How::Translated => "  [translated]",
+                    How::Hypercall => "  [hypercall]",
                 };
                 let body = format!("{text}{mark}");
                 // The label goes last, as an assembler comment, so the instruction stays
@@ -304,6 +310,10 @@ pub fn step_vm(
         How::Emulated
     } else if c2.reflected > c1.reflected {
         How::Reflected
+    } else if c2.translated > c1.translated {
+        How::Translated
+    } else if c2.hypercalls > c1.hypercalls {
+        How::Hypercall
     } else {
         How::Direct
     };
@@ -332,19 +342,21 @@ pub fn step_vm(
     (exit != pgvm_vmm::VmExit::BudgetSpent).then_some(exit)
 }
 
-/// Runs `guest` alone under a monitor of `technique`, one instruction at a time, for at most
-/// `max_steps` (and [`TRACE_LIMIT`]) guest instructions, giving each event's line (named
-/// with `listing`) to `on`; returns the instructions traced.
+/// Runs `guest` alone under a monitor of `technique` (a kind, or a [`pgvm_vmm::Setup`] from
+/// [`crate::equiv::setup`] that gives a binary translator the classifier's critical set), one
+/// instruction at a time, for at most `max_steps` (and [`TRACE_LIMIT`]) guest instructions,
+/// giving each event's line (named with `listing`) to `on`; returns the instructions traced.
 pub fn trace_guest(
     isa: &Arc<Isa>,
     guest: &Guest,
     listing: Option<&Listing>,
-    technique: pgvm_vmm::TechniqueKind,
+    technique: impl Into<pgvm_vmm::Setup>,
     max_steps: u64,
     on: &mut dyn FnMut(&str),
 ) -> Result<u64, crate::equiv::EquivError> {
-    crate::assist::check(isa, technique)?;
-    let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + guest.w, technique)?;
+    let setup: pgvm_vmm::Setup = technique.into();
+    crate::assist::check(isa, setup.kind)?;
+    let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + guest.w, setup)?;
     let segs: Vec<(u64, &[u64])> = guest.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
     let id = mon.create_vm(guest.w, &segs, guest.entry)?;
     mon.push_input(id, &guest.input);

@@ -10,7 +10,8 @@ use pgvm_machine::{Exit, Machine, Processor, Psw, StateView, TrapKind};
 use serde::Serialize;
 
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
-use crate::technique::TechniqueKind;
+use crate::pv::Reference;
+use crate::technique::{Setup, TechniqueKind};
 use crate::vm::{Emulation, VmExit};
 
 /// A guest program as both runs start it.
@@ -98,6 +99,14 @@ pub struct EquivReport {
     pub reflected: u64,
     /// Guest instructions interpreted in software (the hybrid monitor).
     pub interpreted: u64,
+    /// Critical instructions a binary translator carried out on the virtual state.
+    pub translated: u64,
+    /// Basic blocks a binary translator scanned, re-scans included.
+    pub blocks_scanned: u64,
+    /// Blocks scanned again because the guest had changed their words.
+    pub blocks_rescanned: u64,
+    /// Hypercalls served (paravirtualization).
+    pub hypercalls: u64,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
     /// Each emulated instruction with the real trap that brought it to the monitor and the
@@ -121,7 +130,9 @@ pub struct EquivReport {
 /// The two runs side by side.
 #[derive(Clone)]
 struct Pair {
-    bare: Machine,
+    /// The bare machine; for a paravirtualized guest, the machine that implements the
+    /// hypercalls.
+    bare: Reference,
     /// How the bare run stopped, once it has.
     bare_exit: Option<Exit>,
     mon: Monitor,
@@ -130,7 +141,7 @@ struct Pair {
 }
 
 impl Pair {
-    fn new(isa: &Arc<Isa>, g: &Guest, technique: TechniqueKind) -> Result<Pair, VmmError> {
+    fn new(isa: &Arc<Isa>, g: &Guest, technique: &Setup) -> Result<Pair, VmmError> {
         let mut bare = Machine::new(isa.clone(), g.w)?;
         for (org, words) in &g.segments {
             bare.write(*org, words)?;
@@ -139,7 +150,7 @@ impl Pair {
         bare.set_assist(g.assist);
         Processor::devices_mut(&mut bare).clock = g.clock;
         bare.push_input(&g.input);
-        let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + g.w, technique)?;
+        let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + g.w, technique.clone())?;
         let segs: Vec<(u64, &[u64])> = g.segments.iter().map(|(o, w)| (*o, &w[..])).collect();
         let id = mon.create_vm(g.w, &segs, g.entry)?;
         mon.push_input(id, &g.input);
@@ -147,7 +158,7 @@ impl Pair {
         vm.cpu.assist = g.assist;
         vm.cpu.devices.clock = g.clock;
         Ok(Pair {
-            bare,
+            bare: Reference::new(bare, technique.kind == TechniqueKind::Pv),
             bare_exit: None,
             mon,
             start: g.clock,
@@ -250,15 +261,20 @@ fn first_stretch(w: u64) -> u64 {
 /// compares the outcomes; on a difference, replays both to find the first instruction after
 /// which they differ. `max_steps = 0` is refused ([`VmmError::NoSteps`]): two runs of no
 /// instructions are equal whatever the monitor does, so the verdict would say nothing.
+///
+/// `technique` is a [`TechniqueKind`], or a [`Setup`] that also gives a binary translator the
+/// classifier's critical set.
 pub fn check_equivalence(
     isa: Arc<Isa>,
     guest: &Guest,
-    technique: TechniqueKind,
+    technique: impl Into<Setup>,
     max_steps: u64,
 ) -> Result<EquivReport, VmmError> {
     if max_steps == 0 {
         return Err(VmmError::NoSteps);
     }
+    let setup: Setup = technique.into();
+    let technique = &setup;
     let mut whole = Pair::new(&isa, guest, technique)?;
     // Run in the search's first stretches, noting how far its checkpoints are known equal
     // (`clean`), so that a search need not run them again to compare.
@@ -295,7 +311,7 @@ pub fn check_equivalence(
     let vm_instructions = whole.vm_steps();
     let vm = whole.mon.vm(0);
     Ok(EquivReport {
-        technique,
+        technique: setup.kind,
         equivalent,
         guest_instructions: steps,
         vm_instructions,
@@ -310,6 +326,10 @@ pub fn check_equivalence(
         emulated: vm.counts.emulated,
         reflected: vm.counts.reflected,
         interpreted: vm.counts.interpreted,
+        translated: vm.counts.translated,
+        blocks_scanned: vm.counts.blocks_scanned,
+        blocks_rescanned: vm.counts.blocks_rescanned,
+        hypercalls: vm.counts.hypercalls,
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
         emulations: vm.counts.emulations.clone(),
         reflected_by_kind: vm.counts.reflected_by_kind.clone(),
@@ -337,7 +357,7 @@ pub fn check_equivalence(
 fn first_divergence(
     isa: &Arc<Isa>,
     guest: &Guest,
-    technique: TechniqueKind,
+    technique: &Setup,
     steps: u64,
     clean: u64,
 ) -> Result<Option<Divergence>, VmmError> {
@@ -409,7 +429,7 @@ mod tests {
         technique: TechniqueKind,
         steps: u64,
     ) -> Option<Divergence> {
-        let mut pair = Pair::new(isa, guest, technique).expect("pair");
+        let mut pair = Pair::new(isa, guest, &technique.into()).expect("pair");
         let mut done = 0;
         let mut stretch = first_stretch(guest.w);
         while done < steps {
@@ -503,7 +523,7 @@ mod tests {
         assert_eq!((r.guest_instructions, r.vm_instructions), (2, 2));
         assert_eq!(r.bare, BareOutcome::Halted);
         // The clock read is what both saw: a VM left at clock 0 would have stored 0.
-        let mut pair = Pair::new(&isa, &g, TechniqueKind::Tae).expect("pair");
+        let mut pair = Pair::new(&isa, &g, &TechniqueKind::Tae.into()).expect("pair");
         pair.advance(1);
         assert_eq!(pair.bare.memory()[0x20], 1000);
         assert!(pair.differences().is_empty());

@@ -21,7 +21,7 @@ use pgvm_machine::{
 
 use crate::allocator::{AllocError, Allocator, VmId};
 use crate::host::Host;
-use crate::technique::{Disposition, Technique, TechniqueKind};
+use crate::technique::{Disposition, Plan, Setup, Technique};
 use crate::vm::{VmExit, VmState};
 
 /// Physical words the control program keeps for itself: the real trap pair and vectors.
@@ -76,6 +76,8 @@ pub struct Monitor<H: Host = Machine> {
     isa: Arc<Isa>,
     host: H,
     technique: Box<dyn Technique<H>>,
+    /// What the technique was built from, so that a copy of the monitor gets its own.
+    setup: Setup,
     allocator: Allocator,
     vms: Vec<VmState>,
     /// Instructions emulated during the current `run_vm`, by instruction, real trap kind and
@@ -89,7 +91,8 @@ impl Clone for Monitor<Machine> {
         Monitor {
             isa: self.isa.clone(),
             host: self.host.clone(),
-            technique: self.technique.kind().build(),
+            technique: self.setup.build(),
+            setup: self.setup.clone(),
             allocator: self.allocator.clone(),
             vms: self.vms.clone(),
             emulated_by_insn: self.emulated_by_insn.clone(),
@@ -100,17 +103,22 @@ impl Clone for Monitor<Machine> {
 impl Monitor<Machine> {
     /// A trap-and-emulate monitor on a real machine of `q` words.
     pub fn new(isa: Arc<Isa>, q: u64) -> Result<Monitor, VmmError> {
-        Monitor::with_technique(isa, q, TechniqueKind::Tae)
+        Monitor::with_technique(isa, q, crate::TechniqueKind::Tae)
     }
 
-    /// A monitor of the given technique on a real machine of `q` words.
+    /// A monitor of the given technique (a [`crate::TechniqueKind`], or a [`Setup`] that
+    /// also carries the critical set a binary translator scans for) on a real machine of `q`
+    /// words.
     pub fn with_technique(
         isa: Arc<Isa>,
         q: u64,
-        technique: TechniqueKind,
+        technique: impl Into<Setup>,
     ) -> Result<Monitor, VmmError> {
+        let setup = technique.into();
         let host = Machine::new(isa.clone(), q)?;
-        Ok(Monitor::on(isa, host, technique.build()))
+        let mut mon = Monitor::on(isa, host, setup.build());
+        mon.setup = setup;
+        Ok(mon)
     }
 }
 
@@ -123,6 +131,7 @@ impl<H: Host> Monitor<H> {
         let q = host.size();
         Monitor {
             emulated_by_insn: vec![0; isa.insns.len() * CAUSES],
+            setup: Setup::from(technique.kind()),
             isa,
             host,
             technique,
@@ -293,10 +302,18 @@ impl<H: Host> Monitor<H> {
         if clock >= end {
             return Phase::Stop(VmExit::BudgetSpent);
         }
-        if !self.technique.runs_directly(&vm.cpu) {
-            return Phase::Interpret;
+        let mut view = Window {
+            host: &mut self.host,
+            map: vm.map,
+            cpu: &mut vm.cpu,
+        };
+        match self.technique.plan(&self.isa, &mut view, &mut vm.counts) {
+            Plan::Interpret => Phase::Interpret,
+            Plan::Direct(n) => {
+                let room = vm.cpu.devices.timer.stop(clock, end) - clock;
+                Phase::Direct(n.min(room).max(1))
+            }
         }
-        Phase::Direct(vm.cpu.devices.timer.stop(clock, end) - clock)
     }
 
     /// The guest runs on the host in real user mode, `R' = f(R)`, for at most `n`
@@ -385,8 +402,20 @@ impl<H: Host> Monitor<H> {
                 counts.interpreted += 1;
                 Phase::Boundary
             }
+            Disposition::Translated { .. } => {
+                counts.translated += 1;
+                Phase::Boundary
+            }
+            Disposition::Hypercall { .. } => {
+                counts.hypercalls += 1;
+                Phase::Boundary
+            }
             Disposition::Halted { .. } if interpret => {
-                counts.interpreted += 1;
+                if self.technique.kind().translates() {
+                    counts.translated += 1;
+                } else {
+                    counts.interpreted += 1;
+                }
                 Phase::Stop(VmExit::Halted)
             }
             Disposition::Halted { insn } => {

@@ -1,17 +1,22 @@
 //! Techniques: ways for a monitor to run a guest. The monitor's run loop, allocator and VM map
 //! are shared; a technique decides what happens when the host traps while a guest runs.
 //!
-//! Trap-and-emulate ([`Tae`]), the monitor of the proof of Theorem 1, is the first.
+//! Trap-and-emulate ([`Tae`]), the monitor of the proof of Theorem 1, is the first; the hybrid
+//! monitor ([`Hvm`]), the binary translators ([`BinaryTranslator`]), paravirtualization
+//! ([`crate::Paravirt`]) and the hardware assist ([`Assist`]) follow DESIGN.md §4c.
 
 use std::fmt::{self, Debug};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use pgvm_isa::Mode;
 use pgvm_isa::{InsnId, Isa};
 use pgvm_machine::{Step, TrapKind, VirtualCpu, Window};
 use serde::Serialize;
 
+use crate::bt::{BinaryTranslator, Critical};
 use crate::host::Host;
+use crate::vm::Counts;
 
 /// What the dispatcher did with one trap of the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,6 +48,27 @@ pub enum Disposition {
         /// The instruction.
         insn: Option<InsnId>,
     },
+    /// A critical instruction found by a binary translator's scan, carried out on the virtual
+    /// state instead of running directly.
+    Translated {
+        /// The instruction.
+        insn: Option<InsnId>,
+    },
+    /// A paravirtualized guest's hypercall, served on the virtual state.
+    Hypercall {
+        /// The instruction the hypercall asked for.
+        insn: Option<InsnId>,
+    },
+}
+
+/// What the monitor does next at an instruction boundary, as the technique decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Run the guest directly for at most this many instructions (at least 1; the monitor
+    /// stops earlier for the VM's timer and budget).
+    Direct(u64),
+    /// Carry out the next guest instruction in software ([`Technique::interpret`]).
+    Interpret,
 }
 
 /// Names of the techniques, as the command line spells them.
@@ -53,17 +79,38 @@ pub enum TechniqueKind {
     Tae,
     /// The hybrid monitor of Theorem 3: virtual supervisor mode interpreted.
     Hvm,
+    /// Binary translation of virtual supervisor code only, as VMware did; user mode runs
+    /// directly.
+    BtKernel,
+    /// Binary translation of both modes.
+    BtAll,
+    /// Trap-and-emulate with the profile's hardware assist turned on (VT-x, AMD-V).
+    Assist,
+    /// Paravirtualization (Xen): trap-and-emulate plus documented hypercalls, for a guest
+    /// rewritten to use them.
+    Pv,
 }
 
 impl TechniqueKind {
     /// Every technique.
-    pub const ALL: [TechniqueKind; 2] = [TechniqueKind::Tae, TechniqueKind::Hvm];
+    pub const ALL: [TechniqueKind; 6] = [
+        TechniqueKind::Tae,
+        TechniqueKind::Hvm,
+        TechniqueKind::BtKernel,
+        TechniqueKind::BtAll,
+        TechniqueKind::Pv,
+        TechniqueKind::Assist,
+    ];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             TechniqueKind::Tae => "tae",
             TechniqueKind::Hvm => "hvm",
+            TechniqueKind::BtKernel => "bt-kernel",
+            TechniqueKind::BtAll => "bt-all",
+            TechniqueKind::Assist => "assist",
+            TechniqueKind::Pv => "pv",
         }
     }
 
@@ -72,6 +119,18 @@ impl TechniqueKind {
         match self {
             TechniqueKind::Tae => "trap-and-emulate",
             TechniqueKind::Hvm => "the hybrid monitor (virtual supervisor mode interpreted)",
+            TechniqueKind::BtKernel => {
+                "binary translation of supervisor code (critical instructions emulated; user mode direct)"
+            }
+            TechniqueKind::BtAll => {
+                "binary translation of all code (critical instructions emulated in both modes)"
+            }
+            TechniqueKind::Assist => {
+                "hardware assist on, then trap-and-emulate (profiles with an assist only)"
+            }
+            TechniqueKind::Pv => {
+                "paravirtualization: trap-and-emulate plus hypercalls (docs/paravirt.md), compared with the machine that implements them"
+            }
         }
     }
 
@@ -84,11 +143,37 @@ impl TechniqueKind {
     /// touches a device, stores outside the window or changes the assist acts on the *real*
     /// machine: on a neighbour's memory, on the control program's words, on the real mode.
     /// The monitor notices some of these only after the fact (the VM exits `escaped`), and an
-    /// absolute store not at all. A technique that scans all code before it runs would
-    /// declare nothing here.
+    /// absolute store not at all. `bt-all` scans all code before it runs and translates every
+    /// critical instruction, the control-sensitive ones included, so it declares nothing here:
+    /// its confinement rests on the classifier's critical set, which its licence asks to be
+    /// complete by proof (`pgvm_lab::matrix::Condition::CriticalComplete`).
     pub fn isolation_condition(self) -> &'static [MustBePrivileged] {
         match self {
-            TechniqueKind::Tae | TechniqueKind::Hvm => &[MustBePrivileged::ControlUser],
+            TechniqueKind::Tae
+            | TechniqueKind::Hvm
+            | TechniqueKind::BtKernel
+            | TechniqueKind::Pv
+            | TechniqueKind::Assist => &[MustBePrivileged::ControlUser],
+            TechniqueKind::BtAll => &[],
+        }
+    }
+
+    /// Whether the technique scans guest code for the classifier's critical instructions
+    /// (and so must be given them: [`Setup::critical`]).
+    pub fn translates(self) -> bool {
+        matches!(self, TechniqueKind::BtKernel | TechniqueKind::BtAll)
+    }
+
+    /// Whether the technique can run guests of `isa` at all: the assist technique needs a
+    /// profile with an assist.
+    pub fn applies(self, isa: &Isa) -> bool {
+        match self {
+            TechniqueKind::Assist => isa.features.assist,
+            TechniqueKind::Pv => isa.insn("svc").is_some(),
+            TechniqueKind::Tae
+            | TechniqueKind::Hvm
+            | TechniqueKind::BtKernel
+            | TechniqueKind::BtAll => true,
         }
     }
 
@@ -96,22 +181,69 @@ impl TechniqueKind {
     /// [`Technique::prepare`]): then the assist must be sound (DESIGN.md §4c).
     pub fn enables_assist(self) -> bool {
         match self {
-            TechniqueKind::Tae | TechniqueKind::Hvm => true,
+            TechniqueKind::Tae
+            | TechniqueKind::Hvm
+            | TechniqueKind::BtKernel
+            | TechniqueKind::BtAll
+            | TechniqueKind::Pv
+            | TechniqueKind::Assist => true,
         }
     }
 
-    /// A fresh instance for a monitor on host `H`.
+    /// A fresh instance for a monitor on host `H`. A binary translator built this way has no
+    /// classifier's critical set and falls back on Lemma 1's over-approximation
+    /// ([`Critical::by_effects`]); give it the classifier's set with [`Setup`].
     pub fn build<H: Host>(self) -> Box<dyn Technique<H>> {
-        match self {
-            TechniqueKind::Tae => Box::new(Tae),
-            TechniqueKind::Hvm => Box::new(Hvm),
-        }
+        Setup::from(self).build()
     }
 }
 
 impl fmt::Display for TechniqueKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A technique with what it must be told about the ISA before it runs: the binary
+/// translators need the classifier's critical set, which the monitor (independent of the
+/// classifier) cannot work out itself.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The technique.
+    pub kind: TechniqueKind,
+    /// The critical instructions (sensitive and not privileged), for a translating technique.
+    pub critical: Option<Arc<Critical>>,
+}
+
+impl From<TechniqueKind> for Setup {
+    fn from(kind: TechniqueKind) -> Setup {
+        Setup {
+            kind,
+            critical: None,
+        }
+    }
+}
+
+impl Setup {
+    /// `kind` told the critical set `critical`.
+    pub fn with_critical(kind: TechniqueKind, critical: Critical) -> Setup {
+        Setup {
+            kind,
+            critical: Some(Arc::new(critical)),
+        }
+    }
+
+    /// A fresh instance for a monitor on host `H`.
+    pub fn build<H: Host>(&self) -> Box<dyn Technique<H>> {
+        match self.kind {
+            TechniqueKind::Tae => Box::new(Tae),
+            TechniqueKind::Hvm => Box::new(Hvm),
+            TechniqueKind::BtKernel | TechniqueKind::BtAll => {
+                Box::new(BinaryTranslator::new(self.kind, self.critical.clone()))
+            }
+            TechniqueKind::Assist => Box::new(Assist),
+            TechniqueKind::Pv => Box::new(crate::pv::Paravirt),
+        }
     }
 }
 
@@ -174,6 +306,17 @@ pub trait Technique<H: Host>: Debug + Send + Sync {
         true
     }
 
+    /// What to do at the next instruction boundary, with the VM's state in view (a binary
+    /// translator reads the code ahead and counts its scans in `counts`). By default,
+    /// [`Technique::runs_directly`] decides between running on and interpreting.
+    fn plan(&mut self, _isa: &Isa, vm: &mut Window<'_, H>, _counts: &mut Counts) -> Plan {
+        if self.runs_directly(vm.cpu) {
+            Plan::Direct(u64::MAX)
+        } else {
+            Plan::Interpret
+        }
+    }
+
     /// Interprets the guest instruction at the VM's `P` in software, through the seam. The
     /// VM's clock counts the instructions before it.
     fn interpret(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
@@ -230,7 +373,10 @@ impl<H: Host> Technique<H> for Tae {
 
 /// The instruction at the VM's `P`, run on the virtual state through the seam: which one it
 /// was (decoded once, for the counts) and what it did, or the trap its fetch took.
-fn run_on<H: Host>(isa: &Isa, vm: &mut Window<'_, H>) -> Result<(InsnId, Step), TrapKind> {
+pub(crate) fn run_on<H: Host>(
+    isa: &Isa,
+    vm: &mut Window<'_, H>,
+) -> Result<(InsnId, Step), TrapKind> {
     let (id, word) = pgvm_machine::fetch(isa, vm)?;
     Ok((id, pgvm_machine::execute(isa, id, word, vm)))
 }
@@ -259,6 +405,28 @@ impl<H: Host> Technique<H> for Hvm {
 
     /// Only virtual user mode runs directly, so a trap of the host is a user-mode trap: the
     /// semantics decide, exactly as under trap-and-emulate.
+    fn dispatch(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
+        Tae.dispatch(isa, vm)
+    }
+}
+
+/// Hardware assist (VT-x, AMD-V): the monitor turns the profile's assist on, and with it on
+/// the critical instructions trap in real user mode, so plain trap-and-emulate is equivalent
+/// where Theorem 1 holds under the assist and the assist is sound (DESIGN.md §4c). It runs
+/// only on a profile that has an assist ([`TechniqueKind::applies`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Assist;
+
+impl<H: Host> Technique<H> for Assist {
+    fn kind(&self) -> TechniqueKind {
+        TechniqueKind::Assist
+    }
+
+    /// VMXON: the one thing this technique adds to trap-and-emulate.
+    fn prepare(&self, isa: &Isa, host: &mut H) {
+        Tae.prepare(isa, host);
+    }
+
     fn dispatch(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
         Tae.dispatch(isa, vm)
     }

@@ -20,6 +20,15 @@ pub struct Counts {
     /// Interpreted in software without running on the host (the hybrid monitor's virtual
     /// supervisor mode).
     pub interpreted: u64,
+    /// Critical instructions a binary translator found in a block and carried out on the
+    /// virtual state instead of running them.
+    pub translated: u64,
+    /// Basic blocks a binary translator scanned (first scans and re-scans).
+    pub blocks_scanned: u64,
+    /// Of those, scans of a cached block whose words the guest had changed since.
+    pub blocks_rescanned: u64,
+    /// Hypercalls of a paravirtualized guest, served on the virtual state.
+    pub hypercalls: u64,
     /// Virtual timer interrupts delivered.
     pub interrupts: u64,
     /// Emulated instructions by mnemonic.

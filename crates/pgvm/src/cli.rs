@@ -108,9 +108,14 @@ enum Command {
     /// control-sensitive from user mode and not privileged, by the classifier) is refused
     /// unless --unsafe-isolation; so is a profile whose hardware assist the classifier finds
     /// unsound (it removes a trap), since the monitor turns the assist on.
+    /// --monitor chooses the technique: tae, hvm, bt-kernel and bt-all (binary translation:
+    /// the classifier's critical instructions are found block by block and carried out on
+    /// the virtual state; counts of translated instructions and scanned blocks are shown),
+    /// pv (a paravirtualized guest's hypercalls served; compared with the machine that
+    /// implements them, docs/paravirt.md) and assist (profiles with an assist only).
     /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input, an
-    /// ISA the monitor cannot isolate or an unsound assist, 3 if the monitor emulated an
-    /// instruction that is not privileged (a monitor bug).
+    /// ISA the monitor cannot isolate, an unsound assist or a technique that does not apply, 3
+    /// if the monitor emulated an instruction that is not privileged (a monitor bug).
     Equiv(crate::vmm::EquivArgs),
     /// Run several guests at once, each in its own VM under the trap-and-emulate monitor.
     ///
@@ -136,8 +141,11 @@ enum Command {
     /// against the theorems.
     ///
     /// Rows: guests/tsos/<profile>.s on each profile, and each guests/workloads/*.s on the
-    /// profile its `.isa` line names (the assembler refuses it for any other). Columns: the
-    /// techniques (tae, licensed by Theorem 1; hvm, licensed by Theorem 3). Each cell: whether
+    /// profile its `.isa` line names (the assembler refuses it for any other), and
+    /// guests/tsos/<profile>-pv.s, a paravirtualized tsos, under pv only. Columns: the
+    /// techniques (tae, licensed by Theorem 1; hvm, by Theorem 3; bt-kernel, by Theorem 3 and
+    /// a critical set complete by proof; bt-all, by that set alone; pv, by Theorem 3; assist,
+    /// by Theorem 1 under a sound assist, on profiles with one). Each cell: whether
     /// the run under the technique is equivalent to the bare run, the first diverging
     /// instruction when not (its mnemonic, address, source line and label), the percentage of
     /// guest instructions run directly and the host-time slowdown against the bare run. The

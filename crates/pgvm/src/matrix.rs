@@ -94,7 +94,7 @@ fn cell_text(c: &Cell, note: usize) -> String {
     let slowdown = c
         .slowdown
         .map_or_else(|| "?".to_string(), |s| format!("{s:.1}x"));
-    format!("equivalent {:5.1}% {slowdown:>5}", c.direct_percent)
+    format!("equiv {:5.1}% {slowdown:>5}", c.direct_percent)
 }
 
 /// Where a divergence is, in words: the instruction, its address, line and label.
@@ -138,7 +138,7 @@ pub fn text(m: &Matrix) -> String {
     let mut out = String::new();
     for col in &m.techniques {
         out += &format!(
-            "{:<4} {}; licensed by {}\n",
+            "{:<9} {}; licensed by {}\n",
             col.technique.name(),
             col.technique.describe(),
             col.condition.name()
@@ -164,6 +164,7 @@ pub fn text(m: &Matrix) -> String {
         "bare run".into(),
         "T1".into(),
         "T3".into(),
+        "crit".into(),
     ];
     head.extend(m.techniques.iter().map(|c| c.technique.name().to_string()));
     table.push(head);
@@ -184,6 +185,14 @@ pub fn text(m: &Matrix) -> String {
             bare.to_string(),
             lic.map_or("?", |l| verdict(l.theorem1)).to_string(),
             lic.map_or("?", |l| verdict(l.theorem3)).to_string(),
+            lic.map_or("?", |l| {
+                if l.critical_complete {
+                    "proved"
+                } else {
+                    "search"
+                }
+            })
+            .to_string(),
         ];
         for col in &m.techniques {
             let cell = m
@@ -220,15 +229,20 @@ pub fn text(m: &Matrix) -> String {
         out += cells.join("  ").trim_end();
         out += "\n";
     }
-    out +=
-        "\nEach cell: equivalent, with the percentage of guest instructions run directly and the\n";
+    out += "\nEach cell: equiv(alent), with the percentage of guest instructions run directly and the\n";
     out +=
         "host-time slowdown of the virtualized run against the bare run (each timed on its own;\n";
     out += "host times vary from run to run), or DIVERGES, with the first diverging instruction\n";
-    out += "below. T1, T3: the classifier's verdicts on Theorems 1 and 3 (under the assist where the\n";
+    out += "below. For bt-kernel and bt-all, \"directly\" counts every instruction the translator let\n";
     out +=
-        "profile has one). A theorem's condition is sufficient: where it holds, the technique it\n";
-    out += "licenses must be equivalent; where it fails, the technique may still be.\n";
+        "run on the real machine (the rest were translated, emulated after a trap or reflected).\n";
+    out += "T1, T3: the classifier's verdicts on Theorems 1 and 3 (under the assist where the\n";
+    out +=
+        "profile has one). crit: whether the critical set the translators scan for is complete\n";
+    out +=
+        "by proof (every other instruction proved privileged or innocuous) or rests on search.\n";
+    out += "A condition is sufficient: where it holds, the technique it licenses must be\n";
+    out += "equivalent; where it fails, the technique may still be.\n";
     out += &format!("Workloads: {}.\n", m.workloads);
     if !notes.is_empty() {
         out += "\n";

@@ -134,12 +134,14 @@ pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
         );
     }
     require_isolation(&isa, args.monitor, args.unsafe_isolation)?;
+    // A binary translator's critical set is the classifier's: classified once here.
+    let setup = pgvm_lab::equiv::setup(&isa, args.monitor, None)?;
     if args.trace {
         let traced = pgvm_lab::trace::trace_guest(
             &isa,
             &guest,
             p.listing.as_ref(),
-            args.monitor,
+            setup.clone(),
             args.max_steps,
             &mut |line| eprintln!("{line}"),
         )?;
@@ -147,7 +149,7 @@ pub fn equiv(args: &EquivArgs, json: bool) -> Result<ExitCode> {
             eprintln!("(trace stopped after {traced} guest instructions; the check runs on)");
         }
     }
-    let mut report = pgvm_lab::equiv::check(&isa, &guest, args.monitor, args.max_steps)?;
+    let mut report = pgvm_lab::equiv::check_with(&isa, &guest, &setup, args.max_steps)?;
     if let Some(listing) = &p.listing {
         report.locate(listing);
     }
@@ -242,19 +244,41 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
             r.vm_instructions
         ));
     }
-    let total = (r.direct + r.emulated + r.reflected + r.interpreted).max(1);
+    let total =
+        (r.direct + r.emulated + r.reflected + r.interpreted + r.translated + r.hypercalls).max(1);
     let interpreted = if r.interpreted > 0 {
         format!(", {} interpreted", r.interpreted)
     } else {
         String::new()
     };
+    let translated = if r.monitor.translates() {
+        format!(", {} translated", r.translated)
+    } else {
+        String::new()
+    };
+    let hypercalls = if r.monitor == TechniqueKind::Pv {
+        format!(", {} hypercalls", r.hypercalls)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}\n",
+        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}{translated}{hypercalls}\n",
         r.direct,
         100.0 * r.direct as f64 / total as f64,
         r.emulated,
         r.reflected
     ));
+    if r.monitor.translates() {
+        let critical = if r.critical.is_empty() {
+            "none".to_string()
+        } else {
+            r.critical.join(", ")
+        };
+        out.push_str(&format!(
+            "  binary translation: {} blocks scanned ({} re-scanned after the guest changed their code); the classifier's critical instructions and untrapped clock reads: {critical}\n",
+            r.blocks_scanned, r.blocks_rescanned
+        ));
+    }
     if !r.emulated_by_mnemonic.is_empty() {
         let list: Vec<String> = r
             .emulated_by_mnemonic
@@ -424,6 +448,11 @@ mod tests {
             emulated: checks.iter().map(|c| c.count).sum(),
             reflected: 0,
             interpreted: 0,
+            translated: 0,
+            blocks_scanned: 0,
+            blocks_rescanned: 0,
+            hypercalls: 0,
+            critical: Vec::new(),
             emulated_by_mnemonic: BTreeMap::new(),
             console_bare: String::new(),
             console_vm: String::new(),

@@ -135,3 +135,27 @@ fn no_builtin_tsos_is_refused() {
     }
     assert!(checked >= 7, "{checked} tsos profiles checked");
 }
+
+/// Binary translation of kernel code runs user mode directly and needs the same condition as
+/// trap-and-emulate; binary translation of all code scans user mode too, translates the
+/// escaping instruction like any critical one, and declares no condition.
+#[test]
+fn bt_kernel_is_refused_and_bt_all_runs() {
+    for (name, insn, _) in HOSTILE {
+        let isa = isa_path(name);
+        let args = ["equiv", HALT, "--isa", &isa, "--monitor", "bt-kernel"];
+        let err = refused(&pgvm(&args), &args);
+        assert!(
+            err.contains(&format!("`{insn}` is not privileged; control_user witness")),
+            "{args:?}: {err}"
+        );
+        let o = pgvm(&["equiv", HALT, "--isa", &isa, "--monitor", "bt-all"]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(
+            stdout(&o).contains("critical instructions and untrapped clock reads: "),
+            "{name}: {}",
+            stdout(&o)
+        );
+        assert!(stdout(&o).contains(insn), "{name}: {}", stdout(&o));
+    }
+}

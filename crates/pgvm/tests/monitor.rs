@@ -443,3 +443,60 @@ fn the_matrix_on_tsos_names_each_divergence() {
     let refused = common::fails(&["matrix", "--max-steps", "0"]);
     assert!(refused.contains("--max-steps 0"), "{refused}");
 }
+
+/// The red pill (`guests/redpill.s`, a user-mode `sgdt` on ia32): binary translation of kernel
+/// code only runs it directly and the checker finds the leak; translating user code too hides
+/// it.
+#[test]
+fn the_red_pill_is_found_under_bt_kernel_and_hidden_by_bt_all() {
+    let o = pgvm(&["equiv", "guests/redpill.s", "--monitor", "bt-kernel"]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("NOT equivalent"), "{out}");
+    assert!(out.contains("guests/redpill.s:50 (sgdt)"), "{out}");
+    assert!(
+        out.contains("critical instructions and untrapped clock reads: sgdt, sidt"),
+        "{out}"
+    );
+    let o = pgvm(&["equiv", "guests/redpill.s", "--monitor", "bt-all"]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("equivalent: f(S2) == S2'"), "{out}");
+    assert!(out.contains(", 1 translated"), "{out}");
+    assert!(out.contains("re-scanned"), "{out}");
+}
+
+/// `--monitor assist`: trap-and-emulate with the assist on, on the profile that has one;
+/// refused where there is none.
+#[test]
+fn the_assist_technique_runs_where_the_profile_has_an_assist() {
+    let o = pgvm(&[
+        "equiv",
+        "guests/tsos/ia32-vt.s",
+        "--monitor",
+        "assist",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["monitor"], "assist");
+    assert_eq!(v["equivalent"], true);
+    assert_eq!(v["halted"], true);
+    let err = common::fails(&["equiv", "guests/svc.s", "--monitor", "assist"]);
+    assert!(err.contains("`assist` does not apply to `s370`"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+}
+
+/// `--monitor pv` on the paravirtualized tsos: equivalent to the machine that implements the
+/// hypercalls, with the hypercalls counted.
+#[test]
+fn the_paravirtualized_tsos_is_equivalent_under_pv() {
+    let o = pgvm(&["equiv", "guests/tsos/ia32-pv.s", "--monitor", "pv"]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("equivalent: f(S2) == S2' at the halt"),
+        "{out}"
+    );
+    assert!(out.contains(" hypercalls"), "{out}");
+}

@@ -1,0 +1,17 @@
+; tsos for ia32, paravirtualized: arch/ia32-pv.s asks the hypervisor by hypercall for what
+; arch/ia32.s does with SGDT, PUSHF and POPF (docs/paravirt.md). Run it with --monitor pv.
+; The common kernel, the ia32 pieces, and the standard process set.
+
+        .isa     ia32
+        .include "kernel.s"
+        .include "arch/ia32-pv.s"
+
+arch_name: .stringz "ia32"
+
+; Trap classes of this profile's own opcodes, 0x40..0x7f: sgdt sidt
+; sldt str smsw pushf popf rdtsc unprivileged, lgdt lidt lmsw privileged.
+k_class_hi:
+        .word    C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN
+        .word    C_PRIV, C_PRIV, C_PRIV
+        .space   53
+        .include "procs.s"
