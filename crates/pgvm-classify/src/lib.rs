@@ -13,7 +13,11 @@
 //!    seed, run through the machine's own interpreter ([`pgvm_machine::step`]) on the
 //!    classifier's state view ([`HypoView`]). A witness settles a question; N states without
 //!    one are reported as exactly that, never as a proof.
-//! 3. **Exhaustive** ([`exhaustive`], on request): what is still open is checked on every state
+//! 3. **SMT** ([`smt`], on request): every question the search left open is put to an
+//!    external `z3` as one bit-vector query: `unsat` proves the atom absent for all states,
+//!    `sat` gives a witness that is replayed like any other, a timeout leaves the search's
+//!    answer (and says so).
+//! 4. **Exhaustive** ([`exhaustive`], on request): what is still open is checked on every state
 //!    of a small stated configuration.
 //!
 //! Instructions are classified in parallel (rayon); each one's states come from its own stream
@@ -25,6 +29,7 @@ pub mod exhaustive;
 pub mod generate;
 pub mod proof;
 pub mod search;
+pub mod smt;
 pub mod soundness;
 pub mod state;
 pub mod theorem;
@@ -63,6 +68,8 @@ pub struct Config {
     /// The assist bit of every state; `None` means on exactly when the profile has
     /// `feature assist` (the monitor enables it).
     pub assist: Option<bool>,
+    /// Put every atom the search leaves open to an SMT solver ([`smt`]).
+    pub smt: Option<smt::SmtSettings>,
 }
 
 impl Default for Config {
@@ -73,6 +80,7 @@ impl Default for Config {
             exhaustive: false,
             proofs: true,
             assist: None,
+            smt: None,
         }
     }
 }
@@ -117,6 +125,9 @@ pub struct InsnReport {
     pub witnesses: Vec<Witness>,
     /// States in the exhaustive configuration, when it ran.
     pub exhaustive_states: Option<u64>,
+    /// Bugs of the SMT encoding found while classifying this instruction (a model that did
+    /// not replay, a query the solver refused). Never expected; reported loudly.
+    pub smt_bugs: Vec<String>,
 }
 
 impl InsnReport {
@@ -217,7 +228,12 @@ fn report(isa: &Isa, config: &Config, instructions: Vec<InsnReport>) -> Report {
 /// Classifies one instruction: proofs, then search, then (on request) the exhaustive check.
 pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
     let insn = &isa.insns[id];
-    let (findings, witnesses, exhaustive_states) = settle(isa, id, config, [true; N_ATOMS]);
+    let Settled {
+        findings,
+        witnesses,
+        exhaustive_states,
+        smt_bugs,
+    } = settle(isa, id, config, [true; N_ATOMS]);
     let claims: Vec<String> = witnesses
         .iter()
         .map(|w: &Witness| w.claim.clone())
@@ -233,6 +249,7 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
         findings,
         witnesses,
         exhaustive_states,
+        smt_bugs,
     }
 }
 
@@ -247,21 +264,28 @@ pub fn assist_soundness(isa: &Isa, config: &Config) -> Result<Soundness, Classif
     let insns: Vec<InsnReport> = (0..isa.insns.len())
         .into_par_iter()
         .map(|id| {
-            let (findings, witnesses, exhaustive_states) = settle(isa, id, config, wanted);
+            let s = settle(isa, id, config, wanted);
             InsnReport {
                 mnemonic: isa.insns[id].mnemonic.clone(),
                 opcode: isa.insns[id].opcode,
                 classes: BTreeMap::new(),
-                findings,
-                witnesses,
-                exhaustive_states,
+                findings: s.findings,
+                witnesses: s.witnesses,
+                exhaustive_states: s.exhaustive_states,
+                smt_bugs: s.smt_bugs,
             }
         })
         .collect();
     Ok(Soundness::of(isa.features.assist, &insns))
 }
 
-type Settled = (BTreeMap<Atom, Finding>, Vec<Witness>, Option<u64>);
+/// One instruction's settled atoms.
+struct Settled {
+    findings: BTreeMap<Atom, Finding>,
+    witnesses: Vec<Witness>,
+    exhaustive_states: Option<u64>,
+    smt_bugs: Vec<String>,
+}
 
 /// Settles the `wanted` atoms of one instruction: proofs, then search, then (on request) the
 /// exhaustive check.
@@ -317,6 +341,61 @@ fn settle(isa: &Isa, id: InsnId, config: &Config, wanted: [bool; N_ATOMS]) -> Se
         &mut findings,
         &mut witnesses,
     );
+    let mut smt_notes: [Option<String>; N_ATOMS] = Default::default();
+    let mut smt_bugs = Vec::new();
+    if let Some(settings) = &config.smt {
+        for atom in ATOMS {
+            if !open(&findings)[atom.index()] {
+                continue;
+            }
+            // The soundness atom compares the assist off with on whatever the
+            // classification's assist; it is only ever open on a profile with the feature.
+            match smt::decide(isa, id, atom, assist, settings) {
+                smt::Answer::Unsat => {
+                    findings.insert(
+                        atom,
+                        Finding::Absent {
+                            by: Evidence::Proof,
+                            detail: format!(
+                                "proof (smt): {} finds no witness in any state (unsat), q up to {}",
+                                settings.solver.describe(),
+                                pgvm_machine::MAX_WORDS
+                            ),
+                        },
+                    );
+                }
+                smt::Answer::Sat(m) => {
+                    let mut tally = Tally::default();
+                    let found = search::Found {
+                        atom,
+                        states: m.states,
+                        shift: m.shift,
+                        observation: m.observation,
+                    };
+                    tally.found[atom.index()] = Some((0, found));
+                    take_witnesses(
+                        isa,
+                        id,
+                        config,
+                        tally,
+                        Evidence::Solver,
+                        &mut findings,
+                        &mut witnesses,
+                    );
+                }
+                smt::Answer::Timeout(t) => {
+                    smt_notes[atom.index()] =
+                        Some(format!("solver timed out after {} s", t.as_secs_f64()));
+                }
+                smt::Answer::Failed { reason, bug } => {
+                    if bug {
+                        smt_bugs.push(reason.clone());
+                    }
+                    smt_notes[atom.index()] = Some(format!("solver gave no answer: {reason}"));
+                }
+            }
+        }
+    }
     let mut exhaustive_states = None;
     if config.exhaustive && open(&findings).contains(&true) {
         let n = exhaustive::size(&target);
@@ -343,16 +422,24 @@ fn settle(isa: &Isa, id: InsnId, config: &Config, wanted: [bool; N_ATOMS]) -> Se
         }
     }
     for a in ATOMS.into_iter().filter(|a| wanted[a.index()]) {
+        let note = smt_notes[a.index()]
+            .as_ref()
+            .map_or(String::new(), |n| format!("; {n}"));
         findings.entry(a).or_insert_with(|| Finding::Absent {
             by: Evidence::Search,
             detail: format!(
-                "search: no witness in {} states, seed {}",
+                "search: no witness in {} states, seed {}{note}",
                 searched[a.index()],
                 config.seed
             ),
         });
     }
-    (findings, witnesses, exhaustive_states)
+    Settled {
+        findings,
+        witnesses,
+        exhaustive_states,
+        smt_bugs,
+    }
 }
 
 /// The atoms proven absent for instruction `id`, with the reason.
