@@ -385,7 +385,7 @@ fn settle(isa: &Isa, id: InsnId, config: &Config, wanted: [bool; N_ATOMS]) -> Se
                 }
                 smt::Answer::Timeout(t) => {
                     smt_notes[atom.index()] =
-                        Some(format!("solver timed out after {} s", t.as_secs_f64()));
+                        Some(format!("solver timed out after {} s", t.as_secs()));
                 }
                 smt::Answer::Failed { reason, bug } => {
                     if bug {
@@ -517,7 +517,56 @@ fn take_witnesses(
     }
 }
 
+/// What the SMT backend did for one profile: how many atoms it settled each way.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SmtSummary {
+    /// The solver, with its version (`z3 4.8.12`).
+    pub solver: String,
+    /// The timeout of each query, in seconds.
+    pub timeout_secs: u64,
+    /// Atoms proved absent (`unsat`).
+    pub proved: usize,
+    /// Atoms witnessed by a model (`sat`), each replayed.
+    pub witnessed: usize,
+    /// Atoms the solver did not decide in time (they keep the search's answer).
+    pub timed_out: usize,
+    /// Bugs of the encoding: models that did not replay, queries the solver refused.
+    pub bugs: Vec<String>,
+}
+
 impl Report {
+    /// What the SMT backend did, when the classification used it.
+    pub fn smt_summary(&self) -> Option<SmtSummary> {
+        let s = self.config.smt.as_ref()?;
+        let mut sum = SmtSummary {
+            solver: s.solver.describe(),
+            timeout_secs: s.timeout.as_secs(),
+            proved: 0,
+            witnessed: 0,
+            timed_out: 0,
+            bugs: Vec::new(),
+        };
+        for i in &self.instructions {
+            for f in i.findings.values() {
+                match f {
+                    Finding::Witnessed {
+                        by: Evidence::Solver,
+                        ..
+                    } => sum.witnessed += 1,
+                    Finding::Absent { detail, .. } if detail.starts_with("proof (smt)") => {
+                        sum.proved += 1
+                    }
+                    Finding::Absent { detail, .. } if detail.contains("solver timed out") => {
+                        sum.timed_out += 1
+                    }
+                    _ => {}
+                }
+            }
+            sum.bugs.extend(i.smt_bugs.iter().cloned());
+        }
+        Some(sum)
+    }
+
     /// Every witness of every instruction, as a witness file.
     pub fn witness_file(reports: &[Report]) -> WitnessFile {
         WitnessFile {

@@ -363,3 +363,43 @@ fn ia32_vt_reports_its_assist_sound_by_proof() {
     let out = ok(&["classify", "--isa", "s370", "--samples", FEW]);
     assert!(out.contains("\nassist: none ("), "{out}");
 }
+
+#[test]
+fn smt_without_a_solver_says_how_to_install_one() {
+    let args = ["classify", "--isa", "s370", "--smt"];
+    let o = common::command(&args)
+        .env("PGVM_SMT_SOLVER", "/nonexistent/pgvm-test/z3")
+        .output()
+        .expect("pgvm runs");
+    let err = common::refused(&o, &args);
+    assert!(err.contains("was not found"), "{err}");
+    assert!(err.contains("apt-get install z3"), "{err}");
+}
+
+#[test]
+fn smt_turns_the_searched_carry_into_a_witness() {
+    if pgvm_classify_solver_missing() {
+        eprintln!("smt_turns_the_searched_carry_into_a_witness: SKIPPED: z3 is not installed");
+        return;
+    }
+    let isa = "crates/pgvm-classify/tests/isa/smt-carry.isa";
+    let out = ok(&["classify", "--isa", isa, "--samples", FEW, "--smt"]);
+    assert!(out.contains("smt: z3 "), "{out}");
+    assert!(out.contains("Theorem 1: fails"), "{out}");
+    assert!(
+        out.contains("control_super: M changed: super -> user"),
+        "{out}"
+    );
+}
+
+/// Whether `z3` is missing (then the SMT end-to-end test is skipped, unless CI requires it).
+fn pgvm_classify_solver_missing() -> bool {
+    let missing = std::process::Command::new("z3")
+        .arg("--version")
+        .output()
+        .is_err();
+    if missing && std::env::var_os("PGVM_REQUIRE_SMT").is_some_and(|v| !v.is_empty()) {
+        panic!("PGVM_REQUIRE_SMT is set but z3 is not installed");
+    }
+    missing
+}

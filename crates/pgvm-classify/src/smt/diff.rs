@@ -41,6 +41,37 @@ pub fn check(
     solver: &solver::Solver,
     mutant: Mutant,
 ) -> Result<Vec<String>, DiffError> {
+    let plain: Vec<(State, i64)> = states.iter().map(|s| (s.clone(), 0)).collect();
+    compare_runs(isa, id, &plain, false, solver, mutant)
+}
+
+/// The same check for the second state of a location pair: each `(state, x)` is run on the
+/// machine as `state.shifted(x)` and evaluated in the encoding as the first state's memory
+/// seen through the shift (`Memory::Shifted`), as the location queries state it. Pairs whose
+/// shift is not valid are skipped.
+pub fn check_shifted(
+    isa: &Isa,
+    id: InsnId,
+    pairs: &[(State, i64)],
+    solver: &solver::Solver,
+    mutant: Mutant,
+) -> Result<Vec<String>, DiffError> {
+    let valid: Vec<(State, i64)> = pairs
+        .iter()
+        .filter(|(s, x)| s.shifted(*x).is_some())
+        .cloned()
+        .collect();
+    compare_runs(isa, id, &valid, true, solver, mutant)
+}
+
+fn compare_runs(
+    isa: &Isa,
+    id: InsnId,
+    pairs: &[(State, i64)],
+    shifted: bool,
+    solver: &solver::Solver,
+    mutant: Mutant,
+) -> Result<Vec<String>, DiffError> {
     let mut b = Builder::new();
     let q = b.var("q", Sort::Word);
     let p = b.var("p", Sort::Word);
@@ -50,7 +81,8 @@ pub fn check(
     let mem = b.var("mem", Sort::Mem);
     let user = b.var("user", Sort::Bool);
     let assist = b.var("assist", Sort::Bool);
-    let input = Input {
+    let l2 = b.var("l2", Sort::Word);
+    let first = Input {
         q,
         user,
         p,
@@ -60,11 +92,31 @@ pub fn check(
         clock,
         mem: Memory::Plain(Words::Array(mem)),
     };
+    let input = if shifted {
+        Input {
+            l: l2,
+            mem: Memory::Shifted {
+                base: Words::Array(mem),
+                l1: l,
+                l2,
+                b: bound,
+            },
+            ..first
+        }
+    } else {
+        first
+    };
     let o = encode::run(&mut b, isa, id, &input, mutant)?;
     let mut addresses: Vec<u64> = Vec::new();
     let mut concrete = Vec::new();
-    for s in states {
-        let mut v = HypoView::new(s.clone());
+    for (s, x) in pairs {
+        let run_on = if shifted {
+            s.shifted(*x).unwrap_or_else(|| s.clone())
+        } else {
+            s.clone()
+        };
+        addresses.extend(run_on.memory.iter().map(|&(a, _)| a));
+        let mut v = HypoView::new(run_on);
         let step = crate::state::run(isa, &mut v);
         addresses.extend(s.memory.iter().map(|&(a, _)| a));
         addresses.extend(v.state.memory.iter().map(|&(a, _)| a));
@@ -108,9 +160,17 @@ pub fn check(
         let _ = write!(get, " {}", b.name(t));
     }
     get.push_str("))\n");
-    for s in states {
+    for (s, x) in pairs {
         script.push_str("(push 1)\n");
-        for (var, v) in [(q, s.q), (p, s.p), (l, s.l), (bound, s.b), (clock, s.clock)] {
+        let second_l = s.l.wrapping_add(*x as u64);
+        for (var, v) in [
+            (q, s.q),
+            (p, s.p),
+            (l, s.l),
+            (l2, second_l),
+            (bound, s.b),
+            (clock, s.clock),
+        ] {
             let _ = writeln!(script, "(assert (= {} {}))", b.name(var), word_lit(v));
         }
         let _ = writeln!(
@@ -130,7 +190,7 @@ pub fn check(
         script.push_str(&get);
         script.push_str("(pop 1)\n");
     }
-    let n = states.len() as u64;
+    let n = pairs.len() as u64;
     let soft = Duration::from_secs(30);
     if let Ok(dir) = std::env::var(super::DUMP_ENV) {
         let _ = std::fs::write(
@@ -142,15 +202,15 @@ pub fn check(
     if let Some(e) = solver::first_error(&out) {
         return Err(DiffError::Solver(SolverError::Refused(e)));
     }
-    if out.len() != 2 * states.len() {
+    if out.len() != 2 * pairs.len() {
         return Err(DiffError::Answer(format!(
             "{} responses to {} states",
             out.len(),
-            states.len()
+            pairs.len()
         )));
     }
     let mut bad = Vec::new();
-    for (k, (s, (step, after))) in states.iter().zip(&concrete).enumerate() {
+    for (k, ((s, x), (step, after))) in pairs.iter().zip(&concrete).enumerate() {
         if out[2 * k].atom() != Some("sat") {
             bad.push(format!("state {k}: the solver answered {:?}", out[2 * k]));
             continue;
@@ -162,8 +222,13 @@ pub fn check(
             return Err(DiffError::Answer("a model of the wrong length".into()));
         }
         if let Some(why) = compare(&o, &v, &addresses, step, after) {
+            let how = if shifted {
+                format!(" shifted by {x}")
+            } else {
+                String::new()
+            };
             bad.push(format!(
-                "`{}` from {}: {why}",
+                "`{}` from {}{how}: {why}",
                 isa.insns[id].mnemonic,
                 describe(s)
             ));
