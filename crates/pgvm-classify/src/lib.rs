@@ -344,13 +344,17 @@ fn settle(isa: &Isa, id: InsnId, config: &Config, wanted: [bool; N_ATOMS]) -> Se
     let mut smt_notes: [Option<String>; N_ATOMS] = Default::default();
     let mut smt_bugs = Vec::new();
     if let Some(settings) = &config.smt {
-        for atom in ATOMS {
-            if !open(&findings)[atom.index()] {
-                continue;
-            }
-            // The soundness atom compares the assist off with on whatever the
-            // classification's assist; it is only ever open on a profile with the feature.
-            match smt::decide(isa, id, atom, assist, settings) {
+        // The atoms' queries run in parallel too (each is its own solver process).
+        // The soundness atom compares the assist off with on whatever the classification's
+        // assist; it is only ever open on a profile with the feature.
+        let still_open = open(&findings);
+        let answers: Vec<(Atom, smt::Answer)> = ATOMS
+            .into_par_iter()
+            .filter(|a| still_open[a.index()])
+            .map(|atom| (atom, smt::decide(isa, id, atom, assist, settings)))
+            .collect();
+        for (atom, answer) in answers {
+            match answer {
                 smt::Answer::Unsat => {
                     findings.insert(
                         atom,

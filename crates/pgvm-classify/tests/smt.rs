@@ -276,6 +276,19 @@ fn the_solver_finds_the_secret_operand_that_loads_r_in_user_mode() {
     assert_eq!(r.theorem1.violations, ["lrs"]);
 }
 
+#[test]
+fn a_wrong_shift_in_the_encoding_is_caught() {
+    let Some(solver) = solver("a_wrong_shift_in_the_encoding_is_caught") else {
+        return;
+    };
+    let loads = |isa: &Isa, id: usize| ["mov", "ldx"].contains(&isa.insns[id].mnemonic.as_str());
+    let bad = disagreements(&solver, Mutant::ShiftFromNewWindow, 8, &loads);
+    assert!(
+        bad.iter().any(|b| b.contains("shifted by")),
+        "the differential test did not notice the shifted window read from the wrong place: {bad:?}"
+    );
+}
+
 /// With the effect analysis switched off, the solver alone must prove the base repertoire's
 /// innocuous instructions innocuous, for all states.
 #[test]

@@ -27,6 +27,9 @@ pub enum Mutant {
     None,
     /// `+` encoded as `-`.
     AddIsSub,
+    /// The shifted state's window read at the shifted offset of the *new* window in the
+    /// first state's memory (`l2 + a` instead of `l1 + a`).
+    ShiftFromNewWindow,
 }
 
 /// Where the words of a starting memory come from.
@@ -174,11 +177,16 @@ impl MemReader {
     /// In a shifted memory the word is then the first state's word at `l1 + a`: written so,
     /// the two runs of a location pair read the very same term, and the solver need not
     /// rediscover through the adders that the window moved.
-    fn load_in_window(&mut self, b: &mut Builder, a: T, pa: T) -> T {
+    fn load_in_window(&mut self, b: &mut Builder, a: T, pa: T, mutant: Mutant) -> T {
         match self.mem {
             Memory::Plain(w) => base_load(b, w, pa, &mut self.reads),
-            Memory::Shifted { base, l1, .. } => {
-                let from = b.add(a, l1);
+            Memory::Shifted { base, l1, l2, .. } => {
+                let l = if mutant == Mutant::ShiftFromNewWindow {
+                    l2
+                } else {
+                    l1
+                };
+                let from = b.add(a, l);
                 base_load(b, base, from, &mut self.reads)
             }
         }
@@ -386,7 +394,7 @@ impl Cx<'_> {
         // inside the starting window.
         let starting_r = self.l == self.start_l && self.bound == self.start_b;
         let mut v = if space == Space::Relocated && starting_r {
-            self.mem.load_in_window(self.b, a, pa)
+            self.mem.load_in_window(self.b, a, pa, self.mutant)
         } else {
             self.mem.load(self.b, pa)
         };
@@ -581,7 +589,7 @@ pub fn run(
     };
     let (fpa, fok) = develop(b, Space::Relocated, input.p, input.l, input.b, input.q);
     // Fetched only if it develops, so inside the window (see `load_in_window`).
-    let word = mem.load_in_window(b, input.p, fpa);
+    let word = mem.load_in_window(b, input.p, fpa, mutant);
     let (mask, value) = isa.matcher(id);
     let op = b.mask(word, mask);
     let want = b.word(value);
@@ -669,7 +677,7 @@ impl Outcome {
             reads: Vec::new(),
         };
         let pa = b.add(o, input.l);
-        let v = r.load_in_window(b, o, pa);
+        let v = r.load_in_window(b, o, pa, Mutant::None);
         self.final_from(b, v, pa)
     }
 
