@@ -122,9 +122,6 @@ pub struct Outcome {
     pub clock_read: T,
     /// The word at `P`.
     pub word: T,
-    /// Every physical address read from the starting memory's base array, for turning a
-    /// model into a concrete state.
-    pub reads: Vec<T>,
 }
 
 /// Why an instruction cannot be encoded (the classifier then keeps the search's answer).
@@ -135,14 +132,12 @@ pub enum EncodeError {
     TooManyEffects,
 }
 
-/// Reads of a starting memory, recorded for the model.
+/// Reads of a starting memory.
 struct MemReader {
     mem: Memory,
-    reads: Vec<T>,
 }
 
-fn base_load(b: &mut Builder, words: Words, a: T, reads: &mut Vec<T>) -> T {
-    reads.push(a);
+fn base_load(b: &mut Builder, words: Words, a: T) -> T {
     match words {
         Words::Array(m) => b.select(m, a),
         Words::Fresh => b.fresh_read(a),
@@ -152,7 +147,7 @@ fn base_load(b: &mut Builder, words: Words, a: T, reads: &mut Vec<T>) -> T {
 impl MemReader {
     fn load(&mut self, b: &mut Builder, a: T) -> T {
         match self.mem {
-            Memory::Plain(w) => base_load(b, w, a, &mut self.reads),
+            Memory::Plain(w) => base_load(b, w, a),
             Memory::Shifted {
                 base,
                 l1,
@@ -165,8 +160,8 @@ impl MemReader {
                 let inside = b.and(&[lo, hi]);
                 let off = b.sub(a, l2);
                 let from = b.add(off, l1);
-                let moved = base_load(b, base, from, &mut self.reads);
-                let kept = base_load(b, base, a, &mut self.reads);
+                let moved = base_load(b, base, from);
+                let kept = base_load(b, base, a);
                 b.ite(inside, moved, kept)
             }
         }
@@ -179,7 +174,7 @@ impl MemReader {
     /// rediscover through the adders that the window moved.
     fn load_in_window(&mut self, b: &mut Builder, a: T, pa: T, mutant: Mutant) -> T {
         match self.mem {
-            Memory::Plain(w) => base_load(b, w, pa, &mut self.reads),
+            Memory::Plain(w) => base_load(b, w, pa),
             Memory::Shifted { base, l1, l2, .. } => {
                 let l = if mutant == Mutant::ShiftFromNewWindow {
                     l2
@@ -187,7 +182,7 @@ impl MemReader {
                     l1
                 };
                 let from = b.add(a, l);
-                base_load(b, base, from, &mut self.reads)
+                base_load(b, base, from)
             }
         }
     }
@@ -583,10 +578,7 @@ pub fn run(
     if stores > MAX_BODY_EFFECTS || outs > MAX_BODY_EFFECTS || insn.locals > MAX_BODY_EFFECTS {
         return Err(EncodeError::TooManyEffects);
     }
-    let mut mem = MemReader {
-        mem: input.mem,
-        reads: Vec::new(),
-    };
+    let mut mem = MemReader { mem: input.mem };
     let (fpa, fok) = develop(b, Space::Relocated, input.p, input.l, input.b, input.q);
     // Fetched only if it develops, so inside the window (see `load_in_window`).
     let word = mem.load_in_window(b, input.p, fpa, mutant);
@@ -652,7 +644,6 @@ pub fn run(
         console_read: cx.console_read,
         clock_read: cx.clock_read,
         word,
-        reads: cx.mem.reads,
     })
 }
 
@@ -660,10 +651,7 @@ impl Outcome {
     /// The word at physical address `a` after the run, for a run that did not trap: the last
     /// executed store to `a`, else the starting memory's word (read through `mem`).
     pub fn final_word(&self, b: &mut Builder, mem: &Memory, a: T) -> T {
-        let mut r = MemReader {
-            mem: *mem,
-            reads: Vec::new(),
-        };
+        let mut r = MemReader { mem: *mem };
         let v = r.load(b, a);
         self.final_from(b, v, a)
     }
@@ -672,10 +660,7 @@ impl Outcome {
     /// offset inside the starting window (`o < b`, which the caller asserts): physical
     /// `l + o`, read as [`MemReader::load_in_window`] reads it.
     pub fn final_window_word(&self, b: &mut Builder, input: &Input, o: T) -> T {
-        let mut r = MemReader {
-            mem: input.mem,
-            reads: Vec::new(),
-        };
+        let mut r = MemReader { mem: input.mem };
         let pa = b.add(o, input.l);
         let v = r.load_in_window(b, o, pa, Mutant::None);
         self.final_from(b, v, pa)
