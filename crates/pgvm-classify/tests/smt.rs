@@ -416,3 +416,78 @@ fn with_the_solver_every_builtin_verdict_is_a_proof_or_a_witness() {
         assert_eq!(s.timed_out, 0, "{}: {s:?}", r.isa);
     }
 }
+
+/// A stand-in solver: a shell script that says it is z3 and answers every query with `answer`
+/// (no real solver needed, so these tests always run).
+#[cfg(unix)]
+fn fake_solver(name: &str, answer: &str) -> Solver {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("pgvm-smt-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join("z3");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Z3 version 4.8.12 - 64 bit'; exit 0; fi\ncat > /dev/null\nprintf '%s\\n' '{answer}'\n"
+    );
+    std::fs::write(&path, script).expect("write the fake solver");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    Solver {
+        program: path.display().to_string(),
+        version: "4.8.12".into(),
+    }
+}
+
+/// A solver that gives up leaves the search's answer, labelled as such, and the theorem
+/// verdict says it rests on search.
+#[cfg(unix)]
+#[test]
+fn a_timed_out_query_keeps_the_search_and_says_so() {
+    let solver = fake_solver("timeout", "unknown");
+    let s = SmtSettings {
+        timeout: Duration::from_secs(3),
+        ..settings(solver)
+    };
+    let isa = load("smt-magic-halt.isa");
+    let config = Config {
+        samples: 200,
+        smt: Some(s),
+        ..Config::default()
+    };
+    let r = classify(&isa, &config).unwrap_or_else(|e| panic!("{e}"));
+    let mhalt = r.instructions.last().expect("mhalt");
+    match &mhalt.findings[&Atom::ControlUser] {
+        Finding::Absent { by, detail } => {
+            assert_eq!(*by, Evidence::Search);
+            assert!(detail.contains("solver timed out after 3 s"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(r.theorem1.holds);
+    assert_eq!(r.theorem1.evidence, Some(Evidence::Search));
+    assert!(r.smt_summary().expect("smt").timed_out > 0);
+}
+
+/// A model that cannot be turned into a replaying witness is an encoding bug: reported, and
+/// never used as a verdict.
+#[cfg(unix)]
+#[test]
+fn a_model_that_does_not_replay_is_reported_as_an_encoding_bug() {
+    let solver = fake_solver("bogus", "sat\n((|q| #x0000000000000001))");
+    let isa = load("smt-magic-halt.isa");
+    let config = Config {
+        samples: 200,
+        smt: Some(settings(solver)),
+        ..Config::default()
+    };
+    let r = classify(&isa, &config).unwrap_or_else(|e| panic!("{e}"));
+    let mhalt = r.instructions.last().expect("mhalt");
+    assert!(!mhalt.smt_bugs.is_empty());
+    assert!(
+        mhalt
+            .witnesses
+            .iter()
+            .all(|w| w.found_by != Evidence::Solver),
+        "{:?}",
+        mhalt.witnesses
+    );
+    assert!(!r.smt_summary().expect("smt").bugs.is_empty());
+}

@@ -408,3 +408,28 @@ fn pgvm_classify_solver_missing() -> bool {
     }
     missing
 }
+
+/// A solver whose model cannot be replayed (a stand-in script) makes `classify --smt` say
+/// ENCODING BUG and exit 1.
+#[cfg(unix)]
+#[test]
+fn smt_reports_an_encoding_bug_loudly() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("fake-z3");
+    let fake = dir.join("z3");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Z3 version 4.8.12 - 64 bit'; exit 0; fi\ncat > /dev/null\necho sat\necho '((|q| #x0000000000000001))'\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let args = ["classify", "--isa", "s370", "--samples", FEW, "--smt"];
+    let o = common::command(&args)
+        .env("PGVM_SMT_SOLVER", &fake)
+        .output()
+        .expect("pgvm runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("ENCODING BUG"), "{err}");
+    assert!(stdout(&o).contains("ENCODING BUG(S)"), "{}", stdout(&o));
+}

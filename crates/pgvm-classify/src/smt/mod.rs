@@ -109,16 +109,17 @@ fn cache() -> &'static Mutex<HashMap<String, Answer>> {
 }
 
 /// What determines an answer: the instruction's format, opcode and body, the atom, the assist
-/// bit of the states, and the solver settings. Two profiles that share an instruction share
+/// bit of the states, and the solver settings (its program, version and timeout). Two profiles that share an instruction share
 /// its answers.
 fn cache_key(isa: &Isa, id: InsnId, atom: Atom, assist: bool, s: &SmtSettings) -> String {
     let insn = &isa.insns[id];
     format!(
-        "{:?}|{:?}|{:?}|{}|{assist}|{}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{}|{assist}|{}|{}|{:?}|{:?}",
         isa.format_of(id).fields,
         isa.matcher(id),
         insn.body,
         atom.name(),
+        s.solver.program,
         s.solver.describe(),
         s.timeout,
         s.mutant
@@ -138,7 +139,10 @@ pub fn decide(isa: &Isa, id: InsnId, atom: Atom, assist: bool, s: &SmtSettings) 
         };
     }
     let answer = decide_uncached(isa, id, atom, assist, s);
-    if let Ok(mut c) = cache().lock() {
+    // A failure may be the process's, not the query's: it is asked again next time.
+    if !matches!(answer, Answer::Failed { .. })
+        && let Ok(mut c) = cache().lock()
+    {
         c.insert(key, answer.clone());
     }
     answer
