@@ -13,7 +13,11 @@
 //!    seed, run through the machine's own interpreter ([`pgvm_machine::step`]) on the
 //!    classifier's state view ([`HypoView`]). A witness settles a question; N states without
 //!    one are reported as exactly that, never as a proof.
-//! 3. **Exhaustive** ([`exhaustive`], on request): what is still open is checked on every state
+//! 3. **SMT** ([`smt`], on request): every question the search left open is put to an
+//!    external `z3` as one bit-vector query: `unsat` proves the atom absent for all states,
+//!    `sat` gives a witness that is replayed like any other, a timeout leaves the search's
+//!    answer (and says so).
+//! 4. **Exhaustive** ([`exhaustive`], on request): what is still open is checked on every state
 //!    of a small stated configuration.
 //!
 //! Instructions are classified in parallel (rayon); each one's states come from its own stream
@@ -26,6 +30,7 @@ pub mod generate;
 pub mod oracle;
 pub mod proof;
 pub mod search;
+pub mod smt;
 pub mod soundness;
 pub mod state;
 pub mod theorem;
@@ -65,6 +70,8 @@ pub struct Config {
     /// The assist bit of every state; `None` means on exactly when the profile has
     /// `feature assist` (the monitor enables it).
     pub assist: Option<bool>,
+    /// Put every atom the search leaves open to an SMT solver ([`smt`]).
+    pub smt: Option<smt::SmtSettings>,
 }
 
 impl Default for Config {
@@ -75,6 +82,7 @@ impl Default for Config {
             exhaustive: false,
             proofs: true,
             assist: None,
+            smt: None,
         }
     }
 }
@@ -119,6 +127,9 @@ pub struct InsnReport {
     pub witnesses: Vec<Witness>,
     /// States in the exhaustive configuration, when it ran.
     pub exhaustive_states: Option<u64>,
+    /// Bugs of the SMT encoding found while classifying this instruction (a model that did
+    /// not replay, a query the solver refused). Never expected; reported loudly.
+    pub smt_bugs: Vec<String>,
 }
 
 impl InsnReport {
@@ -219,7 +230,12 @@ fn report(isa: &Isa, config: &Config, instructions: Vec<InsnReport>) -> Report {
 /// Classifies one instruction: proofs, then search, then (on request) the exhaustive check.
 pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
     let insn = &isa.insns[id];
-    let (findings, witnesses, exhaustive_states) = settle(isa, id, config, [true; N_ATOMS]);
+    let Settled {
+        findings,
+        witnesses,
+        exhaustive_states,
+        smt_bugs,
+    } = settle(isa, id, config, [true; N_ATOMS]);
     let claims: Vec<String> = witnesses
         .iter()
         .map(|w: &Witness| w.claim.clone())
@@ -235,6 +251,7 @@ pub fn classify_insn(isa: &Isa, id: InsnId, config: &Config) -> InsnReport {
         findings,
         witnesses,
         exhaustive_states,
+        smt_bugs,
     }
 }
 
@@ -249,21 +266,28 @@ pub fn assist_soundness(isa: &Isa, config: &Config) -> Result<Soundness, Classif
     let insns: Vec<InsnReport> = (0..isa.insns.len())
         .into_par_iter()
         .map(|id| {
-            let (findings, witnesses, exhaustive_states) = settle(isa, id, config, wanted);
+            let s = settle(isa, id, config, wanted);
             InsnReport {
                 mnemonic: isa.insns[id].mnemonic.clone(),
                 opcode: isa.insns[id].opcode,
                 classes: BTreeMap::new(),
-                findings,
-                witnesses,
-                exhaustive_states,
+                findings: s.findings,
+                witnesses: s.witnesses,
+                exhaustive_states: s.exhaustive_states,
+                smt_bugs: s.smt_bugs,
             }
         })
         .collect();
     Ok(Soundness::of(isa.features.assist, &insns))
 }
 
-type Settled = (BTreeMap<Atom, Finding>, Vec<Witness>, Option<u64>);
+/// One instruction's settled atoms.
+struct Settled {
+    findings: BTreeMap<Atom, Finding>,
+    witnesses: Vec<Witness>,
+    exhaustive_states: Option<u64>,
+    smt_bugs: Vec<String>,
+}
 
 /// Settles the `wanted` atoms of one instruction: proofs, then search, then (on request) the
 /// exhaustive check.
@@ -319,6 +343,65 @@ fn settle(isa: &Isa, id: InsnId, config: &Config, wanted: [bool; N_ATOMS]) -> Se
         &mut findings,
         &mut witnesses,
     );
+    let mut smt_notes: [Option<String>; N_ATOMS] = Default::default();
+    let mut smt_bugs = Vec::new();
+    if let Some(settings) = &config.smt {
+        // The atoms' queries run in parallel too (each is its own solver process).
+        // The soundness atom compares the assist off with on whatever the classification's
+        // assist; it is only ever open on a profile with the feature.
+        let still_open = open(&findings);
+        let answers: Vec<(Atom, smt::Answer)> = ATOMS
+            .into_par_iter()
+            .filter(|a| still_open[a.index()])
+            .map(|atom| (atom, smt::decide(isa, id, atom, assist, settings)))
+            .collect();
+        for (atom, answer) in answers {
+            match answer {
+                smt::Answer::Unsat => {
+                    findings.insert(
+                        atom,
+                        Finding::Absent {
+                            by: Evidence::Proof,
+                            detail: format!(
+                                "proof (smt): {} finds no witness in any state (unsat), q up to {}",
+                                settings.solver.describe(),
+                                pgvm_machine::MAX_WORDS
+                            ),
+                        },
+                    );
+                }
+                smt::Answer::Sat(m) => {
+                    let mut tally = Tally::default();
+                    let found = search::Found {
+                        atom,
+                        states: m.states,
+                        shift: m.shift,
+                        observation: m.observation,
+                    };
+                    tally.found[atom.index()] = Some((0, found));
+                    take_witnesses(
+                        isa,
+                        id,
+                        config,
+                        tally,
+                        Evidence::Solver,
+                        &mut findings,
+                        &mut witnesses,
+                    );
+                }
+                smt::Answer::Timeout(t) => {
+                    smt_notes[atom.index()] =
+                        Some(format!("solver timed out after {} s", t.as_secs()));
+                }
+                smt::Answer::Failed { reason, bug } => {
+                    if bug {
+                        smt_bugs.push(reason.clone());
+                    }
+                    smt_notes[atom.index()] = Some(format!("solver gave no answer: {reason}"));
+                }
+            }
+        }
+    }
     let mut exhaustive_states = None;
     if config.exhaustive && open(&findings).contains(&true) {
         let n = exhaustive::size(&target);
@@ -345,16 +428,24 @@ fn settle(isa: &Isa, id: InsnId, config: &Config, wanted: [bool; N_ATOMS]) -> Se
         }
     }
     for a in ATOMS.into_iter().filter(|a| wanted[a.index()]) {
+        let note = smt_notes[a.index()]
+            .as_ref()
+            .map_or(String::new(), |n| format!("; {n}"));
         findings.entry(a).or_insert_with(|| Finding::Absent {
             by: Evidence::Search,
             detail: format!(
-                "search: no witness in {} states, seed {}",
+                "search: no witness in {} states, seed {}{note}",
                 searched[a.index()],
                 config.seed
             ),
         });
     }
-    (findings, witnesses, exhaustive_states)
+    Settled {
+        findings,
+        witnesses,
+        exhaustive_states,
+        smt_bugs,
+    }
 }
 
 /// The atoms proven absent for instruction `id`, with the reason.
@@ -432,11 +523,60 @@ fn take_witnesses(
     }
 }
 
+/// What the SMT backend did for one profile: how many atoms it settled each way.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SmtSummary {
+    /// The solver, with its version (`z3 4.8.12`).
+    pub solver: String,
+    /// The timeout of each query, in seconds.
+    pub timeout_secs: u64,
+    /// Atoms proved absent (`unsat`).
+    pub proved: usize,
+    /// Atoms witnessed by a model (`sat`), each replayed.
+    pub witnessed: usize,
+    /// Atoms the solver did not decide in time (they keep the search's answer).
+    pub timed_out: usize,
+    /// Bugs of the encoding: models that did not replay, queries the solver refused.
+    pub bugs: Vec<String>,
+}
+
 impl Report {
     /// The binary translator's critical set: sensitive and not privileged (Theorem 1's
     /// violations), and whether it is complete by proof.
     pub fn critical(&self) -> theorem::CriticalSet {
         theorem::critical(&self.instructions)
+    }
+
+    /// What the SMT backend did, when the classification used it.
+    pub fn smt_summary(&self) -> Option<SmtSummary> {
+        let s = self.config.smt.as_ref()?;
+        let mut sum = SmtSummary {
+            solver: s.solver.describe(),
+            timeout_secs: s.timeout.as_secs(),
+            proved: 0,
+            witnessed: 0,
+            timed_out: 0,
+            bugs: Vec::new(),
+        };
+        for i in &self.instructions {
+            for f in i.findings.values() {
+                match f {
+                    Finding::Witnessed {
+                        by: Evidence::Solver,
+                        ..
+                    } => sum.witnessed += 1,
+                    Finding::Absent { detail, .. } if detail.starts_with("proof (smt)") => {
+                        sum.proved += 1
+                    }
+                    Finding::Absent { detail, .. } if detail.contains("solver timed out") => {
+                        sum.timed_out += 1
+                    }
+                    _ => {}
+                }
+            }
+            sum.bugs.extend(i.smt_bugs.iter().cloned());
+        }
+        Some(sum)
     }
 
     /// Every witness of every instruction, as a witness file.

@@ -489,6 +489,8 @@ pub fn report_of(
         findings,
         witnesses: Vec::new(),
         exhaustive_states: None,
+        // No solver reads a foreign machine's semantics.
+        smt_bugs: Vec::new(),
     }
 }
 

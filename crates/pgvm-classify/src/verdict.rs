@@ -96,6 +96,9 @@ pub enum Evidence {
     Search,
     /// Every state of a stated small configuration was checked.
     Exhaustive,
+    /// A witness from an SMT solver's model, replayed on the machine (only ever the way a
+    /// witness was found: an absence the solver proves is [`Evidence::Proof`]).
+    Solver,
     /// From the semantics, for all states.
     Proof,
 }
@@ -106,6 +109,7 @@ impl Evidence {
         match self {
             Evidence::Search => "search",
             Evidence::Exhaustive => "exhaustive",
+            Evidence::Solver => "smt",
             Evidence::Proof => "proof",
         }
     }
@@ -242,10 +246,10 @@ pub fn derive(
     let (any, evidence, witness, detail) = match witnessed {
         Some((atom, w, by)) => {
             let obs = observations.get(w).map_or("", String::as_str);
-            let how = if by == Evidence::Proof {
-                ", constructed"
-            } else {
-                ""
+            let how = match by {
+                Evidence::Proof => ", constructed",
+                Evidence::Solver => ", from the solver's model",
+                _ => "",
             };
             (
                 true,

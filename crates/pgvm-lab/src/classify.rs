@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use pgvm_classify::{Report, Soundness, Theorem, Witness};
+use pgvm_classify::{Report, SmtSummary, Soundness, Theorem, Witness};
 use pgvm_isa::{Isa, IsaError};
 use serde::Serialize;
 
@@ -53,7 +53,8 @@ pub struct InsnClasses {
     /// Each class by its key (`privileged`, `control_sensitive`...): whether it holds.
     #[serde(flatten)]
     pub classes: BTreeMap<&'static str, bool>,
-    /// How each class is known: `proof`, `exhaustive` or `search`.
+    /// How each class is known: `proof`, `exhaustive` or `search` (or how its witness was
+    /// found: also `smt`).
     pub evidence: BTreeMap<&'static str, &'static str>,
     /// Each class's evidence in words.
     pub evidence_detail: BTreeMap<&'static str, Detail>,
@@ -77,6 +78,9 @@ pub struct Classification {
     pub search: Search,
     /// The exhaustive configuration, when it ran.
     pub exhaustive: Option<String>,
+    /// What the SMT backend did, when `--smt` asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smt: Option<SmtSummary>,
     /// Per instruction, in the profile's order.
     pub instructions: Vec<InsnClasses>,
     /// Theorem 1: sensitive ⊆ privileged.
@@ -104,6 +108,7 @@ impl From<&Report> for Classification {
                 .config
                 .exhaustive
                 .then(pgvm_classify::exhaustive::describe),
+            smt: r.smt_summary(),
             instructions: r
                 .instructions
                 .iter()

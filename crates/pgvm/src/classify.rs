@@ -35,6 +35,22 @@ pub struct ClassifyArgs {
     /// Write every witness to FILE, for `pgvm replay`.
     #[arg(long, value_name = "FILE")]
     pub witness_out: Option<PathBuf>,
+    /// Decide every question the search leaves open with an SMT solver (the z3 binary).
+    ///
+    /// Each open question ("is there a state in which this instruction changes M without
+    /// trapping?") becomes one bit-vector formula over a symbolic state: memory, M, P, R,
+    /// the assist bit, the clock and q up to 2^21 - 1. unsat proves the class absent for
+    /// every state ("proof (smt)", naming the solver); sat gives a concrete witness, replayed
+    /// on the machine like any other (found by "smt"); a query that runs out of time keeps
+    /// the search's answer and says "solver timed out". A model that does not replay is a
+    /// bug in the encoding: it is printed as ENCODING BUG and the exit code is 1. Needs z3
+    /// (`apt-get install z3`; $PGVM_SMT_SOLVER names another binary); without it pgvm says
+    /// so and exits with code 2. See docs/classification.md, "The SMT backend".
+    #[arg(long)]
+    pub smt: bool,
+    /// Seconds each solver query may take with --smt.
+    #[arg(long, value_name = "SECS", default_value_t = pgvm_classify::smt::DEFAULT_TIMEOUT_SECS, requires = "smt")]
+    pub smt_timeout: u64,
 }
 
 /// Arguments of `pgvm replay`.
@@ -77,10 +93,17 @@ pub fn run_classifier(isas: &[Isa], config: &Config) -> Result<Vec<Report>> {
 }
 
 pub fn classify(args: &ClassifyArgs, json: bool) -> Result<ExitCode> {
+    let smt = if args.smt {
+        let timeout = std::time::Duration::from_secs(args.smt_timeout.max(1));
+        Some(pgvm_classify::smt::SmtSettings::find(timeout)?)
+    } else {
+        None
+    };
     let config = Config {
         seed: args.seed,
         samples: args.samples,
         exhaustive: args.exhaustive,
+        smt,
         ..Config::default()
     };
     config
@@ -92,10 +115,24 @@ pub fn classify(args: &ClassifyArgs, json: bool) -> Result<ExitCode> {
         std::fs::write(path, Report::witness_file(&reports).to_json())
             .with_context(|| format!("Cannot write {}", path.display()))?;
     }
+    // A solver model that does not replay is a bug in the encoding: said loudly, never used.
+    let bugs: Vec<String> = reports
+        .iter()
+        .filter_map(Report::smt_summary)
+        .flat_map(|s| s.bugs)
+        .collect();
+    for b in &bugs {
+        eprintln!("ENCODING BUG: {b}");
+    }
+    let code = if bugs.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
     if json {
         let all: Vec<Classification> = reports.iter().map(Classification::from).collect();
         crate::cli::print_json(&all)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     for r in &reports {
         out!("{}", table(r));
@@ -116,7 +153,7 @@ pub fn classify(args: &ClassifyArgs, json: bool) -> Result<ExitCode> {
             path.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// Column headings, in [`CLASSES`] order.
@@ -189,6 +226,15 @@ pub fn table(r: &Report) -> String {
     if c.exhaustive {
         out += &format!("\nexhaustive: {}", pgvm_classify::exhaustive::describe());
     }
+    if let Some(s) = r.smt_summary() {
+        out += &format!(
+            "\nsmt: {}, {} s per query, on every question the search left open: {} proved (unsat), {} witnessed (sat, replayed), {} timed out",
+            s.solver, s.timeout_secs, s.proved, s.witnessed, s.timed_out
+        );
+        if !s.bugs.is_empty() {
+            out += &format!(", {} ENCODING BUG(S)", s.bugs.len());
+        }
+    }
     out += "\n\n";
     let width = r
         .instructions
@@ -214,7 +260,12 @@ pub fn table(r: &Report) -> String {
     out +=
         "evidence = how the other cells are known: proof (from the semantics, for all states),\n";
     out += "exhaustive (every state of the stated configuration), search (no witness in the\n";
-    out += "states searched: evidence, not a proof).\n\n";
+    out += "states searched: evidence, not a proof).\n";
+    if r.config.smt.is_some() {
+        out += "With --smt, a proof may come from the solver (\"proof (smt)\" in --json's\n";
+        out += "evidence_detail) and a witness from its model (found by smt).\n";
+    }
+    out += "\n";
     out += &theorems(r);
     out
 }

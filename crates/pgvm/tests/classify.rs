@@ -363,3 +363,73 @@ fn ia32_vt_reports_its_assist_sound_by_proof() {
     let out = ok(&["classify", "--isa", "s370", "--samples", FEW]);
     assert!(out.contains("\nassist: none ("), "{out}");
 }
+
+#[test]
+fn smt_without_a_solver_says_how_to_install_one() {
+    let args = ["classify", "--isa", "s370", "--smt"];
+    let o = common::command(&args)
+        .env("PGVM_SMT_SOLVER", "/nonexistent/pgvm-test/z3")
+        .output()
+        .expect("pgvm runs");
+    let err = common::refused(&o, &args);
+    assert!(err.contains("was not found"), "{err}");
+    assert!(err.contains("apt-get install z3"), "{err}");
+}
+
+#[test]
+fn smt_turns_the_searched_carry_into_a_witness() {
+    if pgvm_classify_solver_missing() {
+        eprintln!("smt_turns_the_searched_carry_into_a_witness: SKIPPED: z3 is not installed");
+        return;
+    }
+    let isa = "crates/pgvm-classify/tests/isa/smt-carry.isa";
+    let out = ok(&["classify", "--isa", isa, "--samples", FEW, "--smt"]);
+    assert!(out.contains("smt: z3 "), "{out}");
+    assert!(out.contains("Theorem 1: fails"), "{out}");
+    assert!(
+        out.contains("control_super: M changed: super -> user"),
+        "{out}"
+    );
+}
+
+/// Whether the solver pgvm would run (`$PGVM_SMT_SOLVER`, else `z3`) is missing (then the
+/// SMT end-to-end test is skipped, unless CI requires it).
+fn pgvm_classify_solver_missing() -> bool {
+    let program = std::env::var("PGVM_SMT_SOLVER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "z3".into());
+    let missing = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_err();
+    if missing && std::env::var_os("PGVM_REQUIRE_SMT").is_some_and(|v| !v.is_empty()) {
+        panic!("PGVM_REQUIRE_SMT is set but z3 is not installed");
+    }
+    missing
+}
+
+/// A solver whose model cannot be replayed (a stand-in script) makes `classify --smt` say
+/// ENCODING BUG and exit 1.
+#[cfg(unix)]
+#[test]
+fn smt_reports_an_encoding_bug_loudly() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("fake-z3");
+    let fake = dir.join("z3");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Z3 version 4.8.12 - 64 bit'; exit 0; fi\ncat > /dev/null\necho sat\necho '((|q| #x0000000000000001))'\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let args = ["classify", "--isa", "s370", "--samples", FEW, "--smt"];
+    let o = common::command(&args)
+        .env("PGVM_SMT_SOLVER", &fake)
+        .output()
+        .expect("pgvm runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("ENCODING BUG"), "{err}");
+    assert!(stdout(&o).contains("ENCODING BUG(S)"), "{}", stdout(&o));
+}
