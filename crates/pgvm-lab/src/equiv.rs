@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pgvm_machine::{Mode, TrapKind};
-use pgvm_vmm::{BareOutcome, Critical, Emulation, Setup, TechniqueKind};
+use pgvm_vmm::{BareOutcome, Critical, Emulation, Setup, Tally, TechniqueKind};
 
 use pgvm_classify::{ClassifyError, Report};
 use pgvm_isa::Isa;
@@ -89,22 +89,9 @@ pub struct Equivalence {
     pub guest_instructions: u64,
     /// Guest instructions the virtualized run executed.
     pub vm_instructions: u64,
-    /// Guest instructions executed directly by the real processor.
-    pub direct: u64,
-    /// Guest instructions interpreted by the monitor.
-    pub emulated: u64,
-    /// Traps reflected into the guest.
-    pub reflected: u64,
-    /// Guest instructions interpreted in software (the hybrid monitor).
-    pub interpreted: u64,
-    /// Critical instructions a binary translator carried out on the virtual state.
-    pub translated: u64,
-    /// Basic blocks a binary translator scanned, re-scans included.
-    pub blocks_scanned: u64,
-    /// Blocks scanned again because the guest had changed their words.
-    pub blocks_rescanned: u64,
-    /// Hypercalls served (paravirtualization).
-    pub hypercalls: u64,
+    /// How the guest's instructions were carried out.
+    #[serde(flatten)]
+    pub tally: Tally,
     /// The instructions a binary translator scanned for, in the profile's order: the
     /// classifier's critical ones and its untrapped clock reads
     /// ([`pgvm_classify::CriticalSet::scanned`]); empty for the other techniques.
@@ -204,14 +191,7 @@ pub fn check_with(
         vm_exit: r.vm_exit,
         guest_instructions: r.guest_instructions,
         vm_instructions: r.vm_instructions,
-        direct: r.direct,
-        emulated: r.emulated,
-        reflected: r.reflected,
-        interpreted: r.interpreted,
-        translated: r.translated,
-        blocks_scanned: r.blocks_scanned,
-        blocks_rescanned: r.blocks_rescanned,
-        hypercalls: r.hypercalls,
+        tally: r.tally,
         critical,
         emulations: r.emulations,
         reflected_by_kind: r.reflected_by_kind,

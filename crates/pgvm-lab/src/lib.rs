@@ -36,7 +36,7 @@ pub mod run;
 pub mod trace;
 pub mod vms;
 
-pub use pgvm_vmm::{BareOutcome, TechniqueKind};
+pub use pgvm_vmm::{BareOutcome, Tally, TechniqueKind};
 
 /// Serializes a value through its `Display` text (PSWs are shown as in the text reports).
 pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(

@@ -18,7 +18,7 @@ use pgvm_asm::{AsmError, Listing, MemorySources};
 use pgvm_classify::Report;
 use pgvm_isa::Isa;
 use pgvm_machine::{Machine, StateView};
-use pgvm_vmm::{BareOutcome, Guest, Monitor, Setup, TechniqueKind, VmmError};
+use pgvm_vmm::{BareOutcome, Guest, Monitor, Setup, Tally, TechniqueKind, VmmError};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -323,22 +323,9 @@ pub struct Cell {
     pub guest_instructions: u64,
     /// Guest instructions of the virtualized run.
     pub vm_instructions: u64,
-    /// Guest instructions run directly by the real processor.
-    pub direct: u64,
-    /// Guest instructions emulated after a trap.
-    pub emulated: u64,
-    /// Traps reflected into the guest.
-    pub reflected: u64,
-    /// Guest instructions interpreted in software.
-    pub interpreted: u64,
-    /// Critical instructions a binary translator carried out on the virtual state.
-    pub translated: u64,
-    /// Basic blocks a binary translator scanned, re-scans included.
-    pub blocks_scanned: u64,
-    /// Blocks scanned again because the guest had changed their words.
-    pub blocks_rescanned: u64,
-    /// Hypercalls served (paravirtualization).
-    pub hypercalls: u64,
+    /// How the guest's instructions were carried out.
+    #[serde(flatten)]
+    pub tally: Tally,
     /// `direct` as a percentage of the virtualized run's instructions.
     pub direct_percent: f64,
     /// Instructions the monitor handled in software (emulated, interpreted, translated or
@@ -508,19 +495,9 @@ fn cell(
         vm_exit: r.vm_exit.map(crate::equiv::vm_exit_text),
         guest_instructions: r.guest_instructions,
         vm_instructions: r.vm_instructions,
-        direct: r.direct,
-        emulated: r.emulated,
-        reflected: r.reflected,
-        interpreted: r.interpreted,
-        translated: r.translated,
-        blocks_scanned: r.blocks_scanned,
-        blocks_rescanned: r.blocks_rescanned,
-        hypercalls: r.hypercalls,
-        direct_percent: per(r.direct, r.vm_instructions),
-        monitor_per_mille: per(
-            r.emulated + r.interpreted + r.translated + r.hypercalls + r.reflected,
-            r.vm_instructions,
-        ) * 10.0,
+        tally: r.tally,
+        direct_percent: per(r.tally.direct, r.vm_instructions),
+        monitor_per_mille: per(r.tally.by_monitor(), r.vm_instructions) * 10.0,
         bare_seconds,
         vm_seconds,
         slowdown: match (bare_seconds, vm_seconds) {

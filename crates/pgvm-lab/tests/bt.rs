@@ -75,9 +75,12 @@ fn bt_all_is_equivalent_on_tsos_and_the_workloads_of_every_profile() {
             let r = check_with(&s, &assemble(&file, &s), &bt, 50_000_000).expect("runs");
             assert!(r.equivalent, "{file} on {name}: {:?}", r.divergence);
             assert!(r.halted, "{file} on {name} halts");
-            assert!(r.blocks_scanned > 0 && r.direct > 0, "{file}: {r:?}");
+            assert!(
+                r.tally.blocks_scanned > 0 && r.tally.direct > 0,
+                "{file}: {r:?}"
+            );
             assert_eq!(
-                r.direct + r.emulated + r.reflected + r.translated,
+                r.tally.direct + r.tally.emulated + r.tally.reflected + r.tally.translated,
                 r.vm_instructions,
                 "{file}: every instruction is counted once"
             );
@@ -86,7 +89,7 @@ fn bt_all_is_equivalent_on_tsos_and_the_workloads_of_every_profile() {
                 "{file}: {:?}",
                 r.efficiency
             );
-            translated += r.translated;
+            translated += r.tally.translated;
             ran += 1;
         }
     }
@@ -139,7 +142,7 @@ fn random_programs_are_equivalent_under_bt_all() {
             // classifies every emulated instruction again.
             let r = check_equivalence(s.clone(), &g, bt.clone(), 2000).expect("runs");
             assert!(r.equivalent, "{name} seed {seed}: {:?}", r.divergence);
-            translated += r.translated;
+            translated += r.tally.translated;
         }
     }
     assert!(
@@ -204,7 +207,7 @@ fn the_red_pill_is_found_under_bt_kernel_and_hvm_and_hidden_by_bt_all() {
     let r = check_with(&s, &g, &bt, 10_000).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
     assert!(r.halted);
-    assert_eq!(r.translated, 1, "the one sgdt, in user mode");
+    assert_eq!(r.tally.translated, 1, "the one sgdt, in user mode");
     assert_eq!(r.console_vm, "user-mode sgdt saw l=0x000200\n");
 }
 
@@ -270,8 +273,8 @@ fn kernel_code_that_rewrites_itself_stays_equivalent() {
         assert!(r.equivalent, "{t}: {:?}", r.divergence);
         assert!(r.halted, "{t}");
         // smsw twice; sidt and pushf once each after the rewrite; sgdt and str once.
-        assert_eq!(r.translated, 6, "{t}: {r:?}");
-        assert!(r.blocks_rescanned >= 2, "{t}: {r:?}");
+        assert_eq!(r.tally.translated, 6, "{t}: {r:?}");
+        assert!(r.tally.blocks_rescanned >= 2, "{t}: {r:?}");
     }
 }
 
@@ -311,7 +314,7 @@ fn bt_all_contains_an_unprivileged_load_of_r() {
     let bt = setup(&s, TechniqueKind::BtAll, Some(&report)).expect("applies");
     let r = check_equivalence(s.clone(), &g, bt, 100).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
-    assert_eq!(r.translated, 1);
+    assert_eq!(r.tally.translated, 1);
     assert_eq!(r.bare, pgvm_vmm::BareOutcome::Halted);
 }
 
@@ -330,11 +333,11 @@ fn bt_kernel_runs_the_compute_workload_at_least_90_percent_directly() {
     );
     let r = check_equivalence(s.clone(), &g, bt, 2_000_000).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
-    assert!(r.blocks_scanned > 0);
+    assert!(r.tally.blocks_scanned > 0);
     assert!(
-        r.direct * 10 >= r.vm_instructions * 9,
+        r.tally.direct * 10 >= r.vm_instructions * 9,
         "{} of {} direct",
-        r.direct,
+        r.tally.direct,
         r.vm_instructions
     );
 }

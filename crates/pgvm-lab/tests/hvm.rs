@@ -40,9 +40,13 @@ fn tsos_is_equivalent_under_the_hybrid_monitor_wherever_theorem_3_holds() {
         let s = isa(&report.isa);
         let r = check(&s, &tsos(&s), TechniqueKind::Hvm, 50_000_000).expect("runs");
         assert!(r.equivalent, "{}: {:?}", report.isa, r.divergence);
-        assert!(r.interpreted > 0 && r.direct > 0, "{}: {r:?}", report.isa);
+        assert!(
+            r.tally.interpreted > 0 && r.tally.direct > 0,
+            "{}: {r:?}",
+            report.isa
+        );
         assert_eq!(
-            r.emulated, 0,
+            r.tally.emulated, 0,
             "{}: hvm interprets, it never emulates",
             report.isa
         );

@@ -131,7 +131,7 @@ fn check_matrix(settings: Settings) {
             TechniqueKind::Pv,
             "only pv runs a paravirtualized guest"
         );
-        assert!(c.equivalent && c.hypercalls > 0, "{c:?}");
+        assert!(c.equivalent && c.tally.hypercalls > 0, "{c:?}");
     }
     assert!(
         m.cells.iter().any(|c| c.kind == GuestKind::Workload),
@@ -166,10 +166,13 @@ fn check_matrix(settings: Settings) {
         if c.technique == TechniqueKind::Tae || c.kind == GuestKind::Tsos {
             // tsos's processes run in user mode, so even the hybrid monitor runs some directly;
             // a workload runs alone in supervisor mode, which hvm interprets throughout.
-            assert!(c.direct > 0, "{c:?}");
+            assert!(c.tally.direct > 0, "{c:?}");
         }
         if c.technique == TechniqueKind::Hvm && c.equivalent {
-            assert_eq!(c.emulated, 0, "hvm interprets, it never emulates: {c:?}");
+            assert_eq!(
+                c.tally.emulated, 0,
+                "hvm interprets, it never emulates: {c:?}"
+            );
         }
     }
     assert!(m.disagreements().is_empty());

@@ -39,9 +39,9 @@ fn the_paravirtualized_tsos_is_equivalent_to_the_machine_with_hypercalls() {
     let r = check_equivalence(s.clone(), &pv, TechniqueKind::Pv, 50_000_000).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
     assert_eq!(r.bare, pgvm_vmm::BareOutcome::Halted);
-    assert!(r.hypercalls > 1000, "{r:?}");
+    assert!(r.tally.hypercalls > 1000, "{r:?}");
     assert_eq!(
-        r.direct + r.emulated + r.reflected + r.hypercalls,
+        r.tally.direct + r.tally.emulated + r.tally.reflected + r.tally.hypercalls,
         r.vm_instructions
     );
     // What the reference machine computes is what tsos computes bare: the same output in the
@@ -64,6 +64,6 @@ fn without_hypercalls_the_same_monitor_diverges_at_the_critical_instruction() {
     )
     .expect("runs");
     assert!(!r.equivalent);
-    assert_eq!(r.hypercalls, 0);
+    assert_eq!(r.tally.hypercalls, 0);
     assert_eq!(r.divergence.expect("a divergence").mnemonic, "sgdt");
 }

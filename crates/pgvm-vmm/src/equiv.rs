@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::monitor::{CP_WORDS, Monitor, VmmError};
 use crate::pv::Reference;
 use crate::technique::{Setup, TechniqueKind};
+use crate::vm::Tally;
 use crate::vm::{Emulation, VmExit};
 
 /// A guest program as both runs start it.
@@ -91,22 +92,9 @@ pub struct EquivReport {
     pub bare: BareOutcome,
     /// Why the virtualized run stopped, if it did.
     pub vm_exit: Option<VmExit>,
-    /// Guest instructions executed directly by the real processor.
-    pub direct: u64,
-    /// Guest instructions interpreted by the monitor.
-    pub emulated: u64,
-    /// Traps reflected into the guest.
-    pub reflected: u64,
-    /// Guest instructions interpreted in software (the hybrid monitor).
-    pub interpreted: u64,
-    /// Critical instructions a binary translator carried out on the virtual state.
-    pub translated: u64,
-    /// Basic blocks a binary translator scanned, re-scans included.
-    pub blocks_scanned: u64,
-    /// Blocks scanned again because the guest had changed their words.
-    pub blocks_rescanned: u64,
-    /// Hypercalls served (paravirtualization).
-    pub hypercalls: u64,
+    /// How the guest's instructions were carried out.
+    #[serde(flatten)]
+    pub tally: Tally,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
     /// Each emulated instruction with the real trap that brought it to the monitor and the
@@ -322,14 +310,7 @@ pub fn check_equivalence(
             None => BareOutcome::StepLimit,
         },
         vm_exit: vm.exit,
-        direct: vm.counts.direct,
-        emulated: vm.counts.emulated,
-        reflected: vm.counts.reflected,
-        interpreted: vm.counts.interpreted,
-        translated: vm.counts.translated,
-        blocks_scanned: vm.counts.blocks_scanned,
-        blocks_rescanned: vm.counts.blocks_rescanned,
-        hypercalls: vm.counts.hypercalls,
+        tally: vm.counts.tally(),
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
         emulations: vm.counts.emulations.clone(),
         reflected_by_kind: vm.counts.reflected_by_kind.clone(),
@@ -540,7 +521,7 @@ mod tests {
             let r = check_equivalence(isa.clone(), &g, TechniqueKind::Tae, 1).expect("runs");
             assert!(r.equivalent, "assist {assist}: {:?}", r.divergence);
             assert_eq!(
-                (r.reflected, r.emulated),
+                (r.tally.reflected, r.tally.emulated),
                 (reflected, emulated),
                 "assist {assist}"
             );

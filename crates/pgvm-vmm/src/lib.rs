@@ -24,4 +24,4 @@ pub use technique::{
     Assist, Disposition, Hvm, MustBePrivileged, Plan, Setup, Tae, Technique, TechniqueKind,
     UnknownTechnique,
 };
-pub use vm::{Counts, Emulation, VmExit, VmState};
+pub use vm::{Counts, Emulation, Tally, VmExit, VmState};

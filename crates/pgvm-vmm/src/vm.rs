@@ -42,6 +42,51 @@ pub struct Counts {
     pub reflected_by_kind: BTreeMap<TrapKind, u64>,
 }
 
+/// A run's totals from [`Counts`]: what every report of a run (the equivalence check, the
+/// lab's reports, the matrix's cells) carries, defined once and flattened into each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Guest instructions executed directly by the real processor.
+    pub direct: u64,
+    /// Guest instructions emulated after a trap.
+    pub emulated: u64,
+    /// Traps reflected into the guest.
+    pub reflected: u64,
+    /// Guest instructions interpreted in software (the hybrid monitor).
+    pub interpreted: u64,
+    /// Critical instructions a binary translator carried out on the virtual state.
+    pub translated: u64,
+    /// Basic blocks a binary translator scanned, re-scans included.
+    pub blocks_scanned: u64,
+    /// Blocks scanned again because the guest had changed their words.
+    pub blocks_rescanned: u64,
+    /// Hypercalls served (paravirtualization).
+    pub hypercalls: u64,
+}
+
+impl Tally {
+    /// Guest instructions and traps the monitor handled in software.
+    pub fn by_monitor(&self) -> u64 {
+        self.emulated + self.interpreted + self.translated + self.hypercalls + self.reflected
+    }
+}
+
+impl Counts {
+    /// The totals, for a report.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            direct: self.direct,
+            emulated: self.emulated,
+            reflected: self.reflected,
+            interpreted: self.interpreted,
+            translated: self.translated,
+            blocks_scanned: self.blocks_scanned,
+            blocks_rescanned: self.blocks_rescanned,
+            hypercalls: self.hypercalls,
+        }
+    }
+}
+
 /// How often one instruction was emulated for one cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Emulation {

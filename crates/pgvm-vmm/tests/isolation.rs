@@ -218,7 +218,10 @@ impl Profile {
             "{name}: B diverges: {:?}",
             r.divergence
         );
-        assert!(r.reflected >= 1 && r.emulated >= 10, "{name}: {r:?}");
+        assert!(
+            r.tally.reflected >= 1 && r.tally.emulated >= 10,
+            "{name}: {r:?}"
+        );
         // B alone, where it will sit beside A (its result does not depend on its base).
         let mut mon = Monitor::new(isa.clone(), CP_WORDS + b.w).expect("monitor");
         let id = create(&mut mon, &b);

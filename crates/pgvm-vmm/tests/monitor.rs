@@ -42,7 +42,7 @@ fn equivalent_where_theorem_1_holds_with_counts() {
     assert_eq!(r.console_vm, "AB");
     assert_eq!(r.guest_instructions, 4);
     assert_eq!(
-        (r.direct, r.emulated, r.reflected),
+        (r.tally.direct, r.tally.emulated, r.tally.reflected),
         (1, 3, 0),
         "add direct; out, out, halt emulated"
     );
@@ -138,7 +138,10 @@ fn the_assist_is_the_monitors_and_a_guest_without_it_sees_none() {
     let r = check_equivalence(v, &g, TechniqueKind::Tae, 100).expect("runs");
     assert!(r.equivalent, "{:?}", r.divergence);
     assert_eq!(r.emulated_by_mnemonic.get("sgdt"), Some(&1));
-    assert_eq!(r.reflected, 1, "the user-mode halt is the guest's trap");
+    assert_eq!(
+        r.tally.reflected, 1,
+        "the user-mode halt is the guest's trap"
+    );
     assert_eq!(
         r.emulations,
         vec![

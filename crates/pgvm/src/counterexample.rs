@@ -110,10 +110,10 @@ pub fn text(isa: &Isa, found: &Counterexamples) -> String {
             }
         }
         // With one guest instruction the counts say what became of the witness's instruction.
-        if r.direct + r.emulated + r.reflected == 1 {
-            let how = if r.direct == 1 {
+        if r.tally.direct + r.tally.emulated + r.tally.reflected == 1 {
+            let how = if r.tally.direct == 1 {
                 "ran directly: in real user mode it did not trap, so the monitor never saw it"
-            } else if r.emulated == 1 {
+            } else if r.tally.emulated == 1 {
                 "trapped and was emulated on the virtual state"
             } else {
                 "trapped and was reflected into the guest"

@@ -244,29 +244,34 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
             r.vm_instructions
         ));
     }
-    let total =
-        (r.direct + r.emulated + r.reflected + r.interpreted + r.translated + r.hypercalls).max(1);
-    let interpreted = if r.interpreted > 0 {
-        format!(", {} interpreted", r.interpreted)
+    let total = (r.tally.direct
+        + r.tally.emulated
+        + r.tally.reflected
+        + r.tally.interpreted
+        + r.tally.translated
+        + r.tally.hypercalls)
+        .max(1);
+    let interpreted = if r.tally.interpreted > 0 {
+        format!(", {} interpreted", r.tally.interpreted)
     } else {
         String::new()
     };
     let translated = if r.monitor.translates() {
-        format!(", {} translated", r.translated)
+        format!(", {} translated", r.tally.translated)
     } else {
         String::new()
     };
     let hypercalls = if r.monitor == TechniqueKind::Pv {
-        format!(", {} hypercalls", r.hypercalls)
+        format!(", {} hypercalls", r.tally.hypercalls)
     } else {
         String::new()
     };
     out.push_str(&format!(
         "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}{translated}{hypercalls}\n",
-        r.direct,
-        100.0 * r.direct as f64 / total as f64,
-        r.emulated,
-        r.reflected
+        r.tally.direct,
+        100.0 * r.tally.direct as f64 / total as f64,
+        r.tally.emulated,
+        r.tally.reflected
     ));
     if r.monitor.translates() {
         let critical = if r.critical.is_empty() {
@@ -276,7 +281,7 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
         };
         out.push_str(&format!(
             "  binary translation: {} blocks scanned ({} re-scanned after the guest changed their code); the classifier's critical instructions and untrapped clock reads: {critical}\n",
-            r.blocks_scanned, r.blocks_rescanned
+            r.tally.blocks_scanned, r.tally.blocks_rescanned
         ));
     }
     if !r.emulated_by_mnemonic.is_empty() {
@@ -444,14 +449,10 @@ mod tests {
             emulations: Vec::new(),
             reflected_by_kind: Default::default(),
             vm_exit: None,
-            direct: 0,
-            emulated: checks.iter().map(|c| c.count).sum(),
-            reflected: 0,
-            interpreted: 0,
-            translated: 0,
-            blocks_scanned: 0,
-            blocks_rescanned: 0,
-            hypercalls: 0,
+            tally: pgvm_lab::Tally {
+                emulated: checks.iter().map(|c| c.count).sum(),
+                ..Default::default()
+            },
             critical: Vec::new(),
             emulated_by_mnemonic: BTreeMap::new(),
             console_bare: String::new(),
