@@ -219,15 +219,6 @@ pub fn observe<O: Oracle>(
             format!("expected {want} state(s), found {}", states.len()),
         ));
     }
-    let mode_of = |a: Atom| match a {
-        Atom::ControlUser | Atom::LocationUser | Atom::BoundsUser | Atom::TimingUser => {
-            Some(Mode::User)
-        }
-        Atom::ControlSuper | Atom::LocationSuper | Atom::BoundsSuper | Atom::TimingSuper => {
-            Some(Mode::Supervisor)
-        }
-        _ => None,
-    };
     match atom {
         Atom::NotPrivileged | Atom::ModeSensitive => {
             if oracle.mode(&states[0]) != Mode::Supervisor
@@ -260,7 +251,7 @@ pub fn observe<O: Oracle>(
             });
         }
     }
-    if let Some(m) = mode_of(atom)
+    if let Some(m) = Atom::mode(atom)
         && states.iter().any(|s| oracle.mode(s) != m)
     {
         return Err(shape(

@@ -85,6 +85,20 @@ impl Atom {
             Atom::AssistUnsound => "assist_unsound",
         }
     }
+
+    /// The mode every state of the atom's witness is in, for an atom about one mode.
+    pub fn mode(self) -> Option<pgvm_isa::Mode> {
+        use pgvm_isa::Mode;
+        match self {
+            Atom::ControlUser | Atom::LocationUser | Atom::BoundsUser | Atom::TimingUser => {
+                Some(Mode::User)
+            }
+            Atom::ControlSuper | Atom::LocationSuper | Atom::BoundsSuper | Atom::TimingSuper => {
+                Some(Mode::Supervisor)
+            }
+            Atom::NotPrivileged | Atom::ModeSensitive | Atom::AssistUnsound => None,
+        }
+    }
 }
 
 /// How a verdict is known. Ordered from weakest to strongest.

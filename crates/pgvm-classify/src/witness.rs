@@ -262,16 +262,7 @@ fn normalize(s: &mut State) -> Result<(), String> {
 
 /// The states must be the pair the atom's definition is about.
 fn check_relation(w: &Witness, s: &[State]) -> Result<(), String> {
-    let mode_of = |a: Atom| match a {
-        Atom::ControlUser | Atom::LocationUser | Atom::BoundsUser | Atom::TimingUser => {
-            Some(Mode::User)
-        }
-        Atom::ControlSuper | Atom::LocationSuper | Atom::BoundsSuper | Atom::TimingSuper => {
-            Some(Mode::Supervisor)
-        }
-        _ => None,
-    };
-    if let Some(m) = mode_of(w.atom)
+    if let Some(m) = Atom::mode(w.atom)
         && s.iter().any(|st| st.mode != m)
     {
         return Err(format!("every state must be in {m} mode"));

@@ -168,16 +168,12 @@ struct Query {
     assertion: T,
 }
 
+/// The mode of the query's first state: the atom's own, or supervisor for the mode pairs
+/// (whose second state is the same in user mode).
 fn mode_of(atom: Atom) -> Option<Mode> {
     match atom {
-        Atom::ControlUser | Atom::LocationUser | Atom::BoundsUser | Atom::TimingUser => {
-            Some(Mode::User)
-        }
-        Atom::ControlSuper | Atom::LocationSuper | Atom::BoundsSuper | Atom::TimingSuper => {
-            Some(Mode::Supervisor)
-        }
         Atom::NotPrivileged | Atom::ModeSensitive => Some(Mode::Supervisor),
-        Atom::AssistUnsound => None,
+        a => a.mode(),
     }
 }
 
