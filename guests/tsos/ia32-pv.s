@@ -8,5 +8,10 @@
 
 arch_name: .stringz "ia32"
 
-        .include "arch/ia32-classes.s"
+; Trap classes of this profile's own opcodes, 0x40..0x7f: sgdt sidt
+; sldt str smsw pushf popf rdtsc unprivileged, lgdt lidt lmsw privileged.
+k_class_hi:
+        .word    C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN
+        .word    C_PRIV, C_PRIV, C_PRIV
+        .space   53
         .include "procs.s"
