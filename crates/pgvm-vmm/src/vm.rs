@@ -29,6 +29,9 @@ pub struct Counts {
     pub blocks_rescanned: u64,
     /// Hypercalls of a paravirtualized guest, served on the virtual state.
     pub hypercalls: u64,
+    /// Privileged instructions of virtual supervisor mode that the machine's VM assist
+    /// carried out itself, from the control block, with no trap to the monitor.
+    pub assisted: u64,
     /// Virtual timer interrupts delivered.
     pub interrupts: u64,
     /// Emulated instructions by mnemonic.
@@ -62,6 +65,8 @@ pub struct Tally {
     pub blocks_rescanned: u64,
     /// Hypercalls served (paravirtualization).
     pub hypercalls: u64,
+    /// Privileged instructions the machine's VM assist carried out without a trap.
+    pub assisted: u64,
 }
 
 impl Tally {
@@ -83,6 +88,7 @@ impl Counts {
             blocks_scanned: self.blocks_scanned,
             blocks_rescanned: self.blocks_rescanned,
             hypercalls: self.hypercalls,
+            assisted: self.assisted,
         }
     }
 }
