@@ -66,102 +66,161 @@ m_boot: jal   m_hret, hook_size          ; m_size <- the monitor's own window
         jz    m_t, m_nomem
         sub   m_w, m_size, m_k           ; w = size - VMM_K: the memory after the monitor
         mov   m_vpsw, m_gentry           ; the guest starts at its entry, in supervisor mode
-        jmp   m_resume
+        jmp   m_resume_peek
 m_nomem:
         halt
 
 ; ---- resume: from the virtual PSW to the real one ----------------------------------------------
 ; Every path through the monitor ends here, at an instruction boundary of the guest.
+;
+; The real R' that the VM map gives a virtual R (a window check and a min) is kept with the
+; virtual R it came from, one for each virtual mode, and worked out again only when that R
+; changed: a nested monitor switches between its own R (supervisor) and its guest's (user) on
+; every trap it handles. Only virtual supervisor mode needs l' and b' themselves, to emulate.
 
 m_resume:
-        jz    m_vpend, m_go              ; the guest's timer fell due: deliver it at a boundary
-        shr   m_t, m_vpsw, m_63          ;   in virtual user mode only (supervisor is masked)
+        jnz   m_vpend, m_pending         ; the guest's timer fell due: deliver it at a boundary
+m_go:   and   m_t, m_vpsw, m_rmask       ; the virtual R = <l, b>
+        shr   m_u, m_vpsw, m_63
+        jnz   m_u, m_go_user
+        seq   m_u, m_t, m_vr_s           ; the same as last time in supervisor mode?
+        jz    m_u, m_newr_s
+m_mkpsw:
+        and   m_rpsw, m_vpsw, m_pmask    ; real PSW = <user, P, <l', b'>>
+        or    m_rpsw, m_rpsw, m_rr_s
+m_arm:  jnz   m_vrem, m_timed
+        jnz   m_rarm, m_disarm           ; a single step may have left the real timer pending
+        lpsw  m_rpsw
+m_timed:
+        li    m_rarm, 1                  ; the guest's timer runs: one guest instruction, then
+        stmr  m_c2                       ;   the real timer (due after this lpsw and one more)
+        lpsw  m_rpsw
+m_disarm:
+        li    m_rarm, 0
+        stmr  m_c0
+        lpsw  m_rpsw
+m_go_user:
+        seq   m_u, m_t, m_vr_u           ; the same as last time in user mode?
+        jz    m_u, m_newr_u
+m_mkpsw_u:
+        and   m_rpsw, m_vpsw, m_pmask
+        or    m_rpsw, m_rpsw, m_rr_u
+        jmp   m_arm
+m_newr_s:
+        jal   m_cret, m_setr_s
+        jmp   m_mkpsw
+m_newr_u:
+        mov   m_vr_u, m_t
+        jal   m_cret, m_setr
+        mov   m_rr_u, m_sr
+        jmp   m_mkpsw_u
+
+m_pending:                               ; in virtual user mode only (supervisor is masked)
+        shr   m_t, m_vpsw, m_63
         jz    m_t, m_go
-m_deliver:                               ; reflect the interrupt: the guest's own vector pair
-        li    m_vpend, 0                 ;   E[2]/E[3], as its hardware would
-        stx   m_vpsw, m_k, m_c2
+m_deliver:
+        li    m_vpend, 0                 ; reflect the interrupt: the guest's own vector pair
+        stx   m_vpsw, m_k, m_c2          ;   E[2]/E[3], as its hardware would
         ldx   m_vpsw, m_k, m_c3
         addi  m_nvint, 1
-m_go:   shr   m_l, m_vpsw, m_21          ; the virtual R = <l, b>
-        and   m_l, m_l, m_mask21
-        and   m_rb, m_vpsw, m_mask21
-        sltu  m_t, m_l, m_w
-        jz    m_t, m_nowin
-        sub   m_t, m_w, m_l              ; b' = min(b, w - l)
-        sltu  m_u, m_t, m_rb
-        jz    m_u, m_bok
-        mov   m_rb, m_t
-m_bok:  add   m_rl, m_l, m_k             ; l' = VMM_K + l
-        jmp   m_peek
+        jmp   m_go
+
+; m_setr: the real R' for the virtual R in m_t: m_sl = l', m_sb = b', m_sr = the real PSW's
+; mode and R bits (returns via m_cret). m_setr_s makes them supervisor mode's.
+m_setr: shr   m_l, m_t, m_21             ; (m_t holds R alone: no mask needed for l)
+        and   m_sb, m_t, m_mask21
+        sltu  m_u, m_l, m_w
+        jz    m_u, m_nowin
+        sub   m_u, m_w, m_l              ; b' = min(b, w - l)
+        sltu  m_t, m_u, m_sb
+        jz    m_t, m_bok
+        mov   m_sb, m_u
+m_bok:  add   m_sl, m_l, m_k             ; l' = VMM_K + l
+        jmp   m_mkrr
 m_nowin:                                 ; l >= w: no window at all, every address traps
-        li    m_rb, 0
-        mov   m_rl, m_k
-m_peek: shr   m_t, m_vpsw, m_63          ; in virtual supervisor mode, a privileged instruction
-        jnz   m_t, m_mkpsw               ;   next would trap at once: emulate it now, saving
-        shr   m_p, m_vpsw, m_42          ;   the round trip (and, nested, the monitors' below)
-        and   m_p, m_p, m_mask21
+        li    m_sb, 0
+        mov   m_sl, m_k
+m_mkrr: shl   m_sr, m_sl, m_21
+        or    m_sr, m_sr, m_sb
+        or    m_sr, m_sr, m_userbit
+        jr    m_cret
+m_setr_s:
+        mov   m_vr_s, m_t
+        mov   m_sret, m_cret
+        jal   m_cret, m_setr
+        mov   m_rl, m_sl
+        mov   m_rb, m_sb
+        mov   m_rr_s, m_sr
+        jr    m_sret
+
+; Resume after an emulation. In virtual supervisor mode, a privileged instruction next would
+; trap at once: emulate it now, saving the round trip (and, nested, the monitors' below). A
+; nested monitor's resume is two in a row (stmr, then lpsw) whenever its guest is timed.
+m_resume_peek:
+        jnz   m_vpend, m_pending
+        shr   m_u, m_vpsw, m_63          ; virtual user mode: nothing to save
+        jnz   m_u, m_go
+        and   m_t, m_vpsw, m_rmask
+        seq   m_u, m_t, m_vr_s
+        jnz   m_u, m_peek
+        jal   m_cret, m_setr_s
+m_peek: shr   m_p, m_vpsw, m_42          ; (the mode bit is 0: P alone)
         sltu  m_t, m_p, m_rb
         jz    m_t, m_mkpsw
         ldx   m_word, m_rl, m_p
         shr   m_op, m_word, m_56
-        jal   m_cret, m_lookup           ; its interpreter, if it is privileged
-        seq   m_u, m_t, m_reflect_at
+        sltu  m_t, m_op, m_64
+        jz    m_t, m_peek_hi
+        ldx   m_h, m_optab_ptr, m_op
+m_peek_found:
+        seq   m_u, m_h, m_reflect_at     ; not privileged: run it directly
         jnz   m_u, m_mkpsw
+        jz    m_vrem, m_dispatch
         jal   m_cret, m_count            ; it counts on the guest's timer as if it had trapped
-        jmp   m_decode
-m_mkpsw:
-        and   m_rpsw, m_vpsw, m_pmask    ; real PSW = <user, P, <l', b'>>
-        shl   m_t, m_rl, m_21
-        or    m_rpsw, m_rpsw, m_t
-        or    m_rpsw, m_rpsw, m_rb
-        or    m_rpsw, m_rpsw, m_userbit
-        jz    m_vrem, m_untimed
-        li    m_rarm, 1                  ; the guest's timer runs: one guest instruction, then
-        stmr  m_c2                       ;   the real timer (due after this lpsw and one more)
-        lpsw  m_rpsw
-m_untimed:
-        jz    m_rarm, m_enter            ; a single step may have left the real timer pending
-        li    m_rarm, 0
-        stmr  m_c0
-m_enter:
-        lpsw  m_rpsw
+        jmp   m_dispatch
+m_peek_hi:
+        jal   m_cret, m_lookup_hi
+        jmp   m_peek_found
 
 ; ---- the dispatcher: every trap of the guest comes here (E[1]) ---------------------------------
 
 m_trap: shr   m_t, 0, m_63               ; E[0]: the trapped PSW. From supervisor mode: the
         jz    m_t, m_panic               ;   monitor itself trapped, a bug
         addi  m_ntrap, 1
-        jal   m_cret, m_count            ; the trapped instruction counts on the guest's timer
+        jnz   m_vrem, m_trap_timed       ; the trapped instruction counts on the guest's timer
+m_trap_counted:
         and   m_t, 0, m_pmask            ; the guest's P: the trapped instruction's
         and   m_vpsw, m_vpsw, m_npmask
         or    m_vpsw, m_vpsw, m_t
+        shr   m_u, m_vpsw, m_63          ; virtual user mode: the trap is the guest's own
+        jnz   m_u, m_reflect
         shr   m_p, m_t, m_42
-        sltu  m_t, m_p, m_rb             ; P outside the window: the fetch itself trapped
-        jz    m_t, m_reflect
+        sltu  m_u, m_p, m_rb             ; P outside the window: the fetch itself trapped
+        jz    m_u, m_reflect
         ldx   m_word, m_rl, m_p          ; the instruction, at the monitor's VMM_K + l + P
-        shr   m_t, m_vpsw, m_63          ; virtual user mode: the trap is the guest's own
-        jnz   m_t, m_reflect
         shr   m_op, m_word, m_56         ; virtual supervisor mode: decode, and dispatch on
-m_decode:                                ;   the opcode by table look-up
+        sltu  m_t, m_op, m_64            ;   the opcode by table look-up
+        jz    m_t, m_trap_hi
+        ldx   m_h, m_optab_ptr, m_op
+m_dispatch:                              ; m_h: the interpreter of the instruction in m_word
         shr   m_a, m_word, m_38
         and   m_a, m_a, m_mask18
-        shr   m_b, m_word, m_20
-        and   m_b, m_b, m_mask18
-        jal   m_cret, m_lookup
-        jr    m_t
+        jr    m_h
+m_trap_hi:
+        jal   m_cret, m_lookup_hi
+        jmp   m_dispatch
+m_trap_timed:
+        jal   m_cret, m_count
+        jmp   m_trap_counted
 
-; m_lookup: m_t <- the interpreter of opcode m_op, m_reflect when it has none (returns via
-; m_cret).
-m_lookup:
-        sltu  m_t, m_op, m_64
-        jz    m_t, m_hiop
-        ldx   m_t, m_optab_ptr, m_op
+; m_lookup_hi: m_h <- the interpreter of opcode m_op >= 64: the profile's own table for
+; 0x40..0x7f, m_reflect above (returns via m_cret).
+m_lookup_hi:
+        sltu  m_t, m_op, m_128
+        jz    m_t, m_nohi
+        ldx   m_h, m_optab_hi_ptr, m_op
         jr    m_cret
-m_hiop: sltu  m_t, m_op, m_128           ; the profile's own opcodes, 0x40..0x7f
-        jz    m_t, m_noop
-        ldx   m_t, m_optab_hi_ptr, m_op
-        jr    m_cret
-m_noop: mov   m_t, m_reflect_at
+m_nohi: mov   m_h, m_reflect_at
         jr    m_cret
 
 ; Reflect: the guest's own trap, through its own E[0]/E[1] (the dispatcher's second and third
@@ -206,28 +265,40 @@ m_counted:
 ; state: the guest's words through its virtual R, the virtual PSW, its devices. An operand
 ; outside the window is the memory trap the real machine would take: reflected.
 
-; m_chka / m_chkb: operand a (b) must be inside the window (returns via m_cret).
+; m_chka / m_chkb: operand a (b) must be inside the window (returns via m_cret). m_chkb
+; decodes b first: only a few of the profiles' instructions have one.
 m_chka: sltu  m_t, m_a, m_rb
         jz    m_t, m_reflect
         jr    m_cret
-m_chkb: sltu  m_t, m_b, m_rb
+m_chkb: shr   m_b, m_word, m_20
+        and   m_b, m_b, m_mask18
+        sltu  m_t, m_b, m_rb
         jz    m_t, m_reflect
         jr    m_cret
 
-; m_next: the instruction is done: count it, P moves to the next one, resume.
-m_next: addi  m_p, 1
-        and   m_p, m_p, m_mask21
-        shl   m_t, m_p, m_42
-        and   m_vpsw, m_vpsw, m_npmask
-        or    m_vpsw, m_vpsw, m_t
+; m_next: the instruction is done: P moves to the next one (P < b' <= 2^21 - 1, so P + 1
+; cannot carry out of its field), count it, resume.
+m_next: add   m_vpsw, m_vpsw, m_pone
 m_done: addi  m_nemu, 1
         ldx   m_t, m_byop_ptr, m_op
         addi  m_t, 1
         stx   m_t, m_byop_ptr, m_op
-        jmp   m_resume
+        jmp   m_resume_peek
+
+; m_next_dev: the same for a console instruction, which changes neither the mode nor R: the
+; real R' stands, and the guest's next instruction is its own work, not worth a peek.
+m_next_dev:
+        add   m_vpsw, m_vpsw, m_pone
+        addi  m_nemu, 1
+        ldx   m_t, m_byop_ptr, m_op
+        addi  m_t, 1
+        stx   m_t, m_byop_ptr, m_op
+        jnz   m_vpend, m_resume
+        jmp   m_mkpsw                    ; (in virtual supervisor mode, where it trapped)
 
 m_i_lpsw:                                ; lpsw a: PSW <- E[a]
-        jal   m_cret, m_chka
+        sltu  m_t, m_a, m_rb
+        jz    m_t, m_reflect
         ldx   m_vpsw, m_rl, m_a
         jmp   m_done
 m_i_lrb:                                 ; lrb a: R <- E[a]
@@ -239,13 +310,8 @@ m_i_lrb:                                 ; lrb a: R <- E[a]
         jmp   m_next
 m_i_spsw:                                ; spsw a: E[a] <- PSW, P at the next instruction
         jal   m_cret, m_chka
-        addi  m_p, 1
-        and   m_p, m_p, m_mask21
-        shl   m_t, m_p, m_42
-        and   m_u, m_vpsw, m_npmask
-        or    m_u, m_u, m_t
+        add   m_u, m_vpsw, m_pone
         stx   m_u, m_rl, m_a
-        addi  m_p, -1
         jmp   m_next
 m_i_halt:                                ; halt: the guest halts, so the machine does
         addi  m_nemu, 1
@@ -255,15 +321,17 @@ m_i_halt:                                ; halt: the guest halts, so the machine
         halt
         jmp   m_resume                   ; (under a monitor that lets a halt go on)
 m_i_out:                                 ; out a: the console is virtual: the monitor writes
-        jal   m_cret, m_chka             ;   the byte to its own console
+        sltu  m_t, m_a, m_rb             ;   the byte to its own console
+        jz    m_t, m_reflect
         ldx   m_t, m_rl, m_a
         out   m_t
-        jmp   m_next
+        jmp   m_next_dev
 m_i_in:                                  ; in a: reads the monitor's own console
-        jal   m_cret, m_chka
+        sltu  m_t, m_a, m_rb
+        jz    m_t, m_reflect
         in    m_t
         stx   m_t, m_rl, m_a
-        jmp   m_next
+        jmp   m_next_dev
 m_i_stmr:                                ; stmr a: the guest's timer, counted in its own
         jal   m_cret, m_chka             ;   instructions: E[a] more after this one (0: off)
         ldx   m_vrem, m_rl, m_a
@@ -295,6 +363,7 @@ m_byop_ptr:  .word m_byop
 m_k:      .word VMM_K
 m_userbit: .word 1 << 63
 m_pmask:  .word 0x1fffff << 42           ; a PSW's P field
+m_pone:   .word 1 << 42                  ; P + 1
 m_npmask: .word ~(0x1fffff << 42)
 m_rmask:  .word (1 << 42) - 1            ; a PSW's R = <l, b>
 m_nrmask: .word ~((1 << 42) - 1)
@@ -314,8 +383,15 @@ m_64:     .word 64
 m_128:    .word 128
 
 m_rpsw:   .word 0                        ; the real PSW the guest runs with
-m_rl:     .word 0                        ; its l' and b': where the guest's window is
-m_rb:     .word 0
+m_vr_s:   .word ~0                       ; virtual supervisor mode's R, the one that m_rl,
+m_rl:     .word 0                        ;   its l', m_rb, its b' (where the guest's window
+m_rb:     .word 0                        ;   is) and m_rr_s, the real PSW's mode and R, are for
+m_rr_s:   .word 0
+m_vr_u:   .word ~0                       ; the same for virtual user mode
+m_rr_u:   .word 0
+m_sl:     .word 0                        ; m_setr's results
+m_sb:     .word 0
+m_sr:     .word 0
 m_rarm:   .word 0                        ; the real timer may be armed or pending
 m_t:      .word 0                        ; scratch
 m_u:      .word 0
@@ -323,7 +399,9 @@ m_l:      .word 0
 m_p:      .word 0                        ; the trapped instruction: P, word, opcode, operands
 m_word:   .word 0
 m_op:     .word 0
+m_h:      .word 0                        ; its interpreter
 m_a:      .word 0
 m_b:      .word 0
 m_hret:   .word 0                        ; link words
 m_cret:   .word 0
+m_sret:   .word 0
