@@ -3,6 +3,10 @@
 //! - `monitor_roundtrip`: a guest in virtual supervisor mode runs a loop of privileged
 //!   instructions; each one traps to the monitor, is interpreted on the virtual state and the
 //!   guest resumes. Target (issue): at most 100 ns a round trip, median.
+//! - `assist_roundtrip`: the same kind of loop, of `lpsw` (one an iteration, reloading the
+//!   guest's own supervisor PSW at the next instruction) and of `lctl` (eight an iteration,
+//!   reloading the same R), under `tae` (each traps to the monitor) and under `tae-assist`
+//!   (the machine's VM assist carries each one out from the control block, no trap).
 //! - `monitor_compute`: `guests/workloads/compute.s` bare and under the monitor, with one
 //!   unbounded `run_vm` and with the 10 000-instruction slices `pgvm vm` uses by default.
 //!   Target (issue): the monitor runs it at 97 % or more of its bare speed.
@@ -16,7 +20,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use pgvm_isa::Isa;
 use pgvm_machine::{Exit, Machine, Psw, Reloc, StateView};
 use pgvm_testkit::{enc, isa, supervisor};
-use pgvm_vmm::{CP_WORDS, Monitor, VmExit};
+use pgvm_vmm::{CP_WORDS, Monitor, TechniqueKind, VmExit};
 
 /// Loop iterations of the round-trip guests.
 const ITERATIONS: u64 = 10_000;
@@ -99,6 +103,71 @@ fn roundtrip(c: &mut Criterion) {
     group.finish();
 }
 
+/// A monitor of `technique` with one VM of `W` words in virtual supervisor mode running
+///
+/// ```text
+/// loop: lpsw next_psw            ; `insn = "lpsw"`: <super, loop + 1, <0, W>>
+///   or  lctl l, b  x UNROLL      ; `insn = "lctl"`: R <- <0, W>, as it was
+///       addi i, -1
+///       jnz  i, loop
+///       halt
+/// ```
+///
+/// `ITERATIONS` times. Returns the monitor, the guest instructions of the whole run and the
+/// privileged instructions in it (the halt aside).
+fn assist_loop(isa: &Arc<Isa>, technique: TechniqueKind, insn: &str) -> (Monitor, u64, u64) {
+    const ORG: u64 = 0x10;
+    let (i, a, b) = (0x80, 0x81, 0x82);
+    let (mut code, data) = match insn {
+        "lpsw" => (
+            vec![enc(isa, "lpsw", &[a])],
+            [ITERATIONS, supervisor(ORG + 1, W).pack(), 0],
+        ),
+        _ => (vec![enc(isa, "lctl", &[a, b]); UNROLL], [ITERATIONS, 0, W]),
+    };
+    let per = code.len() as u64;
+    code.push(enc(isa, "addi", &[i, -1]));
+    code.push(enc(isa, "jnz", &[i, ORG as i128]));
+    code.push(enc(isa, "halt", &[]));
+    let mut mon = Monitor::with_technique(isa.clone(), CP_WORDS + W, technique)
+        .unwrap_or_else(|e| panic!("{e}"));
+    mon.create_vm(W, &[(ORG, &code), (i as u64, &data)], supervisor(ORG, W))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (mon, (per + 2) * ITERATIONS + 1, per * ITERATIONS)
+}
+
+/// The VM assist's round trip against trap-and-emulate's, on the same loops.
+fn assist_roundtrip(c: &mut Criterion) {
+    let isa = isa("s370");
+    let mut group = c.benchmark_group("assist_roundtrip");
+    for insn in ["lpsw", "lctl"] {
+        for technique in [TechniqueKind::Tae, TechniqueKind::TaeAssist] {
+            let (template, steps, privileged) = assist_loop(&isa, technique, insn);
+            let assisted = technique.uses_vm_assist();
+            group.throughput(Throughput::Elements(privileged));
+            group.bench_function(format!("{insn}_{technique}"), |b| {
+                b.iter_batched(
+                    || template.clone(),
+                    |mut mon| {
+                        assert_eq!(mon.run_vm(0, u64::MAX), VmExit::Halted);
+                        let c = &mon.vm(0).counts;
+                        assert_eq!(mon.vm(0).steps(), steps);
+                        let (emulated, by_assist) = if assisted {
+                            (1, privileged)
+                        } else {
+                            (privileged + 1, 0)
+                        };
+                        assert_eq!((c.emulated, c.assisted), (emulated, by_assist));
+                        mon
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
+    }
+    group.finish();
+}
+
 /// `guests/workloads/compute.s`, bare and under the monitor.
 fn compute(c: &mut Criterion) {
     let isa = isa("s370");
@@ -175,6 +244,6 @@ fn compute(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = roundtrip, compute
+    targets = roundtrip, assist_roundtrip, compute
 }
 criterion_main!(benches);

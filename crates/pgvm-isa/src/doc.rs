@@ -201,6 +201,23 @@ pub fn render_markdown(isa: &Isa) -> String {
     if f.assist {
         feats.push("hardware assist bit (`assist`)".to_string());
     }
+    if let Some(va) = &f.vm_assist {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "nothing".to_string()
+            } else {
+                v.iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        feats.push(format!(
+            "VM assist (`vm_assist`): the machine performs {} in virtual supervisor mode and reflects {} itself, from the monitor's control block",
+            list(&va.perform),
+            list(&va.reflect)
+        ));
+    }
     let _ = writeln!(
         out,
         "Features: {}.\n",

@@ -61,6 +61,27 @@ pub struct Features {
     pub timer: Option<u64>,
     /// A one-bit assist control register (a VT-x-like hardware assist).
     pub assist: bool,
+    /// A System/370-style VM assist: the instructions the machine itself carries out for a
+    /// guest on behalf of its monitor, from a control block the monitor hands it.
+    pub vm_assist: Option<VmAssist>,
+}
+
+/// The instructions a System/370-style VM assist covers (`feature vm_assist { ... }`).
+///
+/// Named here, in the description, rather than in the machine, so that which instructions a
+/// profile's assist performs is part of the profile, like everything else about it. Names are
+/// resolved when the whole description has been read (a profile may declare the feature
+/// before the instructions it names), and checked then.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VmAssist {
+    /// Instructions the machine performs itself, on the virtual state, when the guest is in
+    /// virtual supervisor mode (`perform lpsw, lctl;`).
+    pub perform: Vec<String>,
+    /// Instructions whose trap the machine reflects into the guest's own `E[0]`/`E[1]`, in
+    /// either virtual mode (`reflect svc;`).
+    pub reflect: Vec<String>,
+    /// Where the feature was declared.
+    pub origin: Option<Origin>,
 }
 
 /// A bit field of an instruction format.

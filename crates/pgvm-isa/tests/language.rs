@@ -242,3 +242,41 @@ fn a_declared_isa_is_found_beside_the_file_that_names_it() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_vm_assist_names_its_instructions_and_refuses_what_it_cannot_carry_out() {
+    let s370 = load("s370").expect("loads");
+    let va = s370
+        .features
+        .vm_assist
+        .as_ref()
+        .expect("s370 has a VM assist");
+    assert_eq!(va.perform, ["lpsw", "lctl", "spsw"]);
+    assert_eq!(va.reflect, ["svc"]);
+    assert!(load("ppc").expect("loads").features.vm_assist.is_none());
+    let doc = pgvm_isa::render_markdown(&s370);
+    assert!(doc.contains("VM assist (`vm_assist`)"), "{doc}");
+
+    // Declared before the instructions it names: resolved at the end.
+    let ok = format!(
+        "{HEAD}feature vm_assist {{ perform ld; reflect sc; }}\ninsn ld rrr 0x01 (a) \"load\" {{ PSW = E[a]; }}\ninsn sc rrr 0x02 () \"call\" {{ trap; }}\n"
+    );
+    parse_str("t.isa", &ok).unwrap_or_else(|e| panic!("{e}"));
+
+    let missing = error("feature vm_assist { perform nope; }\n");
+    assert!(
+        missing.contains("t.isa:3:9") && missing.contains("`nope`"),
+        "{missing}"
+    );
+    let device = error(
+        "feature console;\nfeature vm_assist { perform put; }\ninsn put rrr 0x01 (a) \"put\" { out(E[a]); }\n",
+    );
+    assert!(device.contains("reaches the console"), "{device}");
+    let halts = error("feature vm_assist { reflect h; }\ninsn h rrr 0x01 () \"stop\" { halt; }\n");
+    assert!(halts.contains("`h`: it halts"), "{halts}");
+    let action = error("feature vm_assist { emulate x; }\n");
+    assert!(
+        action.contains("unknown VM assist action `emulate`"),
+        "{action}"
+    );
+}

@@ -25,9 +25,7 @@ pub enum EquivError {
     Assist(#[from] crate::assist::AssistError),
     /// The technique does not run on this profile (the assist technique on a profile without
     /// an assist).
-    #[error(
-        "`{technique}` does not apply to `{isa}`: the profile has no hardware assist to turn on\n  hint: use a profile with `feature assist;` (ia32-vt), or another --monitor"
-    )]
+    #[error("`{technique}` does not apply to `{isa}`: {}", missing(*technique))]
     NotApplicable {
         /// The technique.
         technique: TechniqueKind,
@@ -37,6 +35,18 @@ pub enum EquivError {
     /// The classifier, asked for a binary translator's critical set, refused its settings.
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+}
+
+/// What a profile lacks when `technique` does not apply to it, with the hint.
+fn missing(technique: TechniqueKind) -> &'static str {
+    match technique {
+        TechniqueKind::TaeAssist => {
+            "the profile has no VM assist (`feature vm_assist`) for the machine to carry out its instructions\n  hint: use a profile with `feature vm_assist { ... }` (s370), or another --monitor"
+        }
+        _ => {
+            "the profile has no hardware assist to turn on\n  hint: use a profile with `feature assist;` (ia32-vt), or another --monitor"
+        }
+    }
 }
 
 /// The first guest instruction after which the two runs differ.
@@ -102,6 +112,8 @@ pub struct Equivalence {
     pub reflected_by_kind: BTreeMap<TrapKind, u64>,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
+    /// Instructions the machine's VM assist carried out, by mnemonic (`tae-assist`).
+    pub assisted_by_mnemonic: BTreeMap<String, u64>,
     /// The bare run's console output.
     pub console_bare: String,
     /// The virtualized run's console output.
@@ -196,6 +208,7 @@ pub fn check_with(
         emulations: r.emulations,
         reflected_by_kind: r.reflected_by_kind,
         emulated_by_mnemonic: r.emulated_by_mnemonic,
+        assisted_by_mnemonic: r.assisted_by_mnemonic,
         console_bare: r.console_bare,
         console_vm: r.console_vm,
         console_bare_dropped: r.console_bare_dropped,

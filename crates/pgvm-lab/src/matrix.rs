@@ -105,7 +105,9 @@ impl Condition {
 /// What licenses `technique` (DESIGN.md §4c's table).
 pub fn condition(technique: TechniqueKind) -> Condition {
     match technique {
-        TechniqueKind::Tae => Condition::Theorem1,
+        // The VM assist runs the very semantics the dispatcher would, on the same virtual
+        // state: it licenses nothing trap-and-emulate does not (DESIGN.md §4c, "as tae").
+        TechniqueKind::Tae | TechniqueKind::TaeAssist => Condition::Theorem1,
         TechniqueKind::Hvm => Condition::Theorem3,
         TechniqueKind::BtKernel => Condition::UserCriticalAbsent,
         TechniqueKind::BtAll => Condition::CriticalComplete,
@@ -117,7 +119,7 @@ pub fn condition(technique: TechniqueKind) -> Condition {
 }
 
 /// Whether `technique` can run guests of `isa` at all (the assist technique needs a profile
-/// with an assist; the others run on every profile).
+/// with an assist, `tae-assist` one with a VM assist; the others run on every profile).
 pub fn applies(technique: TechniqueKind, isa: &Isa) -> bool {
     technique.applies(isa)
 }
@@ -572,7 +574,13 @@ mod tests {
             assert_eq!(applies(t, &isa), t != TechniqueKind::Assist, "{t}");
         }
         let vt = pgvm_isa::load("ia32-vt").expect("built-in");
-        assert!(TechniqueKind::ALL.iter().all(|&t| applies(t, &vt)));
+        for t in TechniqueKind::ALL {
+            assert_eq!(applies(t, &vt), t != TechniqueKind::TaeAssist, "{t}");
+        }
+        assert_eq!(
+            condition(TechniqueKind::TaeAssist),
+            condition(TechniqueKind::Tae)
+        );
         assert_eq!(condition(TechniqueKind::Tae), Condition::Theorem1);
         assert_eq!(condition(TechniqueKind::Hvm), Condition::Theorem3);
     }

@@ -26,6 +26,13 @@ pub trait Processor: StateView {
     fn timer_class(&self) -> u64;
     /// Told of each trap and interrupt the cycle takes, for counters.
     fn note(&mut self, _event: Event) {}
+    /// The hardware's last word on an instruction that trapped (`kind`), before the trap is
+    /// taken or handed to a monitor: a processor with a VM assist may carry the instruction
+    /// out itself ([`crate::ControlBlock`]) and say so with `true`; then no trap happened.
+    /// Without one, as by default, every trap is taken.
+    fn assist_trap(&mut self, _kind: TrapKind) -> bool {
+        false
+    }
 }
 
 /// What the cycle reports to [`Processor::note`].
@@ -183,6 +190,9 @@ where
             }
             Some(Step::Halted) => return Exit::Halted,
             Some(Step::Trapped(kind)) => {
+                if v.assist_trap(kind) {
+                    continue;
+                }
                 v.note(Event::Trap(kind));
                 match policy {
                     TrapPolicy::Exit => return Exit::Trapped(kind),

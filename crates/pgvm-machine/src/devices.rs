@@ -157,6 +157,11 @@ impl Timer {
         self.due.is_none() && !self.pending
     }
 
+    /// Fallen due and waiting for user mode.
+    pub fn pending(&self) -> bool {
+        self.pending
+    }
+
     /// When it falls due, if armed.
     pub fn due(&self) -> Option<u64> {
         self.due

@@ -1,9 +1,10 @@
 //! The paper's third-generation machine: state `<E, M, P, R>`, address development, traps,
 //! the state-view seam through which every instruction is executed, the processor cycle
-//! around it, the devices, the VM window, and the engines.
+//! around it, the devices, the VM window, the System/370-style VM assist, and the engines.
 //!
 //! See `docs/machine.md` for the machine reference.
 
+mod assist;
 pub mod cycle;
 mod devices;
 pub mod engine;
@@ -13,6 +14,7 @@ mod psw;
 mod view;
 mod window;
 
+pub use assist::{AssistAction, ControlBlock};
 pub use cycle::{Exit, Processor, TrapPolicy, trap_entry};
 pub use devices::{Console, Devices, MAX_CONSOLE_OUTPUT, Timer};
 pub use engine::{Engine, Fast, Interpreter};

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use pgvm_isa::{Isa, Mode};
 use serde::Serialize;
 
+use crate::assist::{AssistAction, ControlBlock};
 use crate::cycle::{self, Event, Exit, Processor, TrapPolicy};
 use crate::devices::{Devices, Timer};
 use crate::engine::{Engine, Fast};
@@ -30,6 +31,8 @@ pub struct Stats {
     pub illegal: u64,
     /// Timer interrupts delivered.
     pub interrupts: u64,
+    /// Instructions the VM assist carried out instead of trapping.
+    pub assisted: u64,
 }
 
 impl Stats {
@@ -166,6 +169,10 @@ pub struct Machine<E: Engine = Fast> {
     core: Core,
     engine: E,
     policy: TrapPolicy,
+    /// The VM assist's control block, while a monitor has lent it one.
+    control: Option<ControlBlock>,
+    /// What the VM assist does with each instruction.
+    actions: Arc<[AssistAction]>,
 }
 
 impl Machine<Fast> {
@@ -188,6 +195,8 @@ impl<E: Engine> Machine<E> {
             r: Reloc { l: 0, b: q },
         };
         Ok(Machine {
+            control: None,
+            actions: AssistAction::table(&isa).into(),
             engine: E::new(&isa, q),
             core: Core {
                 mem: vec![0; q as usize],
@@ -272,6 +281,29 @@ impl<E: Engine> Machine<E> {
         self.core.devices.console.clear_output();
     }
 
+    /// Whether the profile has a VM assist (`feature vm_assist`).
+    pub fn has_vm_assist(&self) -> bool {
+        self.core.isa.features.vm_assist.is_some()
+    }
+
+    /// Lends the VM assist a monitor's control block: from now on, until
+    /// [`Machine::take_control_block`], an instruction the assist covers no longer traps in
+    /// real user mode but is carried out on the block's virtual state. A machine whose profile
+    /// has no VM assist keeps the block and does nothing with it.
+    pub fn load_control_block(&mut self, block: ControlBlock) {
+        self.control = Some(block);
+    }
+
+    /// Gives the control block back, with the virtual state as the assist left it.
+    pub fn take_control_block(&mut self) -> Option<ControlBlock> {
+        self.control.take()
+    }
+
+    /// The control block the VM assist holds, if any.
+    pub fn control_block(&self) -> Option<&ControlBlock> {
+        self.control.as_ref()
+    }
+
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
         let policy = self.policy;
@@ -303,5 +335,20 @@ impl<E: Engine> Processor for Machine<E> {
     }
     fn note(&mut self, event: Event) {
         self.core.stats.count(event);
+    }
+    /// The assist works on the machine itself, as a host for the VM's window: its stores go
+    /// through [`Machine`]'s own, which keep the engine's cache true.
+    fn assist_trap(&mut self, kind: TrapKind) -> bool {
+        let Some(mut block) = self.control.take() else {
+            return false;
+        };
+        let isa = Arc::clone(&self.core.isa);
+        let actions = Arc::clone(&self.actions);
+        let done = crate::assist::assist(&isa, &actions, self, &mut block, kind);
+        self.control = Some(block);
+        if done {
+            self.core.stats.assisted += 1;
+        }
+        done
     }
 }

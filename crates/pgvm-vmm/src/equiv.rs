@@ -97,6 +97,8 @@ pub struct EquivReport {
     pub tally: Tally,
     /// Emulated instructions by mnemonic.
     pub emulated_by_mnemonic: BTreeMap<String, u64>,
+    /// Instructions the machine's VM assist carried out, by mnemonic (`tae-assist`).
+    pub assisted_by_mnemonic: BTreeMap<String, u64>,
     /// Each emulated instruction with the real trap that brought it to the monitor and the
     /// virtual mode it ran in ([`crate::Counts::emulations`]): the evidence for an
     /// efficiency check.
@@ -312,6 +314,7 @@ pub fn check_equivalence(
         vm_exit: vm.exit,
         tally: vm.counts.tally(),
         emulated_by_mnemonic: vm.counts.emulated_by_mnemonic.clone(),
+        assisted_by_mnemonic: vm.counts.assisted_by_mnemonic.clone(),
         emulations: vm.counts.emulations.clone(),
         reflected_by_kind: vm.counts.reflected_by_kind.clone(),
         console_bare: String::from_utf8_lossy(whole.bare.output()).into_owned(),

@@ -5,7 +5,7 @@
 //! one host; a VM of another monitor is meant to be a second, so that a monitor can itself run
 //! as a guest (recursive virtualization).
 
-use pgvm_machine::{Engine, Exit, Machine, Processor, TrapPolicy};
+use pgvm_machine::{ControlBlock, Engine, Exit, Machine, Processor, TrapPolicy};
 
 /// A machine a monitor can run guests on.
 pub trait Host: Processor + std::fmt::Debug {
@@ -18,6 +18,20 @@ pub trait Host: Processor + std::fmt::Debug {
 
     /// Physical memory, for comparisons and isolation checks.
     fn memory(&self) -> &[u64];
+
+    /// Whether the host has a System/370-style VM assist to lend a control block to. A VM of
+    /// another monitor has none: the assist is the real machine's microcode.
+    fn has_vm_assist(&self) -> bool {
+        false
+    }
+
+    /// Lends the VM assist a control block, until [`Host::take_control_block`].
+    fn load_control_block(&mut self, _block: ControlBlock) {}
+
+    /// Takes the control block back, as the assist left it.
+    fn take_control_block(&mut self) -> Option<ControlBlock> {
+        None
+    }
 }
 
 impl<E: Engine> Host for Machine<E> {
@@ -31,5 +45,17 @@ impl<E: Engine> Host for Machine<E> {
 
     fn memory(&self) -> &[u64] {
         Machine::memory(self)
+    }
+
+    fn has_vm_assist(&self) -> bool {
+        Machine::has_vm_assist(self)
+    }
+
+    fn load_control_block(&mut self, block: ControlBlock) {
+        Machine::load_control_block(self, block);
+    }
+
+    fn take_control_block(&mut self) -> Option<ControlBlock> {
+        Machine::take_control_block(self)
     }
 }

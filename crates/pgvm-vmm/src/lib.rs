@@ -21,7 +21,7 @@ pub use nested::VmHost;
 pub use pgvm_machine::{GuestPa, HostPa, VmMap};
 pub use pv::{HYPERCALL_BIT, Paravirt, Reference};
 pub use technique::{
-    Assist, Disposition, Hvm, MustBePrivileged, Plan, Setup, Tae, Technique, TechniqueKind,
-    UnknownTechnique,
+    Assist, Disposition, Hvm, MustBePrivileged, Plan, Setup, Tae, TaeAssist, Technique,
+    TechniqueKind, UnknownTechnique,
 };
 pub use vm::{Counts, Emulation, Tally, VmExit, VmState};

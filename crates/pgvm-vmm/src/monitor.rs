@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use pgvm_isa::{InsnId, Isa, Mode};
 use pgvm_machine::{
-    Exit, Machine, MachineError, Psw, TrapKind, TrapPolicy, VirtualCpu, VmMap, Window, cycle,
+    ControlBlock, Exit, Machine, MachineError, Psw, TrapKind, TrapPolicy, VirtualCpu, VmMap,
+    Window, cycle,
 };
 
 use crate::allocator::{AllocError, Allocator, VmId};
@@ -84,6 +85,9 @@ pub struct Monitor<H: Host = Machine> {
     /// virtual mode ([`cause_index`]): added to the VM's counts when `run_vm` returns, so
     /// that no emulation looks a name up or allocates one.
     emulated_by_insn: Vec<u64>,
+    /// The VM assist's control block between two stretches of direct execution, when the
+    /// technique uses it: its per-instruction counts are drained when `run_vm` returns.
+    control: Option<ControlBlock>,
 }
 
 impl Clone for Monitor<Machine> {
@@ -96,6 +100,7 @@ impl Clone for Monitor<Machine> {
             allocator: self.allocator.clone(),
             vms: self.vms.clone(),
             emulated_by_insn: self.emulated_by_insn.clone(),
+            control: self.control.clone(),
         }
     }
 }
@@ -137,6 +142,7 @@ impl<H: Host> Monitor<H> {
             technique,
             allocator: Allocator::new(q, CP_WORDS),
             vms: Vec::new(),
+            control: None,
         }
     }
 
@@ -238,6 +244,15 @@ impl<H: Host> Monitor<H> {
                 counts.add_emulation(name, trap, mode, n);
             }
         }
+        if let Some(block) = &mut self.control {
+            for (at, n) in block.assisted_by_insn.iter_mut().enumerate() {
+                if *n > 0 {
+                    let name = &self.isa.insns[at].mnemonic;
+                    *counts.assisted_by_mnemonic.entry(name.clone()).or_insert(0) +=
+                        std::mem::take(n);
+                }
+            }
+        }
         exit
     }
 
@@ -322,12 +337,46 @@ impl<H: Host> Monitor<H> {
         let vm = &mut self.vms[id];
         let real_psw = vm.map.real_psw(vm.cpu.psw);
         self.host.set_psw(real_psw);
+        // The VM assist, when the technique uses one and the host has it: the machine gets the
+        // VM's virtual PSW and map (its control block), and may carry out some of the guest's
+        // privileged instructions itself while it runs.
+        let assisting = self.technique.kind().uses_vm_assist() && self.host.has_vm_assist();
+        if assisting {
+            let mut block = self.control.take().unwrap_or_else(|| {
+                ControlBlock::new(
+                    &self.isa,
+                    vm.map,
+                    VirtualCpu::new(vm.cpu.psw, vm.cpu.timer_class),
+                )
+            });
+            block.map = vm.map;
+            block.cpu.psw = vm.cpu.psw;
+            block.cpu.assist = vm.cpu.assist;
+            block.reflect = vm.policy == TrapPolicy::Hardware;
+            // A virtual interrupt waiting for user mode is delivered at the monitor's next
+            // boundary; an assisted return to user mode would run past it.
+            block.enabled = !vm.cpu.devices.timer.pending();
+            self.host.load_control_block(block);
+        }
         let before = self.host.clock();
         let exit = self.host.run(n);
         let ran = self.host.clock() - before;
         let now = self.host.psw();
+        // The monitor's virtual PSW is the control block's: whatever the assist did, the two
+        // agree again before anything else looks at the VM.
+        let mut assisted = 0;
+        if assisting && let Some(mut block) = self.host.take_control_block() {
+            vm.cpu.psw = block.cpu.psw;
+            vm.cpu.assist = block.cpu.assist;
+            assisted = std::mem::take(&mut block.assisted);
+            self.control = Some(block);
+        }
+        vm.counts.assisted += assisted;
+        let direct = ran - assisted;
+        let expected = vm.map.real_reloc(vm.cpu.psw.r);
         vm.cpu.psw.p = now.p;
-        // In real user mode only a trap may change M, R or the assist, and the real devices
+        // In real user mode only a trap may change M, R or the assist (or the VM assist, which
+        // sets R from the VM map as the monitor does), and the real devices
         // are the monitor's (it interprets every device instruction on the VM's own); a trap
         // is transactional, so after one all of these are as set. Anything else is an
         // unprivileged instruction reaching real control state or devices, and the VM map no
@@ -338,11 +387,11 @@ impl<H: Host> Monitor<H> {
         // instruction that changed the mode and then halted.
         if exit == Exit::Escaped
             || now.mode != Mode::User
-            || now.r != real_psw.r
+            || now.r != expected
             || self.host.assist() != self.isa.features.assist
             || self.host.devices().touched()
         {
-            vm.counts.direct += ran;
+            vm.counts.direct += direct;
             vm.cpu.devices.retire(ran);
             self.host.devices_mut().reset();
             self.host.set_assist(self.isa.features.assist);
@@ -350,18 +399,18 @@ impl<H: Host> Monitor<H> {
         }
         match exit {
             Exit::Trapped(kind) => {
-                vm.counts.direct += ran - 1;
+                vm.counts.direct += direct - 1;
                 vm.cpu.devices.retire(ran - 1);
                 Phase::Dispatch(kind)
             }
             Exit::Halted => {
                 // Only an unprivileged halt gets here: the real processor stopped.
-                vm.counts.direct += ran;
+                vm.counts.direct += direct;
                 vm.cpu.devices.retire(ran);
                 Phase::Stop(VmExit::Halted)
             }
             Exit::BudgetSpent | Exit::Stuck | Exit::Escaped => {
-                vm.counts.direct += ran;
+                vm.counts.direct += direct;
                 vm.cpu.devices.retire(ran);
                 Phase::Boundary
             }

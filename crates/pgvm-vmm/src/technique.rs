@@ -3,7 +3,8 @@
 //!
 //! Trap-and-emulate ([`Tae`]), the monitor of the proof of Theorem 1, is the first; the hybrid
 //! monitor ([`Hvm`]), the binary translators ([`BinaryTranslator`]), paravirtualization
-//! ([`crate::Paravirt`]) and the hardware assist ([`Assist`]) follow DESIGN.md §4c.
+//! ([`crate::Paravirt`]), the hardware assist ([`Assist`]) and the System/370-style VM assist
+//! ([`TaeAssist`]) follow DESIGN.md §4c.
 
 use std::fmt::{self, Debug};
 use std::str::FromStr;
@@ -89,12 +90,17 @@ pub enum TechniqueKind {
     /// Paravirtualization (Xen): trap-and-emulate plus documented hypercalls, for a guest
     /// rewritten to use them.
     Pv,
+    /// Trap-and-emulate with the System/370-style VM assist: the machine itself performs the
+    /// profile's assisted instructions from a control block (VM/370 on a 370 with the
+    /// virtual machine assist feature).
+    TaeAssist,
 }
 
 impl TechniqueKind {
     /// Every technique.
-    pub const ALL: [TechniqueKind; 6] = [
+    pub const ALL: [TechniqueKind; 7] = [
         TechniqueKind::Tae,
+        TechniqueKind::TaeAssist,
         TechniqueKind::Hvm,
         TechniqueKind::BtKernel,
         TechniqueKind::BtAll,
@@ -111,6 +117,7 @@ impl TechniqueKind {
             TechniqueKind::BtAll => "bt-all",
             TechniqueKind::Assist => "assist",
             TechniqueKind::Pv => "pv",
+            TechniqueKind::TaeAssist => "tae-assist",
         }
     }
 
@@ -130,6 +137,9 @@ impl TechniqueKind {
             }
             TechniqueKind::Pv => {
                 "paravirtualization: trap-and-emulate plus hypercalls (docs/paravirt.md), compared with the machine that implements them"
+            }
+            TechniqueKind::TaeAssist => {
+                "trap-and-emulate with the S/370-style VM assist (profiles with `feature vm_assist` only)"
             }
         }
     }
@@ -153,7 +163,8 @@ impl TechniqueKind {
             | TechniqueKind::Hvm
             | TechniqueKind::BtKernel
             | TechniqueKind::Pv
-            | TechniqueKind::Assist => &[MustBePrivileged::ControlUser],
+            | TechniqueKind::Assist
+            | TechniqueKind::TaeAssist => &[MustBePrivileged::ControlUser],
             TechniqueKind::BtAll => &[],
         }
     }
@@ -165,10 +176,11 @@ impl TechniqueKind {
     }
 
     /// Whether the technique can run guests of `isa` at all: the assist technique needs a
-    /// profile with an assist.
+    /// profile with an assist, and `tae-assist` one with a VM assist.
     pub fn applies(self, isa: &Isa) -> bool {
         match self {
             TechniqueKind::Assist => isa.features.assist,
+            TechniqueKind::TaeAssist => isa.features.vm_assist.is_some(),
             TechniqueKind::Pv => isa.insn("svc").is_some(),
             TechniqueKind::Tae
             | TechniqueKind::Hvm
@@ -186,8 +198,15 @@ impl TechniqueKind {
             | TechniqueKind::BtKernel
             | TechniqueKind::BtAll
             | TechniqueKind::Pv
-            | TechniqueKind::Assist => true,
+            | TechniqueKind::Assist
+            | TechniqueKind::TaeAssist => true,
         }
+    }
+
+    /// Whether the technique lends the machine's VM assist a control block
+    /// ([`pgvm_machine::ControlBlock`]) while the guest runs directly.
+    pub fn uses_vm_assist(self) -> bool {
+        self == TechniqueKind::TaeAssist
     }
 
     /// A fresh instance for a monitor on host `H`. A binary translator built this way has no
@@ -243,6 +262,7 @@ impl Setup {
             }
             TechniqueKind::Assist => Box::new(Assist),
             TechniqueKind::Pv => Box::new(crate::pv::Paravirt),
+            TechniqueKind::TaeAssist => Box::new(TaeAssist),
         }
     }
 }
@@ -423,6 +443,30 @@ impl<H: Host> Technique<H> for Assist {
     }
 
     /// VMXON: the one thing this technique adds to trap-and-emulate.
+    fn prepare(&self, isa: &Isa, host: &mut H) {
+        Tae.prepare(isa, host);
+    }
+
+    fn dispatch(&mut self, isa: &Isa, vm: &mut Window<'_, H>) -> Disposition {
+        Tae.dispatch(isa, vm)
+    }
+}
+
+/// Trap-and-emulate with the System/370-style VM assist (DESIGN.md §4c, `tae-assist`).
+///
+/// The dispatcher is trap-and-emulate's, unchanged: what it sees is what the assist left to
+/// it. The assist itself is the machine's ([`pgvm_machine::ControlBlock`]); the monitor lends
+/// it the VM's control block around every stretch of direct execution
+/// ([`TechniqueKind::uses_vm_assist`]), and takes the virtual PSW back from it. On a host
+/// without a VM assist (a VM of another monitor) this is plain trap-and-emulate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TaeAssist;
+
+impl<H: Host> Technique<H> for TaeAssist {
+    fn kind(&self) -> TechniqueKind {
+        TechniqueKind::TaeAssist
+    }
+
     fn prepare(&self, isa: &Isa, host: &mut H) {
         Tae.prepare(isa, host);
     }

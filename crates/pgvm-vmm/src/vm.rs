@@ -32,6 +32,8 @@ pub struct Counts {
     /// Privileged instructions of virtual supervisor mode that the machine's VM assist
     /// carried out itself, from the control block, with no trap to the monitor.
     pub assisted: u64,
+    /// Assisted instructions by mnemonic.
+    pub assisted_by_mnemonic: BTreeMap<String, u64>,
     /// Virtual timer interrupts delivered.
     pub interrupts: u64,
     /// Emulated instructions by mnemonic.

@@ -112,7 +112,10 @@ enum Command {
     /// the classifier's critical instructions are found block by block and carried out on
     /// the virtual state; counts of translated instructions and scanned blocks are shown),
     /// pv (a paravirtualized guest's hypercalls served; compared with the machine that
-    /// implements them, docs/paravirt.md) and assist (profiles with an assist only).
+    /// implements them, docs/paravirt.md), assist (profiles with an assist only) and
+    /// tae-assist (trap-and-emulate with the S/370-style VM assist: the machine itself carries
+    /// out the instructions the profile's `feature vm_assist` names, counted as assisted;
+    /// s370 only).
     /// Exit code: 0 if equivalent, 1 if not (with the first divergence), 2 on bad input, an
     /// ISA the monitor cannot isolate, an unsound assist or a technique that does not apply, 3
     /// if the monitor emulated an instruction that is not privileged (a monitor bug).
@@ -145,7 +148,8 @@ enum Command {
     /// guests/tsos/<profile>-pv.s, a paravirtualized tsos, under pv only. Columns: the
     /// techniques (tae, licensed by Theorem 1; hvm, by Theorem 3; bt-kernel, by Theorem 3 and
     /// a critical set complete by proof; bt-all, by that set alone; pv, by Theorem 3; assist,
-    /// by Theorem 1 under a sound assist, on profiles with one). Each cell: whether
+    /// by Theorem 1 under a sound assist, on profiles with one; tae-assist, by Theorem 1 as
+    /// tae, on profiles with a VM assist). Each cell: whether
     /// the run under the technique is equivalent to the bare run, the first diverging
     /// instruction when not (its mnemonic, address, source line and label), the percentage of
     /// guest instructions run directly and the host-time slowdown against the bare run. The

@@ -236,6 +236,8 @@ pub fn text(m: &Matrix) -> String {
     out += "below. For bt-kernel and bt-all, \"directly\" counts every instruction the translator let\n";
     out +=
         "run on the real machine (the rest were translated, emulated after a trap or reflected).\n";
+    out += "For tae-assist, the instructions the machine's VM assist carried out (no trap to the\n";
+    out += "monitor) count as assisted, neither direct nor handled by the monitor.\n";
     out += "T1, T3: the classifier's verdicts on Theorems 1 and 3 (under the assist where the\n";
     out +=
         "profile has one). crit: whether the critical set the translators scan for is complete\n";

@@ -249,7 +249,8 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
         + r.tally.reflected
         + r.tally.interpreted
         + r.tally.translated
-        + r.tally.hypercalls)
+        + r.tally.hypercalls
+        + r.tally.assisted)
         .max(1);
     let interpreted = if r.tally.interpreted > 0 {
         format!(", {} interpreted", r.tally.interpreted)
@@ -266,8 +267,13 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
     } else {
         String::new()
     };
+    let assisted = if r.monitor.uses_vm_assist() {
+        format!(", {} assisted", r.tally.assisted)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}{translated}{hypercalls}\n",
+        "  efficiency: {} direct ({:.2}%), {} emulated, {} reflected{interpreted}{translated}{hypercalls}{assisted}\n",
         r.tally.direct,
         100.0 * r.tally.direct as f64 / total as f64,
         r.tally.emulated,
@@ -291,6 +297,17 @@ pub fn equiv_text(name: &str, isa: &Isa, r: &Equivalence) -> String {
             .map(|(m, n)| format!("{m} x{n}"))
             .collect();
         out.push_str(&format!("  emulated: {}\n", list.join(", ")));
+    }
+    if !r.assisted_by_mnemonic.is_empty() {
+        let list: Vec<String> = r
+            .assisted_by_mnemonic
+            .iter()
+            .map(|(m, n)| format!("{m} x{n}"))
+            .collect();
+        out.push_str(&format!(
+            "  assisted (by the machine, no trap to the monitor): {}\n",
+            list.join(", ")
+        ));
     }
     if let Some(d) = &r.divergence {
         let mut at = format!("P={:#x}", d.p);
@@ -455,6 +472,7 @@ mod tests {
             },
             critical: Vec::new(),
             emulated_by_mnemonic: BTreeMap::new(),
+            assisted_by_mnemonic: BTreeMap::new(),
             console_bare: String::new(),
             console_vm: String::new(),
             console_bare_dropped: 0,

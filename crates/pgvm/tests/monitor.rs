@@ -487,6 +487,35 @@ fn the_assist_technique_runs_where_the_profile_has_an_assist() {
     assert!(err.contains("hint: "), "{err}");
 }
 
+/// `--monitor tae-assist`: the VM assist carries out the guest kernel's instructions, shown in
+/// the counts and in JSON; refused on a profile without a VM assist.
+#[test]
+fn the_vm_assist_technique_runs_where_the_profile_has_one() {
+    let o = pgvm(&["equiv", "guests/svc.s", "--monitor", "tae-assist"]);
+    let out = common::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("equivalent: f(S2) == S2'"), "{out}");
+    assert!(out.contains(" assisted"), "{out}");
+    let o = pgvm(&["equiv", "guests/svc.s", "--monitor", "tae-assist", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["monitor"], "tae-assist");
+    assert_eq!(v["equivalent"], true);
+    assert!(v["assisted"].as_u64().is_some_and(|n| n > 0), "{v}");
+    for m in ["lpsw", "svc"] {
+        assert!(
+            v["assisted_by_mnemonic"][m].as_u64().is_some_and(|n| n > 0),
+            "{m}: {v}"
+        );
+    }
+    let err = common::fails(&["equiv", "guests/tsos/ppc.s", "--monitor", "tae-assist"]);
+    assert!(
+        err.contains("`tae-assist` does not apply to `ppc`"),
+        "{err}"
+    );
+    assert!(err.contains("hint: "), "{err}");
+}
+
 /// `--monitor pv` on the paravirtualized tsos: equivalent to the machine that implements the
 /// hypercalls, with the hypercalls counted.
 #[test]

@@ -1,11 +1,13 @@
 //! Declarations: the header, features, formats and instructions, and the encoding check.
 
 use crate::effects::Effects;
+use crate::effects::Primitive;
 use crate::error::IsaError;
 use crate::index::first_overlap;
 use crate::lexer::Tok;
 use crate::model::{
-    BinOp, Expr, Field, Format, Insn, Isa, MODE_USER, Origin, Reg, Stmt, TrapCause, low_bits,
+    BinOp, Expr, Field, Format, Insn, Isa, MODE_USER, Origin, Reg, Stmt, TrapCause, VmAssist,
+    low_bits,
 };
 
 use super::{MAX_EFFECTS, Parser, R, count_effects};
@@ -74,6 +76,7 @@ where
         match name.as_str() {
             "console" => self.isa.features.console = true,
             "assist" => self.isa.features.assist = true,
+            "vm_assist" => return self.vm_assist(origin),
             "timer" => {
                 if !self.eat_word("vector") {
                     return self.unexpected("`vector T` (the timer's interrupt class)");
@@ -93,11 +96,92 @@ where
                 return Err(IsaError::at(
                     origin,
                     format!("unknown feature `{name}`"),
-                    "features are `console`, `timer vector T` and `assist`",
+                    "features are `console`, `timer vector T`, `assist` and `vm_assist { ... }`",
                 ));
             }
         }
         self.expect_punct(";")
+    }
+
+    /// `vm_assist { perform lpsw, lctl; reflect svc; }`: the instructions a System/370-style VM
+    /// assist carries out. A profile that extends one with the feature may declare it again,
+    /// which replaces the inherited list.
+    fn vm_assist(&mut self, origin: Origin) -> R<()> {
+        self.expect_punct("{")?;
+        let mut va = VmAssist {
+            origin: Some(origin),
+            ..VmAssist::default()
+        };
+        while !self.eat_punct("}") {
+            let ko = self.origin();
+            let kind = self.ident("`perform`, `reflect` or `}`")?;
+            let list = match kind.as_str() {
+                "perform" => &mut va.perform,
+                "reflect" => &mut va.reflect,
+                _ => {
+                    return Err(IsaError::at(
+                        ko,
+                        format!("unknown VM assist action `{kind}`"),
+                        "write `perform MNEMONIC, ...;` (done in virtual supervisor mode) or `reflect MNEMONIC, ...;` (its trap reflected into the guest)",
+                    ));
+                }
+            };
+            loop {
+                list.push(self.ident("a mnemonic")?);
+                if !self.eat_punct(",") {
+                    break;
+                }
+            }
+            self.expect_punct(";")?;
+        }
+        self.isa.features.vm_assist = Some(va);
+        Ok(())
+    }
+
+    /// Checks the VM assist's instructions once the whole description is read: each exists,
+    /// and none halts or reaches a device or the clock. The machine performs them on the
+    /// guest's virtual state in the middle of a stretch of direct execution, where the VM's own
+    /// devices are the monitor's to keep, and a halt is the monitor's to see.
+    pub(super) fn check_vm_assist(&self) -> R<()> {
+        let Some(va) = &self.isa.features.vm_assist else {
+            return Ok(());
+        };
+        let at = va.origin.clone().unwrap_or_else(|| Origin {
+            file: self.file.clone(),
+            line: 1,
+            col: 1,
+        });
+        for name in va.perform.iter().chain(&va.reflect) {
+            let Some(&id) = self.names.get(name) else {
+                return Err(IsaError::at(
+                    at,
+                    format!(
+                        "the VM assist names `{name}`, which is no instruction of this profile"
+                    ),
+                    self.known_mnemonics(),
+                ));
+            };
+            let e = &self.isa.insns[id].effects;
+            let device = [Primitive::Console, Primitive::Timer, Primitive::Clock]
+                .into_iter()
+                .find(|p| e.reads.contains(p) || e.writes.contains(p));
+            if e.halts || device.is_some() {
+                let what = device.map_or("halts", Primitive::name);
+                return Err(IsaError::at(
+                    at,
+                    format!(
+                        "the VM assist cannot carry out `{name}`: it {}",
+                        if e.halts {
+                            "halts".to_string()
+                        } else {
+                            format!("reaches the {what}")
+                        }
+                    ),
+                    "an assisted instruction may change M, P, R and memory only; leave this one to the monitor",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn format_decl(&mut self) -> R<()> {

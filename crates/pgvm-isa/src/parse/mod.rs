@@ -86,6 +86,7 @@ where
     }
     p.isa.reindex();
     p.check_encodings()?;
+    p.check_vm_assist()?;
     Ok(p.isa)
 }
 
