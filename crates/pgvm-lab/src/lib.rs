@@ -17,6 +17,7 @@
 //! - [`classify`]: the classifier's report in its serializable form.
 //! - [`assist`]: the gate that refuses a monitor turning an unsound assist on.
 //! - [`matrix`]: every profile against every technique, checked against the theorems.
+//! - [`cost`]: the cost model: a price in model cycles for each event a run counts.
 //! - [`nest`]: the assembly monitor of `guests/vmm/` nested under itself (Theorem 2).
 //!
 //! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`], [`trace`] and
@@ -24,6 +25,7 @@
 
 pub mod assist;
 pub mod classify;
+pub mod cost;
 pub mod counterexample;
 pub mod equiv;
 pub mod guest;
