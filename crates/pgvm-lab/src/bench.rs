@@ -95,7 +95,7 @@ impl Default for BenchOptions {
             max_steps: Settings::default().max_steps,
             min_time: Duration::from_millis(5),
             depths: vec![1, 2, 3, 4],
-            tsos_depths: vec![1],
+            tsos_depths: Vec::new(),
         }
     }
 }

@@ -189,18 +189,23 @@ fn density(r: &BenchReport, run: &Run) -> f64 {
         .map_or(run.trap_density, |t| t.trap_density)
 }
 
-/// Percent of native (modelled) against trap density, one line per technique.
+/// Percent of native (modelled) against trap density, one line per technique (and profile).
 pub fn percent_of_native(r: &BenchReport) -> Result<Plot, PlotError> {
+    // One line per technique and profile: the profiles' prices differ (a VT-x exit is not a
+    // System/370 interruption), so one line across profiles would join unlike points.
     let mut series = Vec::new();
-    for &t in &r.techniques {
-        let mut pts: Vec<(f64, f64)> = technique_runs(r, t)
-            .map(|run| (density(r, run), run.percent_of_native))
-            .collect();
-        if pts.is_empty() {
-            continue;
+    for isa in &r.profiles {
+        for &t in &r.techniques {
+            let mut pts: Vec<(f64, f64)> = technique_runs(r, t)
+                .filter(|run| run.isa == *isa)
+                .map(|run| (density(r, run), run.percent_of_native))
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            series.push((format!("{} ({isa})", t.name()), pts));
         }
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push((t.name().to_string(), pts));
     }
     draw(
         "percent-of-native.svg",
@@ -571,11 +576,11 @@ mod tests {
     #[test]
     fn percent_of_native_has_one_series_per_technique_with_runs() {
         let p = percent_of_native(&report()).expect("draws");
-        assert_eq!(p.series, ["tae", "hvm"]);
+        assert_eq!(p.series, ["tae (s370)", "hvm (s370)"]);
         let t = texts(&p.svg);
-        assert_eq!(count(&t, "tae"), 1, "{t:?}");
-        assert_eq!(count(&t, "hvm"), 1, "{t:?}");
-        assert_eq!(count(&t, "bt-kernel"), 0, "no runs, no series");
+        assert_eq!(count(&t, "tae (s370)"), 1, "{t:?}");
+        assert_eq!(count(&t, "hvm (s370)"), 1, "{t:?}");
+        assert_eq!(count(&t, "bt-kernel (s370)"), 0, "no runs, no series");
     }
 
     #[test]

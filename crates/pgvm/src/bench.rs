@@ -43,9 +43,9 @@ pub struct BenchArgs {
     /// The deepest nesting for the workloads (0: no nested runs).
     #[arg(long, default_value_t = 4)]
     pub depth: u32,
-    /// The deepest nesting for tsos and its variants (each level multiplies their run time:
-    /// depth 4 takes minutes).
-    #[arg(long, default_value_t = 1)]
+    /// The deepest nesting for tsos and its variants [default: 0, none: tsos nested takes
+    /// seconds at depth 1 and minutes at depth 4, as the monitor single-steps its timer].
+    #[arg(long, default_value_t = 0)]
     pub tsos_depth: u32,
 }
 
