@@ -175,7 +175,7 @@ fn draw(
     })
 }
 
-fn technique_runs<'r>(r: &'r BenchReport, t: TechniqueKind) -> impl Iterator<Item = &'r Run> {
+fn technique_runs(r: &BenchReport, t: TechniqueKind) -> impl Iterator<Item = &Run> {
     r.runs
         .iter()
         .filter(move |x| x.config == Config::Technique { technique: t } && x.equivalent)
