@@ -17,19 +17,25 @@
 //! - [`classify`]: the classifier's report in its serializable form.
 //! - [`assist`]: the gate that refuses a monitor turning an unsound assist on.
 //! - [`matrix`]: every profile against every technique, checked against the theorems.
+//! - [`cost`]: the cost model: a price in model cycles for each event a run counts.
+//! - [`bench`]: every workload in every configuration, measured and priced by the cost model.
+//! - [`plot`]: the bench's SVG plots and its one-page HTML report.
 //! - [`nest`]: the assembly monitor of `guests/vmm/` nested under itself (Theorem 2).
 //!
 //! The monitor (`pgvm-vmm`) is called from [`equiv::check`], [`vms::run`], [`trace`] and
 //! [`matrix`]'s timed runs only, each after [`assist::check`].
 
 pub mod assist;
+pub mod bench;
 pub mod classify;
+pub mod cost;
 pub mod counterexample;
 pub mod equiv;
 pub mod guest;
 pub mod isolation;
 pub mod matrix;
 pub mod nest;
+pub mod plot;
 pub mod program;
 pub mod replay;
 pub mod run;

@@ -175,6 +175,27 @@ enum Command {
     /// code has a timing-dependent instruction, 2 on bad input (a memory too small for the
     /// depth says how many words it needs).
     Nest(crate::nest::NestArgs),
+    /// Every workload in every configuration, measured and priced by a cost model.
+    ///
+    /// Rows: guests/tsos/<profile>.s, two variants of it with another process table
+    /// (+syscalls: one process making system calls; +yield: four processes yielding to each
+    /// other) and each guests/workloads/*.s on its own profile. Configurations: bare; every
+    /// technique that applies to the profile (as in `pgvm matrix`); and nested under the
+    /// assembly monitor of guests/vmm/ at depths 1 to --depth (workloads; default 4) and 1 to
+    /// --tsos-depth (tsos; default none), on profiles that have one. For each run: guest instructions per
+    /// second, traps per second, the fraction executed directly, and the slowdown against
+    /// bare, measured (host time) and modelled (the cost model, in model cycles: the same on
+    /// every host). The default profiles are s370 (the System/370 claims) and ia32-vt (binary
+    /// translation against first-generation hardware assist); --isa picks others. The
+    /// default run takes under a minute in a release build; --tsos-depth 1 to 4 and a
+    /// larger --min-time-ms take longer (--tsos-depth 4: minutes).
+    /// --svg DIR writes four plots: percent of native against trap density, slowdown against
+    /// nesting depth, the VM assist's speed-up per workload, and binary translation against
+    /// the hardware assist as the VM exit price varies. --html FILE writes one page with the
+    /// matrix, the plots and the tables. See docs/practice.md.
+    /// Exit code: 0 on success, 2 on bad input (a cost model with a missing, negative or
+    /// unknown price, at file:line:col; an unwritable --svg directory).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -291,6 +312,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Vm(args) => crate::vmm::vm(&args, json),
         Command::Matrix(args) => crate::matrix::matrix(&args, json),
         Command::Nest(args) => crate::nest::nest(&args, json),
+        Command::Bench(args) => crate::bench::bench(&args, json),
     }
 }
 

@@ -97,6 +97,22 @@ fn structured(
             _ => None,
         };
     }
+    if let Some(e) = e.downcast_ref::<pgvm_lab::cost::CostError>() {
+        return match e {
+            pgvm_lab::cost::CostError::Source {
+                file,
+                line,
+                col,
+                message,
+                hint,
+            } => Some((
+                located(file, *line, *col),
+                Some(message.clone()),
+                Some(hint.clone()),
+            )),
+            pgvm_lab::cost::CostError::Io(r) => Some((file_only(r.path()), None, None)),
+        };
+    }
     if let Some(r) = e.downcast_ref::<pgvm_isa::ReadError>() {
         return Some((file_only(r.path()), None, None));
     }

@@ -22,6 +22,7 @@ macro_rules! out {
 }
 
 mod audit;
+mod bench;
 mod classify;
 mod cli;
 mod counterexample;
