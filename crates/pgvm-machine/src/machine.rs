@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cycle::{self, Event, Exit, Processor, TrapPolicy};
 use crate::devices::{Devices, Timer};
-use crate::engine::{Engine, Fast};
+use crate::engine::{Block, Engine};
 use crate::exec::TrapKind;
 use crate::psw::{MAX_WORDS, Psw, Reloc};
 use crate::view::StateView;
@@ -162,14 +162,14 @@ impl StateView for Core {
 
 /// The paper's machine `S = <E, M, P, R>`, with the optional devices, executed by engine `E`.
 #[derive(Debug, Clone)]
-pub struct Machine<E: Engine = Fast> {
+pub struct Machine<E: Engine = Block> {
     core: Core,
     engine: E,
     policy: TrapPolicy,
 }
 
-impl Machine<Fast> {
-    /// A machine of `q` words on the fast engine, all zero, in supervisor mode at `P = 0` with
+impl Machine<Block> {
+    /// A machine of `q` words on the block engine, all zero, in supervisor mode at `P = 0` with
     /// `R = <0, q>`.
     pub fn new(isa: Arc<Isa>, q: u64) -> Result<Machine, MachineError> {
         Machine::with_engine(isa, q)
@@ -270,6 +270,11 @@ impl<E: Engine> Machine<E> {
     pub fn reset_devices(&mut self) {
         self.core.devices.timer = Timer::default();
         self.core.devices.console.clear_output();
+    }
+
+    /// The engine, for its counters.
+    pub fn engine(&self) -> &E {
+        &self.engine
     }
 
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.

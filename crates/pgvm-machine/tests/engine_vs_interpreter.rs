@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::Reference;
 use pgvm_isa::Isa;
-use pgvm_machine::{Engine, Exit, Fast, Interpreter, Machine, StateView};
+use pgvm_machine::{Block, Engine, Exit, Fast, Interpreter, Machine, StateView};
 use pgvm_testkit::{PROFILES, Program, hostile_guest, random_guest};
 use proptest::prelude::*;
 
@@ -74,6 +74,7 @@ fn compare<E: Engine>(program: &Program, isa: &Arc<Isa>, seed: u64) -> Result<()
 }
 
 fn check(program: Program, isa: &Arc<Isa>, seed: u64) -> Result<(), TestCaseError> {
+    compare::<Block>(&program, isa, seed)?;
     compare::<Fast>(&program, isa, seed)?;
     compare::<Interpreter>(&program, isa, seed)
 }
