@@ -174,24 +174,25 @@ struct Compiled {
 pub struct Block {
     /// By instruction: the trap its body takes first thing in user mode, if any.
     user_traps: Vec<Option<TrapKind>>,
-    /// One bit per physical word some compiled block covers.
-    code: Vec<u64>,
+    /// One byte per physical word: non-zero when some compiled block covers it. A byte, not
+    /// a bit: the test is on every store.
+    code: Vec<u8>,
     /// Physical entry point to block index + 1 (0: none), in pages allocated on first use.
     map: Vec<Option<Box<[u32]>>>,
     blocks: Vec<Compiled>,
 }
 
-/// What a block run ended with.
+/// What a block run ended with: where `P` is, and how many instructions ran before it.
 enum Out {
-    /// Flow went on to `P = p` after `done` instructions of the block.
+    /// Flow went on to `P`.
     Next(u64, u64),
-    /// The instruction at offset `done` trapped.
-    Trap(TrapKind, u64),
-    /// The instruction at offset `done` halts.
-    Halt(u64),
-    /// The instruction at offset `done` is interpreted.
-    Generic(u64),
-    /// `done` instructions completed, the last one storing to code word `pa`; `P = p`.
+    /// The instruction at `P` trapped.
+    Trap(TrapKind, u64, u64),
+    /// The instruction at `P` halts.
+    Halt(u64, u64),
+    /// The instruction at `P` is interpreted.
+    Generic(u64, u64),
+    /// The last instruction run stored to code word `pa` (the first field).
     CodeWrite(u64, u64, u64),
 }
 
@@ -201,7 +202,7 @@ impl Engine for Block {
     fn new(isa: &Isa, q: u64) -> Block {
         Block {
             user_traps: isa.insns.iter().map(|i| user_trap(&i.body)).collect(),
-            code: vec![0; (q as usize).div_ceil(64)],
+            code: vec![0; q as usize],
             map: vec![None; (q as usize).div_ceil(PAGE)],
             blocks: Vec::new(),
         }
@@ -219,8 +220,8 @@ impl Engine for Block {
 }
 
 #[inline(always)]
-fn is_code(code: &[u64], pa: usize) -> bool {
-    code.get(pa >> 6).is_some_and(|w| (w >> (pa & 63)) & 1 != 0)
+fn is_code(code: &[u8], pa: usize) -> bool {
+    code.get(pa).is_some_and(|&c| c != 0)
 }
 
 /// Removes from the map every block that covers physical word `pa`.
@@ -283,21 +284,20 @@ impl Block {
                 None => self.compile(&core.isa, &core.mem, pa, p, l, lim, mode),
             };
             let blk = &self.blocks[idx];
-            // The budget and stop point, checked once for the whole block.
-            let mut room = stop - steps;
-            if let Some(s) = stop_at
-                && s > p
-                && s - p < blk.len
-            {
-                room = room.min(s - p);
-            }
-            let n = if blk.len <= room {
-                blk.ops.len()
-            } else {
-                blk.spans
-                    .iter()
-                    .take_while(|s| u64::from(s.at) < room && u64::from(s.ends) <= room)
-                    .count()
+            // The budget and the stop point, checked once for the whole block.
+            let room = stop - steps;
+            let cut = stop_at.filter(|&s| s > p && s - p < blk.len);
+            let (n, laps) = match cut {
+                None if blk.len <= room => (blk.ops.len(), room / blk.len),
+                _ => {
+                    let room = cut.map_or(room, |s| room.min(s - p));
+                    let n = blk
+                        .spans
+                        .iter()
+                        .take_while(|s| u64::from(s.at) < room && u64::from(s.ends) <= room)
+                        .count();
+                    (n, 1)
+                }
             };
             if n == 0 {
                 // Not even the first op fits (a fused pair, one instruction left before the
@@ -312,33 +312,35 @@ impl Block {
                 &mut core.mem,
                 &self.code,
                 blk.p,
+                blk.len,
+                laps,
                 l,
                 lim,
             );
             match out {
-                Out::Next(np, done) => {
-                    steps += done;
+                Out::Next(np, ran) => {
+                    steps += ran;
                     p = np;
                 }
-                Out::CodeWrite(wpa, np, done) => {
-                    steps += done;
+                Out::CodeWrite(wpa, np, ran) => {
+                    steps += ran;
                     p = np;
                     invalidate(&mut self.map, &mut self.blocks, wpa);
                 }
-                Out::Trap(kind, done) => {
-                    steps += done + 1;
-                    p += done;
+                Out::Trap(kind, np, ran) => {
+                    steps += ran + 1;
+                    p = np;
                     break Some(Step::Trapped(kind));
                 }
-                Out::Halt(done) => {
-                    steps += done + 1;
-                    p += done;
+                Out::Halt(np, ran) => {
+                    steps += ran + 1;
+                    p = np;
                     break Some(Step::Halted);
                 }
-                Out::Generic(done) => {
-                    core.devices.clock = steps + done;
-                    core.psw.p = p + done;
-                    return self.interpret(core, pa + done);
+                Out::Generic(np, ran) => {
+                    core.devices.clock = steps + ran;
+                    core.psw.p = np;
+                    return self.interpret(core, np + l);
                 }
             }
         };
@@ -418,7 +420,7 @@ impl Block {
                 Some(id) => lower(isa, id, word, mode, &self.user_traps, &dev),
                 None => vec![Op::Trap(TrapKind::Illegal)],
             };
-            self.code[wpa >> 6] |= 1 << (wpa & 63);
+            self.code[wpa] = 1;
             let last = insn_ops.len() - 1;
             for (j, op) in insn_ops.drain(..).enumerate() {
                 let done = if j == last { k + 1 } else { k };
@@ -772,17 +774,26 @@ fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
 }
 
 /// Runs ops of one block (a prefix of them when the budget or a stop point cuts it) on
-/// memory. `p0` is the block's first apparent address.
+/// memory. `p0` is the block's first apparent address and `len` the instructions it covers.
+/// When the block branches back to its own start, it goes round again without leaving, up to
+/// `laps` times in all (a whole lap must fit the budget, which the caller has counted).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn exec(
     ops: &[Op],
     spans: &[Span],
     mem: &mut [u64],
-    code: &[u64],
+    code: &[u8],
     p0: u64,
+    len: u64,
+    mut laps: u64,
     l: u64,
     lim: u64,
 ) -> Out {
+    // Same length as memory: a store that passed its bounds check needs no second one here.
+    let code = &code[..mem.len()];
+    // Instructions of the laps already completed.
+    let mut ran = 0;
     macro_rules! ld {
         ($a:expr) => {
             mem[$a as usize]
@@ -793,9 +804,9 @@ fn exec(
         ($i:expr, $a:expr, $v:expr) => {{
             let pa = $a as usize;
             mem[pa] = $v;
-            if is_code(code, pa) {
+            if code[pa] != 0 {
                 let done = u64::from(spans[$i].ends);
-                return Out::CodeWrite(pa as u64, p0 + done, done);
+                return Out::CodeWrite(pa as u64, p0 + done, ran + done);
             }
         }};
     }
@@ -805,130 +816,129 @@ fn exec(
             st!($i, $a, v)
         }};
     }
-    let trap = |i: usize, kind: TrapKind| Out::Trap(kind, u64::from(spans[i].at));
-    for (i, op) in ops.iter().enumerate() {
-        match *op {
-            Op::Add(a, b, c) => bin!(i, BinOp::Add, a, b, c),
-            Op::Sub(a, b, c) => bin!(i, BinOp::Sub, a, b, c),
-            Op::Mul(a, b, c) => bin!(i, BinOp::Mul, a, b, c),
-            Op::Div(a, b, c) => bin!(i, BinOp::Div, a, b, c),
-            Op::Rem(a, b, c) => bin!(i, BinOp::Rem, a, b, c),
-            Op::And(a, b, c) => bin!(i, BinOp::And, a, b, c),
-            Op::Or(a, b, c) => bin!(i, BinOp::Or, a, b, c),
-            Op::Xor(a, b, c) => bin!(i, BinOp::Xor, a, b, c),
-            Op::Shl(a, b, c) => bin!(i, BinOp::Shl, a, b, c),
-            Op::Shr(a, b, c) => bin!(i, BinOp::Shr, a, b, c),
-            Op::Sar(a, b, c) => bin!(i, BinOp::Sar, a, b, c),
-            Op::Eq(a, b, c) => bin!(i, BinOp::Eq, a, b, c),
-            Op::Ne(a, b, c) => bin!(i, BinOp::Ne, a, b, c),
-            Op::Lt(a, b, c) => bin!(i, BinOp::Lt, a, b, c),
-            Op::Le(a, b, c) => bin!(i, BinOp::Le, a, b, c),
-            Op::Gt(a, b, c) => bin!(i, BinOp::Gt, a, b, c),
-            Op::Ge(a, b, c) => bin!(i, BinOp::Ge, a, b, c),
-            Op::Lts(a, b, c) => bin!(i, BinOp::Lts, a, b, c),
-            Op::Les(a, b, c) => bin!(i, BinOp::Les, a, b, c),
-            Op::AddK(a, b, k) => st!(i, a, ld!(b).wrapping_add(k)),
-            Op::BinK(op, a, b, k) => st!(i, a, alu(op, ld!(b), k)),
-            Op::Set(a, k) => st!(i, a, k),
-            Op::Mov(a, b) => st!(i, a, ld!(b)),
-            Op::LoadX(a, b, c) => {
-                let x = ld!(b).wrapping_add(ld!(c));
-                if x >= lim {
-                    return trap(i, TrapKind::Memory);
+    // Flow goes to `t` once the whole block has run: round again when `t` is its start.
+    macro_rules! goto {
+        ($lap:lifetime, $t:expr) => {{
+            let t = $t;
+            ran += len;
+            laps -= 1;
+            if t == p0 && laps > 0 {
+                continue $lap;
+            }
+            return Out::Next(t, ran);
+        }};
+    }
+    let trap = |i: usize, kind: TrapKind, ran: u64| {
+        let at = u64::from(spans[i].at);
+        Out::Trap(kind, p0 + at, ran + at)
+    };
+    'lap: loop {
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Add(a, b, c) => bin!(i, BinOp::Add, a, b, c),
+                Op::Sub(a, b, c) => bin!(i, BinOp::Sub, a, b, c),
+                Op::Mul(a, b, c) => bin!(i, BinOp::Mul, a, b, c),
+                Op::Div(a, b, c) => bin!(i, BinOp::Div, a, b, c),
+                Op::Rem(a, b, c) => bin!(i, BinOp::Rem, a, b, c),
+                Op::And(a, b, c) => bin!(i, BinOp::And, a, b, c),
+                Op::Or(a, b, c) => bin!(i, BinOp::Or, a, b, c),
+                Op::Xor(a, b, c) => bin!(i, BinOp::Xor, a, b, c),
+                Op::Shl(a, b, c) => bin!(i, BinOp::Shl, a, b, c),
+                Op::Shr(a, b, c) => bin!(i, BinOp::Shr, a, b, c),
+                Op::Sar(a, b, c) => bin!(i, BinOp::Sar, a, b, c),
+                Op::Eq(a, b, c) => bin!(i, BinOp::Eq, a, b, c),
+                Op::Ne(a, b, c) => bin!(i, BinOp::Ne, a, b, c),
+                Op::Lt(a, b, c) => bin!(i, BinOp::Lt, a, b, c),
+                Op::Le(a, b, c) => bin!(i, BinOp::Le, a, b, c),
+                Op::Gt(a, b, c) => bin!(i, BinOp::Gt, a, b, c),
+                Op::Ge(a, b, c) => bin!(i, BinOp::Ge, a, b, c),
+                Op::Lts(a, b, c) => bin!(i, BinOp::Lts, a, b, c),
+                Op::Les(a, b, c) => bin!(i, BinOp::Les, a, b, c),
+                Op::AddK(a, b, k) => st!(i, a, ld!(b).wrapping_add(k)),
+                Op::BinK(op, a, b, k) => st!(i, a, alu(op, ld!(b), k)),
+                Op::Set(a, k) => st!(i, a, k),
+                Op::Mov(a, b) => st!(i, a, ld!(b)),
+                Op::LoadX(a, b, c) => {
+                    let x = ld!(b).wrapping_add(ld!(c));
+                    if x >= lim {
+                        return trap(i, TrapKind::Memory, ran);
+                    }
+                    st!(i, a, ld!(x + l))
                 }
-                st!(i, a, ld!(x + l))
-            }
-            Op::StoreX(a, b, c) => {
-                let x = ld!(b).wrapping_add(ld!(c));
-                if x >= lim {
-                    return trap(i, TrapKind::Memory);
+                Op::StoreX(a, b, c) => {
+                    let x = ld!(b).wrapping_add(ld!(c));
+                    if x >= lim {
+                        return trap(i, TrapKind::Memory, ran);
+                    }
+                    st!(i, x + l, ld!(a))
                 }
-                st!(i, x + l, ld!(a))
-            }
-            Op::TrapIfZero(a, kind) => {
-                if ld!(a) == 0 {
-                    return trap(i, kind);
+                Op::TrapIfZero(a, kind) => {
+                    if ld!(a) == 0 {
+                        return trap(i, kind, ran);
+                    }
                 }
-            }
-            Op::TrapIf(op, a, k, kind) => {
-                if alu(op, ld!(a), k) != 0 {
-                    return trap(i, kind);
-                }
-            }
-            Op::Jump(t) => return Out::Next(t, u64::from(spans[i].ends)),
-            Op::BranchNz(a, t) => {
-                let done = u64::from(spans[i].ends);
-                return Out::Next(if ld!(a) != 0 { t } else { p0 + done }, done);
-            }
-            Op::BranchZ(a, t) => {
-                let done = u64::from(spans[i].ends);
-                return Out::Next(if ld!(a) == 0 { t } else { p0 + done }, done);
-            }
-            Op::Branch(op, a, k, t) => {
-                let done = u64::from(spans[i].ends);
-                return Out::Next(
+                Op::TrapIf(op, a, k, kind) => {
                     if alu(op, ld!(a), k) != 0 {
-                        t
-                    } else {
-                        p0 + done
-                    },
-                    done,
-                );
-            }
-            Op::AddKBranchNz(a, b, k, t) => {
-                let v = ld!(b).wrapping_add(k);
-                // A store to code ends the block after the first of the pair.
-                let at = u64::from(spans[i].at);
-                mem[a as usize] = v;
-                if is_code(code, a as usize) {
-                    return Out::CodeWrite(a as u64, p0 + at + 1, at + 1);
+                        return trap(i, kind, ran);
+                    }
                 }
-                let done = at + 2;
-                return Out::Next(if v != 0 { t } else { p0 + done }, done);
-            }
-            Op::AddKBranchZ(a, b, k, t) => {
-                let v = ld!(b).wrapping_add(k);
-                let at = u64::from(spans[i].at);
-                mem[a as usize] = v;
-                if is_code(code, a as usize) {
-                    return Out::CodeWrite(a as u64, p0 + at + 1, at + 1);
+                // Terminators: the block has run whole.
+                Op::Jump(t) => goto!('lap, t),
+                Op::BranchNz(a, t) => goto!('lap, if ld!(a) != 0 { t } else { p0 + len }),
+                Op::BranchZ(a, t) => goto!('lap, if ld!(a) == 0 { t } else { p0 + len }),
+                Op::Branch(op, a, k, t) => {
+                    goto!('lap, if alu(op, ld!(a), k) != 0 { t } else { p0 + len })
                 }
-                let done = at + 2;
-                return Out::Next(if v == 0 { t } else { p0 + done }, done);
-            }
-            Op::CmpBranch(op, a, b, c, bop, k, t) => {
-                let v = alu(op, ld!(b), ld!(c));
-                let at = u64::from(spans[i].at);
-                mem[a as usize] = v;
-                if is_code(code, a as usize) {
-                    return Out::CodeWrite(a as u64, p0 + at + 1, at + 1);
+                Op::AddKBranchNz(a, b, k, t) => {
+                    let v = ld!(b).wrapping_add(k);
+                    mem[a as usize] = v;
+                    // A store to code ends the block after the first of the pair.
+                    if code[a as usize] != 0 {
+                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
+                    }
+                    goto!('lap, if v != 0 { t } else { p0 + len })
                 }
-                let done = at + 2;
-                return Out::Next(if alu(bop, v, k) != 0 { t } else { p0 + done }, done);
-            }
-            Op::JumpInd(a) => return Out::Next(ld!(a) & REG_MAX, u64::from(spans[i].ends)),
-            Op::Jal(a, t) => {
-                let done = u64::from(spans[i].ends);
-                let link = p0 + done;
-                let pa = a as usize;
-                mem[pa] = link;
-                if is_code(code, pa) {
-                    return Out::CodeWrite(pa as u64, t, done);
+                Op::AddKBranchZ(a, b, k, t) => {
+                    let v = ld!(b).wrapping_add(k);
+                    mem[a as usize] = v;
+                    if code[a as usize] != 0 {
+                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
+                    }
+                    goto!('lap, if v == 0 { t } else { p0 + len })
                 }
-                return Out::Next(t, done);
-            }
-            Op::Trap(kind) => return trap(i, kind),
-            Op::Halt => return Out::Halt(u64::from(spans[i].at)),
-            Op::Generic(_) => return Out::Generic(u64::from(spans[i].at)),
-            Op::Fall => {
-                let done = u64::from(spans[i].ends);
-                return Out::Next(p0 + done, done);
+                Op::CmpBranch(op, a, b, c, bop, k, t) => {
+                    let v = alu(op, ld!(b), ld!(c));
+                    mem[a as usize] = v;
+                    if code[a as usize] != 0 {
+                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
+                    }
+                    goto!('lap, if alu(bop, v, k) != 0 { t } else { p0 + len })
+                }
+                Op::JumpInd(a) => goto!('lap, ld!(a) & REG_MAX),
+                Op::Jal(a, t) => {
+                    let pa = a as usize;
+                    mem[pa] = p0 + len;
+                    if code[pa] != 0 {
+                        return Out::CodeWrite(pa as u64, t, ran + len);
+                    }
+                    goto!('lap, t)
+                }
+                Op::Trap(kind) => return trap(i, kind, ran),
+                Op::Halt => {
+                    let at = u64::from(spans[i].at);
+                    return Out::Halt(p0 + at, ran + at);
+                }
+                Op::Generic(_) => {
+                    let at = u64::from(spans[i].at);
+                    return Out::Generic(p0 + at, ran + at);
+                }
+                Op::Fall => goto!('lap, p0 + len),
             }
         }
+        // Cut short by the budget or a stop point, after a whole instruction.
+        let done = spans.last().map_or(0, |s| u64::from(s.ends));
+        return Out::Next(p0 + done, ran + done);
     }
-    // Cut short by the budget or a stop point, after a whole instruction.
-    let done = spans.last().map_or(0, |s| u64::from(s.ends));
-    Out::Next(p0 + done, done)
 }
 
 /// The core seen by the interpreter from inside the block engine: stores keep blocks true.
