@@ -286,6 +286,23 @@ impl<E: Engine> Machine<E> {
     }
 }
 
+impl Machine<Block> {
+    /// Runs like [`Machine::run`], but stops before the instruction at apparent address `at`
+    /// when execution reaches it (`None` then; that instruction has not run): blocks run
+    /// directly up to it. What a binary translator needs to run a block up to its first
+    /// critical instruction. Stops at once when `P` is already at `at`.
+    pub fn run_until(&mut self, budget: u64, at: u64) -> Option<Exit> {
+        let policy = self.policy;
+        cycle::run_until(
+            self,
+            budget,
+            policy,
+            |m, stop| m.engine.run_to(&mut m.core, stop, at),
+            |m| m.core.psw.p == at,
+        )
+    }
+}
+
 impl<E: Engine> StateView for Machine<E> {
     /// A store from outside the engine's loop (a trap entry, a monitor, a loader): the engine
     /// hears of it, so that nothing it cached about the word survives.

@@ -205,3 +205,48 @@ fn block_programs_are_interrupted_trap_and_rewrite_their_code() {
     assert!(traps > 100, "{traps} traps");
     assert!(rewritten > 100, "{rewritten} code words rewritten");
 }
+
+/// A stop point: the block engine runs up to the first time `P` reaches the chosen address and
+/// stops before that instruction, in the very state the reference reaches there.
+#[test]
+fn the_block_engine_stops_at_the_first_arrival_at_a_stop_point() {
+    let mut stopped = 0;
+    for name in PROFILES {
+        let isa = common::isa(name);
+        for seed in 0..150 {
+            let program = if seed % 2 == 0 {
+                block_guest(&isa, seed)
+            } else {
+                random_guest(&isa, seed)
+            };
+            let mut rng = pgvm_testkit::Rng::new(seed);
+            let at = rng.below(program.w);
+            let mut m = Machine::<Block>::with_engine(isa.clone(), program.w).expect("machine");
+            m.write(0, &program.image).expect("fits");
+            m.set_psw(program.entry);
+            m.push_input(&program.input);
+            let exit = m.run_until(500, at);
+            let mut r = Reference::new(program.image.clone(), program.entry, &isa, &program.input);
+            while r.devices.clock < m.steps() && !r.halted && !r.stuck {
+                assert!(
+                    r.devices.clock == 0 || r.psw.p != at,
+                    "{name} seed {seed}: passed the stop point {at:#x} at clock {}",
+                    r.devices.clock
+                );
+                let next = r.devices.clock + 1;
+                r.run_to(&isa, next);
+            }
+            assert_eq!(m.steps(), r.devices.clock, "{name} seed {seed}: clock");
+            assert_eq!(m.psw(), r.psw, "{name} seed {seed}: PSW");
+            assert!(m.memory() == &r.mem[..], "{name} seed {seed}: memory");
+            if exit.is_none() {
+                assert_eq!(m.psw().p, at, "{name} seed {seed}: stopped elsewhere");
+                stopped += 1;
+            }
+        }
+    }
+    assert!(
+        stopped > 100,
+        "only {stopped} runs reached their stop point"
+    );
+}

@@ -215,7 +215,7 @@ impl Engine for Block {
     }
 
     fn run(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
-        self.run_to(core, stop, None)
+        self.stretch::<false>(core, stop, None)
     }
 }
 
@@ -264,14 +264,25 @@ impl Block {
     /// address `stop_at`, if it reaches it (a block runs directly up to it; the instruction
     /// itself does not run). A binary translator runs a block up to its first critical
     /// instruction this way.
-    pub fn run_to(&mut self, core: &mut Core, stop: u64, stop_at: Option<u64>) -> Option<Step> {
+    pub fn run_to(&mut self, core: &mut Core, stop: u64, stop_at: u64) -> Option<Step> {
+        self.stretch::<true>(core, stop, Some(stop_at))
+    }
+
+    /// The stretch, with the stop-point tests compiled in only when `STOPS`.
+    #[inline(always)]
+    fn stretch<const STOPS: bool>(
+        &mut self,
+        core: &mut Core,
+        stop: u64,
+        stop_at: Option<u64>,
+    ) -> Option<Step> {
         let l = core.psw.r.l;
         let lim = core.limit;
         let mode = core.psw.mode;
         let mut steps = core.devices.clock;
         let mut p = core.psw.p;
         let event = loop {
-            if steps >= stop || stop_at == Some(p) {
+            if steps >= stop || (STOPS && stop_at == Some(p)) {
                 break None;
             }
             if p >= lim {
@@ -286,9 +297,13 @@ impl Block {
             let blk = &self.blocks[idx];
             // The budget and the stop point, checked once for the whole block.
             let room = stop - steps;
-            let cut = stop_at.filter(|&s| s > p && s - p < blk.len);
-            let (n, laps) = match cut {
-                None if blk.len <= room => (blk.ops.len(), room / blk.len),
+            let cut = if STOPS {
+                stop_at.filter(|&s| s > p && s - p < blk.len)
+            } else {
+                None
+            };
+            let (n, room) = match cut {
+                None if blk.len <= room => (blk.ops.len(), room),
                 _ => {
                     let room = cut.map_or(room, |s| room.min(s - p));
                     let n = blk
@@ -296,7 +311,7 @@ impl Block {
                         .iter()
                         .take_while(|s| u64::from(s.at) < room && u64::from(s.ends) <= room)
                         .count();
-                    (n, 1)
+                    (n, 0)
                 }
             };
             if n == 0 {
@@ -313,7 +328,7 @@ impl Block {
                 &self.code,
                 blk.p,
                 blk.len,
-                laps,
+                room,
                 l,
                 lim,
             );
@@ -775,8 +790,8 @@ fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
 
 /// Runs ops of one block (a prefix of them when the budget or a stop point cuts it) on
 /// memory. `p0` is the block's first apparent address and `len` the instructions it covers.
-/// When the block branches back to its own start, it goes round again without leaving, up to
-/// `laps` times in all (a whole lap must fit the budget, which the caller has counted).
+/// When the block branches back to its own start, it goes round again without leaving while
+/// a whole lap still fits in `room` instructions.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn exec(
@@ -786,7 +801,7 @@ fn exec(
     code: &[u8],
     p0: u64,
     len: u64,
-    mut laps: u64,
+    room: u64,
     l: u64,
     lim: u64,
 ) -> Out {
@@ -821,8 +836,7 @@ fn exec(
         ($lap:lifetime, $t:expr) => {{
             let t = $t;
             ran += len;
-            laps -= 1;
-            if t == p0 && laps > 0 {
+            if t == p0 && ran + len <= room {
                 continue $lap;
             }
             return Out::Next(t, ran);
