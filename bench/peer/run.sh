@@ -45,7 +45,8 @@ rv_lap=$(riscv64-linux-gnu-objdump -d "$work/alu-rv64" |
     awk '/<main>:/ {m = 1; next} m && /^$/ {exit}
          m { addr[++n] = $1; sub(":", "", addr[n]) }
          m && $3 == "bnez" { split($4, t, ","); target = t[2]; last = n; exit }
-         END { for (k = 1; k <= last; k++) if (addr[k] == target) { print last - k + 1; exit } }')
+         END { for (k = 1; k <= last; k++) if (addr[k] == target) { print last - k + 1; exit } }') ||
+    true # awk leaves early: objdump's broken pipe is not a failure
 if [ "${rv_lap:-0}" -ne 4 ]; then
     echo "bench/peer: the riscv64 loop is ${rv_lap:-?} instructions a lap, not 4; rates count 4" >&2
 fi
