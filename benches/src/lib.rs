@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use std::path::Path;
+
 use pgvm_isa::{Isa, Mode};
-use pgvm_machine::{Machine, Psw, StateView};
+use pgvm_machine::{Engine, Exit, Machine, Psw, StateView};
 
 /// Where the compute loop starts.
 const ORG: u64 = 0x10;
@@ -12,6 +14,11 @@ const ORG: u64 = 0x10;
 /// iteration, in user mode with `R = <0x100, 0x100>` (so every reference is relocated).
 /// Returns the machine and the number of instructions one full run executes.
 pub fn compute_loop(isa: Arc<Isa>, iterations: u64) -> (Machine, u64) {
+    compute_loop_on(isa, iterations)
+}
+
+/// [`compute_loop`] on engine `E`.
+pub fn compute_loop_on<E: Engine>(isa: Arc<Isa>, iterations: u64) -> (Machine<E>, u64) {
     let enc = |m: &str, ops: &[i128]| -> u64 {
         let id = isa
             .insn(m)
@@ -25,11 +32,67 @@ pub fn compute_loop(isa: Arc<Isa>, iterations: u64) -> (Machine, u64) {
         enc("jnz", &[i, ORG as i128]),
         enc("jmp", &[ORG as i128 + 3]),
     ];
-    let mut m = Machine::new(isa, 0x200).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Machine::<E>::with_engine(isa, 0x200).unwrap_or_else(|e| panic!("{e}"));
     let l = 0x100;
     m.write(l + ORG, &program).unwrap_or_else(|e| panic!("{e}"));
     m.write(l + 0x41, &[iterations])
         .unwrap_or_else(|e| panic!("{e}"));
     m.set_psw(Psw::new(Mode::User, ORG, l, 0x100).unwrap_or_else(|e| panic!("{e}")));
     (m, 3 * iterations)
+}
+
+/// The ALU loop of issue 14 and `bench/peer/`: `acc += i; x ^= acc; i -= 1; until i == 0`,
+/// four instructions an iteration (`add`, `xor`, `addi`, `jnz`), in user mode with
+/// `R = <0x100, 0x100>`. Returns the machine and the instructions one full run executes.
+pub fn alu_loop<E: Engine>(isa: Arc<Isa>, iterations: u64) -> (Machine<E>, u64) {
+    let enc = |m: &str, ops: &[i128]| -> u64 {
+        let id = isa
+            .insn(m)
+            .unwrap_or_else(|| panic!("{} has no {m}", isa.name));
+        isa.encode(id, ops).unwrap_or_else(|e| panic!("{m}: {e}"))
+    };
+    let (acc, i, x) = (0x40, 0x41, 0x42);
+    let program = [
+        enc("add", &[acc, acc, i]),
+        enc("xor", &[x, x, acc]),
+        enc("addi", &[i, -1]),
+        enc("jnz", &[i, ORG as i128]),
+        enc("jmp", &[ORG as i128 + 4]),
+    ];
+    let mut m = Machine::<E>::with_engine(isa, 0x200).unwrap_or_else(|e| panic!("{e}"));
+    let l = 0x100;
+    m.write(l + ORG, &program).unwrap_or_else(|e| panic!("{e}"));
+    m.write(l + 0x41, &[iterations])
+        .unwrap_or_else(|e| panic!("{e}"));
+    m.set_psw(Psw::new(Mode::User, ORG, l, 0x100).unwrap_or_else(|e| panic!("{e}")));
+    (m, 4 * iterations)
+}
+
+/// Memory of a bare workload machine, as `pgvm run` gives it by default.
+pub const WORKLOAD_WORDS: u64 = 65536;
+
+/// A guest from `guests/` (`rel`, e.g. `workloads/compute.s`) assembled for `profile` and
+/// loaded into a bare machine on engine `E`, with the number of instructions it runs to its
+/// halt (at most `budget`).
+pub fn workload<E: Engine>(profile: &str, rel: &str, budget: u64) -> (Machine<E>, u64) {
+    let isa = Arc::new(pgvm_isa::load(profile).unwrap_or_else(|e| panic!("{e}")));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guests")
+        .join(rel);
+    let image = pgvm_asm::assemble_file(&path, &isa).unwrap_or_else(|e| panic!("{e}"));
+    let e = image.entry;
+    let entry = Psw::new(e.mode, e.p, e.l, e.b.unwrap_or(WORKLOAD_WORDS - e.l))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut m = Machine::<E>::with_engine(isa, WORKLOAD_WORDS).unwrap_or_else(|e| panic!("{e}"));
+    for s in &image.segments {
+        m.write(s.org, &s.words).unwrap_or_else(|e| panic!("{e}"));
+    }
+    m.set_psw(entry);
+    let mut probe = m.clone();
+    let exit = probe.run(budget);
+    assert!(
+        matches!(exit, Exit::Halted | Exit::BudgetSpent),
+        "{rel} on {profile}: {exit:?}"
+    );
+    (m, probe.steps())
 }

@@ -209,7 +209,7 @@ impl Image {
 
     /// Writes the segments into the machine and sets its PSW from the entry (`b` absent means
     /// `q - l`). Checks everything first, so that on error the machine is unchanged.
-    pub fn load_into(&self, m: &mut Machine) -> Result<(), ImageError> {
+    pub fn load_into<E: pgvm_machine::Engine>(&self, m: &mut Machine<E>) -> Result<(), ImageError> {
         let q = m.memory().len() as u64;
         let needs = self.size();
         if needs > q {

@@ -165,17 +165,39 @@ pub fn step_once<V: Processor + ?Sized>(isa: &Isa, v: &mut V) -> Option<Step> {
 /// Under [`TrapPolicy::Exit`] the control state is compared once per stretch: only an
 /// interpreted instruction can change it, and every engine ends its stretch after one, so the
 /// comparison sees the very instruction that changed it and costs nothing per instruction.
-pub fn run<V, S>(v: &mut V, budget: u64, policy: TrapPolicy, mut stretch: S) -> Exit
+pub fn run<V, S>(v: &mut V, budget: u64, policy: TrapPolicy, stretch: S) -> Exit
 where
     V: Processor + ?Sized,
     S: FnMut(&mut V, u64) -> Option<Step>,
 {
+    run_until(v, budget, policy, stretch, |_| false).unwrap_or(Exit::BudgetSpent)
+}
+
+/// [`run`], that also comes back, with `None`, at the first boundary between two stretches
+/// where `stopped` holds (after a due interrupt is delivered there, so that the state is the
+/// one the next instruction would run in): a monitor's stop point. The stretches themselves
+/// must end where `stopped` will hold.
+pub fn run_until<V, S, F>(
+    v: &mut V,
+    budget: u64,
+    policy: TrapPolicy,
+    mut stretch: S,
+    stopped: F,
+) -> Option<Exit>
+where
+    V: Processor + ?Sized,
+    S: FnMut(&mut V, u64) -> Option<Step>,
+    F: Fn(&V) -> bool,
+{
     let end = v.devices().clock.saturating_add(budget);
-    loop {
+    Some(loop {
         interrupt(v);
+        if stopped(v) {
+            return None;
+        }
         let clock = v.devices().clock;
         if clock >= end {
-            return Exit::BudgetSpent;
+            break Exit::BudgetSpent;
         }
         let stop = v.devices().timer.stop(clock, end);
         let before = (policy == TrapPolicy::Exit).then(|| control(v));
@@ -185,26 +207,26 @@ where
         match event {
             None | Some(Step::Done) => {
                 if before.is_some_and(|b| b != control(v)) {
-                    return Exit::Escaped;
+                    break Exit::Escaped;
                 }
             }
-            Some(Step::Halted) => return Exit::Halted,
+            Some(Step::Halted) => break Exit::Halted,
             Some(Step::Trapped(kind)) => {
                 if v.assist_trap(kind) {
                     continue;
                 }
                 v.note(Event::Trap(kind));
                 match policy {
-                    TrapPolicy::Exit => return Exit::Trapped(kind),
+                    TrapPolicy::Exit => break Exit::Trapped(kind),
                     TrapPolicy::Hardware => {
                         if trap(v).stuck() {
-                            return Exit::Stuck;
+                            break Exit::Stuck;
                         }
                     }
                 }
             }
         }
-    }
+    })
 }
 
 /// One whole cycle, the hardware taking any trap: the reference for every engine.

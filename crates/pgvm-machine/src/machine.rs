@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::assist::{AssistAction, ControlBlock};
 use crate::cycle::{self, Event, Exit, Processor, TrapPolicy};
 use crate::devices::{Devices, Timer};
-use crate::engine::{Engine, Fast};
+use crate::engine::{Block, Engine};
 use crate::exec::TrapKind;
 use crate::psw::{MAX_WORDS, Psw, Reloc};
 use crate::view::StateView;
@@ -165,7 +165,7 @@ impl StateView for Core {
 
 /// The paper's machine `S = <E, M, P, R>`, with the optional devices, executed by engine `E`.
 #[derive(Debug, Clone)]
-pub struct Machine<E: Engine = Fast> {
+pub struct Machine<E: Engine = Block> {
     core: Core,
     engine: E,
     policy: TrapPolicy,
@@ -175,8 +175,8 @@ pub struct Machine<E: Engine = Fast> {
     actions: Arc<[AssistAction]>,
 }
 
-impl Machine<Fast> {
-    /// A machine of `q` words on the fast engine, all zero, in supervisor mode at `P = 0` with
+impl Machine<Block> {
+    /// A machine of `q` words on the block engine, all zero, in supervisor mode at `P = 0` with
     /// `R = <0, q>`.
     pub fn new(isa: Arc<Isa>, q: u64) -> Result<Machine, MachineError> {
         Machine::with_engine(isa, q)
@@ -304,12 +304,34 @@ impl<E: Engine> Machine<E> {
         self.control.as_ref()
     }
 
+    /// The engine, for its counters.
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
         let policy = self.policy;
         cycle::run(self, budget, policy, |m, stop| {
             m.engine.run(&mut m.core, stop)
         })
+    }
+}
+
+impl Machine<Block> {
+    /// Runs like [`Machine::run`], but stops before the instruction at apparent address `at`
+    /// when execution reaches it (`None` then; that instruction has not run): blocks run
+    /// directly up to it. What a binary translator needs to run a block up to its first
+    /// critical instruction. Stops at once when `P` is already at `at`.
+    pub fn run_until(&mut self, budget: u64, at: u64) -> Option<Exit> {
+        let policy = self.policy;
+        cycle::run_until(
+            self,
+            budget,
+            policy,
+            |m, stop| m.engine.run_to(&mut m.core, stop, at),
+            |m| m.core.psw.p == at,
+        )
     }
 }
 

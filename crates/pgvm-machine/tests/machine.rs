@@ -214,3 +214,33 @@ fn an_unset_trap_vector_is_reported_as_stuck() {
     assert_eq!(m.run(1_000), Exit::Stuck);
     assert!(m.steps() < 10);
 }
+
+/// A machine of the largest size allocates its engine's tables as its code runs, not for all
+/// of memory: a short program at both ends of 2^21 words touches two pages of the block map
+/// (of 2048), and its memory reads back zero where nothing was written.
+#[test]
+fn a_machine_of_two_to_the_21_words_allocates_only_the_pages_its_code_runs_in() {
+    let s = isa("s370");
+    let q = pgvm_machine::MAX_WORDS;
+    let mut m = Machine::new(s.clone(), q).expect("machine");
+    assert_eq!(
+        m.engine().pages_allocated(),
+        0,
+        "nothing before the first run"
+    );
+    let top = q - 4;
+    m.write(
+        0x10,
+        &[enc(&s, "addi", &[0x20, 7]), enc(&s, "jmp", &[top as i128])],
+    )
+    .expect("fits");
+    m.write(top, &[enc(&s, "addi", &[0x20, 1]), enc(&s, "halt", &[])])
+        .expect("fits");
+    m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, q).expect("psw"));
+    assert_eq!(m.run(100), Exit::Halted);
+    assert_eq!(m.memory()[0x20], 8);
+    assert_eq!(m.engine().pages_allocated(), 2);
+    assert_eq!(m.engine().live_blocks(), 2);
+    assert_eq!(m.memory().len() as u64, q);
+    assert!(m.memory()[0x1000..0x2000].iter().all(|&w| w == 0));
+}

@@ -182,6 +182,163 @@ pub fn random_guest(isa: &Isa, seed: u64) -> Program {
     }
 }
 
+/// The memory size of every [`block_guest`] program.
+pub const BLOCK_WORDS: u64 = 256;
+
+/// Where a [`block_guest`] program's data cells start; its code is below them.
+const BLOCK_DATA: u64 = 192;
+
+/// A program that attacks a block engine: long straight lines of ALU instructions ending in
+/// fused pairs (`addi` + `jnz`, compare + branch), with, inside those lines, stores into the
+/// program's own later instructions (instruction words copied or loaded over them), `R` and
+/// the PSW loaded mid-line, `div` and `rem` by zero, `jal` and `jr`, and an interval timer
+/// re-armed by its own handler with small counts, so that interrupts fall due in the middle
+/// of lines. Half the programs run in user mode (where the timer interrupts and the
+/// privileged loads trap), half in supervisor mode (where the loads change `R` mid-line).
+///
+/// Layout: `E[0..4]` the trap and timer pairs, a prologue that arms the timer and enters the
+/// code, the code, handlers, and data cells in `E[192..256)`, some holding instruction words
+/// and code addresses.
+pub fn block_guest(isa: &Isa, seed: u64) -> Program {
+    let mut rng = Rng::new(seed);
+    let w = BLOCK_WORDS;
+    let mut image = vec![0u64; w as usize];
+    let code_end = BLOCK_DATA - 8;
+    let enc = |m: &str, ops: &[i128]| -> Option<u64> { isa.encode(isa.insn(m)?, ops).ok() };
+    let data = |rng: &mut Rng| (BLOCK_DATA + rng.below(w - BLOCK_DATA)) as i128;
+    let code = |rng: &mut Rng| (16 + rng.below(code_end - 16)) as i128;
+    // Handlers: the trap handler skips the trapping instruction; the timer handler re-arms
+    // the timer from E[190] and resumes.
+    let one_p = 1u64 << (2 * pgvm_machine::REG_BITS);
+    let (th, ih) = (code_end, code_end + 3);
+    let words = [
+        (th, enc("add", &[0, 0, (th + 2) as i128])),
+        (th + 1, enc("lpsw", &[0])),
+        (th + 2, Some(one_p)),
+        (ih, enc("stmr", &[190])),
+        (ih + 1, enc("lpsw", &[2])),
+        (190, Some(1 + rng.below(40))),
+    ];
+    for (at, word) in words {
+        image[at as usize] = word.unwrap_or(0);
+    }
+    image[1] = psw(Mode::Supervisor, th, 0, w).pack();
+    image[3] = psw(Mode::Supervisor, ih, 0, w).pack();
+    // Data cells: small numbers, instruction words, code addresses, PSW and R words.
+    for a in BLOCK_DATA..w {
+        image[a as usize] = match rng.below(8) {
+            0..=3 => rng.below(20),
+            4 => code(&mut rng) as u64,
+            5 => image[16 + rng.below(code_end - 16) as usize],
+            6 => Reloc {
+                l: rng.below(3),
+                b: w - rng.below(80),
+            }
+            .pack(),
+            _ => rng.next_u64(),
+        };
+    }
+    let user = rng.one_in(2);
+    // Prologue at 16: arm the timer (in user runs), then enter the code at 20.
+    let entry_psw = psw(if user { Mode::User } else { Mode::Supervisor }, 20, 0, w);
+    image[189] = entry_psw.pack();
+    image[16] = enc("stmr", &[190]).unwrap_or(0);
+    image[17] = enc("lpsw", &[189]).unwrap_or(0);
+    let alu = [
+        "add", "sub", "xor", "and", "or", "mul", "shl", "shr", "sar", "seq", "sltu", "slt",
+    ];
+    let mut i = 20;
+    while i < code_end {
+        let word = match rng.below(24) {
+            0..=7 => {
+                let m = alu[rng.below(alu.len() as u64) as usize];
+                let a = if rng.one_in(12) {
+                    code(&mut rng)
+                } else {
+                    data(&mut rng)
+                };
+                enc(m, &[a, data(&mut rng), data(&mut rng)])
+            }
+            8 | 9 => enc("addi", &[data(&mut rng), rng.below(5) as i128 - 2]),
+            10 => {
+                // A counted loop back to somewhere before: addi + jnz, the fused pair.
+                let c = data(&mut rng);
+                let back = (i - rng.below(6).min(i - 20)) as i128;
+                image[i as usize] = enc("addi", &[c, -1]).unwrap_or(0);
+                i += 1;
+                if i >= code_end {
+                    break;
+                }
+                enc(if rng.one_in(3) { "jz" } else { "jnz" }, &[c, back])
+            }
+            11 => {
+                // Compare + branch.
+                let t = data(&mut rng);
+                let m = ["seq", "sltu", "slt"][rng.below(3) as usize];
+                image[i as usize] = enc(m, &[t, data(&mut rng), data(&mut rng)]).unwrap_or(0);
+                i += 1;
+                if i >= code_end {
+                    break;
+                }
+                enc(
+                    if rng.one_in(2) { "jz" } else { "jnz" },
+                    &[t, code(&mut rng)],
+                )
+            }
+            12 => {
+                // Self-modifying: an instruction word over a later instruction of the line.
+                let target = (i + 1 + rng.below(4)) as i128;
+                if rng.one_in(2) {
+                    enc("mov", &[target, data(&mut rng)])
+                } else {
+                    let src = code(&mut rng);
+                    enc("mov", &[target, src])
+                }
+            }
+            13 => enc(
+                "li",
+                &[(i + 1 + rng.below(3)) as i128, rng.below(1 << 20) as i128],
+            ),
+            14 => enc(
+                ["div", "rem"][rng.below(2) as usize],
+                &[data(&mut rng), data(&mut rng), data(&mut rng)],
+            ),
+            15 => enc("jal", &[data(&mut rng), code(&mut rng)]),
+            16 => enc("jr", &[data(&mut rng)]),
+            17 => enc(["lrb", "lpsw"][rng.below(2) as usize], &[data(&mut rng)]),
+            18 => enc("stmr", &[190]),
+            19 => enc(
+                ["ldx", "stx"][rng.below(2) as usize],
+                &[data(&mut rng), data(&mut rng), data(&mut rng)],
+            ),
+            20 => enc("mov", &[data(&mut rng), data(&mut rng)]),
+            21 => enc("jmp", &[code(&mut rng)]),
+            22 => {
+                let id = rng.below(isa.insns.len() as u64) as usize;
+                let format = &isa.formats[isa.insns[id].format];
+                let ops: Vec<i128> = isa.insns[id]
+                    .operands
+                    .iter()
+                    .map(|&f| {
+                        let (min, max) = format.fields[f].range();
+                        data(&mut rng).clamp(min, max)
+                    })
+                    .collect();
+                isa.encode(id, &ops).ok()
+            }
+            _ => enc("li", &[data(&mut rng), rng.below(8) as i128]),
+        };
+        image[i as usize] = word.unwrap_or(0);
+        i += 1;
+    }
+    Program {
+        w,
+        image,
+        entry: psw(Mode::Supervisor, 16, 0, w),
+        input: b"ab".to_vec(),
+    }
+}
+
 /// The largest memory of a [`hostile_guest`] program, in words.
 pub const HOSTILE_MAX_WORDS: u64 = 256;
 

@@ -7,10 +7,14 @@
 //!
 //! - [`Interpreter`]: every instruction through [`crate::step`], one per stretch. It is the
 //!   reference: slow, with nothing to get wrong beyond the semantics themselves.
-//! - [`Fast`]: a decode cache of pre-decoded ops specialised from the ISA's shapes.
+//! - [`Fast`]: a decode cache of pre-decoded ops specialised from the ISA's shapes, one
+//!   instruction per turn of its loop. Kept to compare against (the speed history).
+//! - [`Block`]: basic blocks compiled for a fixed `R` and mode, one budget and window check
+//!   per block, fused pairs, a code bitmap for self-modifying code. The default.
 //!
 //! Each is tested against the reference on the same random and hostile programs.
 
+mod block;
 mod compile;
 mod fast;
 
@@ -18,6 +22,7 @@ use std::fmt::Debug;
 
 use pgvm_isa::Isa;
 
+pub use block::{Block, MAX_BLOCK};
 pub use fast::Fast;
 
 use crate::exec::{Step, step};

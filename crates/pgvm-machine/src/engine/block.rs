@@ -1,0 +1,970 @@
+//! The block engine: basic blocks pre-decoded into flat ops, for a fixed `R` and mode.
+//!
+//! A block is the straight line of instructions from an entry point up to the first one that
+//! can change the flow (a jump, a branch, a trap, a halt, an interpreted instruction), at most
+//! [`MAX_BLOCK`] long. It is compiled for the `R` and the mode it was entered with: direct
+//! addresses are developed once, at compile time, into physical indices (an address outside
+//! the window becomes a trap op), and the user-mode guard of a privileged instruction is
+//! answered then too. Entering a block costs one budget check and one window check; inside
+//! it, an op checks only what depends on memory (an indexed address, a divisor).
+//!
+//! Stores keep the blocks true through a code bitmap, one bit per physical word that some
+//! block was compiled from: a store that hits one invalidates the blocks over it and ends the
+//! running block right after the storing instruction, so a block never runs an instruction
+//! that changed since it was compiled. `R` and the mode are part of a block's key; they change
+//! only in an interpreted instruction or the cycle's trap entry, and each of those ends the
+//! engine's stretch.
+//!
+//! Ops are derived from the ISA's statement shapes ([`shape`]), one op per operator, with
+//! every operator evaluated by [`pgvm_isa::ops::alu`] on a constant operator (so it folds to
+//! the one operation, and the semantics stay written once). A pair that is common in any ISA
+//! with a compare-and-branch shape (an ALU op whose result a branch tests) is fused into one
+//! op. Everything else runs through the interpreter.
+//!
+//! All memory lives in pages allocated on first touch: a machine of `2^21` words whose program
+//! touches a few pages allocates a few pages of block tables.
+
+use std::sync::Arc;
+
+use pgvm_isa::ops::alu;
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, UnOp};
+
+use super::Engine;
+use crate::exec::{Step, TrapKind, execute, user_trap};
+use crate::machine::Core;
+use crate::psw::REG_MAX;
+use crate::view::StateView;
+
+/// The longest block: a longer straight line is several blocks.
+pub const MAX_BLOCK: usize = 64;
+
+/// Words per page of the block map.
+const PAGE_BITS: u32 = 10;
+const PAGE: usize = 1 << PAGE_BITS;
+
+/// Compiled blocks past which every block is dropped, so that a guest generating code without
+/// end (or changing `R` without end) costs bounded memory.
+const MAX_BLOCKS: usize = 1 << 16;
+
+/// A physical word index, below `2^21`.
+type Pa = u32;
+
+/// One op of a compiled block. Addresses are physical indices, already checked against the
+/// window the block was compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `E[a] = E[b] op E[c]`, one variant per operator.
+    Add(Pa, Pa, Pa),
+    Sub(Pa, Pa, Pa),
+    Mul(Pa, Pa, Pa),
+    Div(Pa, Pa, Pa),
+    Rem(Pa, Pa, Pa),
+    And(Pa, Pa, Pa),
+    Or(Pa, Pa, Pa),
+    Xor(Pa, Pa, Pa),
+    Shl(Pa, Pa, Pa),
+    Shr(Pa, Pa, Pa),
+    Sar(Pa, Pa, Pa),
+    Eq(Pa, Pa, Pa),
+    Ne(Pa, Pa, Pa),
+    Lt(Pa, Pa, Pa),
+    Le(Pa, Pa, Pa),
+    Gt(Pa, Pa, Pa),
+    Ge(Pa, Pa, Pa),
+    Lts(Pa, Pa, Pa),
+    Les(Pa, Pa, Pa),
+    /// `E[a] = E[b] + k`, the commonest operator with a constant.
+    AddK(Pa, Pa, u64),
+    /// `E[a] = E[b] op k`, any other operator.
+    BinK(BinOp, Pa, Pa, u64),
+    /// `E[a] = k`.
+    Set(Pa, u64),
+    /// `E[a] = E[b]`.
+    Mov(Pa, Pa),
+    /// `E[a] = E[E[b] + E[c]]`: the index is developed at run time.
+    LoadX(Pa, Pa, Pa),
+    /// `E[E[b] + E[c]] = E[a]`.
+    StoreX(Pa, Pa, Pa),
+    /// `if E[a] op k { trap; }` before the rest of the same instruction (a divisor check).
+    TrapIf(BinOp, Pa, u64, TrapKind),
+    /// `if E[a] == 0 { trap; }`.
+    TrapIfZero(Pa, TrapKind),
+    // Terminators: each ends the block.
+    /// `P = t` (apparent).
+    Jump(u64),
+    /// `if E[a] != 0 { P = t; }`.
+    BranchNz(Pa, u64),
+    /// `if E[a] == 0 { P = t; }`.
+    BranchZ(Pa, u64),
+    /// `if E[a] op k { P = t; }`.
+    Branch(BinOp, Pa, u64, u64),
+    /// `E[a] = E[b] + k; if E[a] != 0 { P = t; }`: two instructions.
+    AddKBranchNz(Pa, Pa, u64, u64),
+    /// `E[a] = E[b] + k; if E[a] == 0 { P = t; }`: two instructions.
+    AddKBranchZ(Pa, Pa, u64, u64),
+    /// `E[a] = E[b] cmp E[c]; if E[a] op k { P = t; }`: two instructions.
+    CmpBranch(BinOp, Pa, Pa, Pa, BinOp, u64, u64),
+    /// `P = E[a]`.
+    JumpInd(Pa),
+    /// `E[a] = P + 1; P = t`.
+    Jal(Pa, u64),
+    /// The instruction traps whatever the state.
+    Trap(TrapKind),
+    /// The instruction halts.
+    Halt,
+    /// The instruction runs through the interpreter.
+    Generic(InsnId),
+    /// The block ends without a jump: `P` goes on past its last instruction.
+    Fall,
+}
+
+impl Op {
+    /// Whether the op ends its block.
+    fn ends_block(self) -> bool {
+        matches!(
+            self,
+            Op::Jump(..)
+                | Op::BranchNz(..)
+                | Op::BranchZ(..)
+                | Op::Branch(..)
+                | Op::AddKBranchNz(..)
+                | Op::AddKBranchZ(..)
+                | Op::CmpBranch(..)
+                | Op::JumpInd(..)
+                | Op::Jal(..)
+                | Op::Trap(..)
+                | Op::Halt
+                | Op::Generic(..)
+                | Op::Fall
+        )
+    }
+}
+
+/// Where an op stands in its block's instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    /// The instruction the op starts (offset from the block's first).
+    at: u16,
+    /// Instructions completed once the op has run.
+    ends: u16,
+}
+
+/// A compiled block.
+#[derive(Debug, Clone)]
+struct Compiled {
+    /// Physical index of its first instruction.
+    pa: u64,
+    /// Apparent address of its first instruction.
+    p: u64,
+    /// The window it was compiled for.
+    l: u64,
+    lim: u64,
+    mode: Mode,
+    /// Instructions it covers, terminator included.
+    len: u64,
+    ops: Box<[Op]>,
+    spans: Box<[Span]>,
+    /// Whether it is still in the map (a store to its code removes it).
+    live: bool,
+}
+
+/// The block engine's state: blocks, the map from physical entry points to blocks, and the
+/// code bitmap.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// By instruction: the trap its body takes first thing in user mode, if any.
+    user_traps: Vec<Option<TrapKind>>,
+    /// One byte per physical word: non-zero when some compiled block covers it. A byte, not
+    /// a bit: the test is on every store.
+    code: Vec<u8>,
+    /// Physical entry point to block index + 1 (0: none), in pages allocated on first use.
+    map: Vec<Option<Box<[u32]>>>,
+    blocks: Vec<Compiled>,
+}
+
+/// What a block run ended with: where `P` is, and how many instructions ran before it.
+enum Out {
+    /// Flow went on to `P`.
+    Next(u64, u64),
+    /// The instruction at `P` trapped.
+    Trap(TrapKind, u64, u64),
+    /// The instruction at `P` halts.
+    Halt(u64, u64),
+    /// The instruction at `P` is interpreted.
+    Generic(u64, u64),
+    /// The last instruction run stored to code word `pa` (the first field).
+    CodeWrite(u64, u64, u64),
+}
+
+impl Engine for Block {
+    const NAME: &'static str = "block";
+
+    fn new(isa: &Isa, q: u64) -> Block {
+        Block {
+            user_traps: isa.insns.iter().map(|i| user_trap(&i.body)).collect(),
+            code: vec![0; q as usize],
+            map: vec![None; (q as usize).div_ceil(PAGE)],
+            blocks: Vec::new(),
+        }
+    }
+
+    fn invalidate(&mut self, pa: usize) {
+        if is_code(&self.code, pa) {
+            invalidate(&mut self.map, &mut self.blocks, pa as u64);
+        }
+    }
+
+    fn run(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
+        self.stretch::<false>(core, stop, None)
+    }
+}
+
+#[inline(always)]
+fn is_code(code: &[u8], pa: usize) -> bool {
+    code.get(pa).is_some_and(|&c| c != 0)
+}
+
+/// Removes from the map every block that covers physical word `pa`.
+#[cold]
+fn invalidate(map: &mut [Option<Box<[u32]>>], blocks: &mut [Compiled], pa: u64) {
+    let first = pa.saturating_sub(MAX_BLOCK as u64 - 1);
+    for s in first..=pa {
+        let Some(page) = map
+            .get_mut((s >> PAGE_BITS) as usize)
+            .and_then(|p| p.as_deref_mut())
+        else {
+            continue;
+        };
+        let slot = &mut page[(s as usize) & (PAGE - 1)];
+        if *slot == 0 {
+            continue;
+        }
+        if let Some(b) = blocks.get_mut(*slot as usize - 1)
+            && b.pa + b.len > pa
+        {
+            b.live = false;
+            *slot = 0;
+        }
+    }
+}
+
+impl Block {
+    /// Pages of the block map allocated so far: a machine allocates them as its code is
+    /// first run, not for all of memory up front.
+    pub fn pages_allocated(&self) -> usize {
+        self.map.iter().filter(|p| p.is_some()).count()
+    }
+
+    /// Blocks compiled and still valid.
+    pub fn live_blocks(&self) -> usize {
+        self.blocks.iter().filter(|b| b.live).count()
+    }
+
+    /// Executes like [`Engine::run`], and also stops before the instruction at apparent
+    /// address `stop_at`, if it reaches it (a block runs directly up to it; the instruction
+    /// itself does not run). A binary translator runs a block up to its first critical
+    /// instruction this way.
+    pub fn run_to(&mut self, core: &mut Core, stop: u64, stop_at: u64) -> Option<Step> {
+        self.stretch::<true>(core, stop, Some(stop_at))
+    }
+
+    /// The stretch, with the stop-point tests compiled in only when `STOPS`.
+    #[inline(always)]
+    fn stretch<const STOPS: bool>(
+        &mut self,
+        core: &mut Core,
+        stop: u64,
+        stop_at: Option<u64>,
+    ) -> Option<Step> {
+        let l = core.psw.r.l;
+        let lim = core.limit;
+        let mode = core.psw.mode;
+        let mut steps = core.devices.clock;
+        let mut p = core.psw.p;
+        let event = loop {
+            if steps >= stop || (STOPS && stop_at == Some(p)) {
+                break None;
+            }
+            if p >= lim {
+                steps += 1;
+                break Some(Step::Trapped(TrapKind::Memory));
+            }
+            let pa = p + l;
+            let idx = match self.lookup(pa, l, lim, mode) {
+                Some(i) => i,
+                None => self.compile(&core.isa, &core.mem, pa, p, l, lim, mode),
+            };
+            let blk = &self.blocks[idx];
+            // The budget and the stop point, checked once for the whole block.
+            let room = stop - steps;
+            let cut = if STOPS {
+                stop_at.filter(|&s| s > p && s - p < blk.len)
+            } else {
+                None
+            };
+            let (n, room) = match cut {
+                None if blk.len <= room => (blk.ops.len(), room),
+                _ => {
+                    let room = cut.map_or(room, |s| room.min(s - p));
+                    let n = blk
+                        .spans
+                        .iter()
+                        .take_while(|s| u64::from(s.at) < room && u64::from(s.ends) <= room)
+                        .count();
+                    (n, 0)
+                }
+            };
+            if n == 0 {
+                // Not even the first op fits (a fused pair, one instruction left before the
+                // stop): one instruction through the interpreter keeps the run going.
+                core.devices.clock = steps;
+                core.psw.p = p;
+                return self.interpret(core, pa);
+            }
+            let out = exec(
+                &blk.ops[..n],
+                &blk.spans[..n],
+                &mut core.mem,
+                &self.code,
+                blk.p,
+                blk.len,
+                room,
+                l,
+                lim,
+            );
+            match out {
+                Out::Next(np, ran) => {
+                    steps += ran;
+                    p = np;
+                }
+                Out::CodeWrite(wpa, np, ran) => {
+                    steps += ran;
+                    p = np;
+                    invalidate(&mut self.map, &mut self.blocks, wpa);
+                }
+                Out::Trap(kind, np, ran) => {
+                    steps += ran + 1;
+                    p = np;
+                    break Some(Step::Trapped(kind));
+                }
+                Out::Halt(np, ran) => {
+                    steps += ran + 1;
+                    p = np;
+                    break Some(Step::Halted);
+                }
+                Out::Generic(np, ran) => {
+                    core.devices.clock = steps + ran;
+                    core.psw.p = np;
+                    return self.interpret(core, np + l);
+                }
+            }
+        };
+        core.devices.clock = steps;
+        core.psw.p = p;
+        event
+    }
+
+    /// The block entered at physical `pa` for this window and mode, if compiled.
+    #[inline(always)]
+    fn lookup(&self, pa: u64, l: u64, lim: u64, mode: Mode) -> Option<usize> {
+        let page = self.map.get((pa >> PAGE_BITS) as usize)?.as_deref()?;
+        let i = *page.get((pa as usize) & (PAGE - 1))?;
+        let b = self.blocks.get((i as usize).checked_sub(1)?)?;
+        (b.l == l && b.lim == lim && b.mode == mode).then_some(i as usize - 1)
+    }
+
+    /// Executes the instruction at the core's `P` (physical `pa`) through the interpreter,
+    /// keeping the blocks true, and counts it. Leaves the stretch: it may change anything.
+    #[cold]
+    fn interpret(&mut self, core: &mut Core, pa: u64) -> Option<Step> {
+        let isa = Arc::clone(&core.isa);
+        let word = core.mem[pa as usize];
+        let outcome = match isa.decode(word) {
+            Some(id) => {
+                if core.psw.mode == Mode::User
+                    && let Some(kind) = self.user_traps[id]
+                {
+                    Step::Trapped(kind)
+                } else {
+                    let mut view = BlockView { core, engine: self };
+                    execute(&isa, id, word, &mut view)
+                }
+            }
+            None => Step::Trapped(TrapKind::Illegal),
+        };
+        core.devices.clock += 1;
+        (outcome != Step::Done).then_some(outcome)
+    }
+
+    /// Compiles the block entered at apparent `p` (physical `pa`) and returns its index.
+    #[cold]
+    #[allow(clippy::too_many_arguments)]
+    fn compile(
+        &mut self,
+        isa: &Isa,
+        mem: &[u64],
+        pa: u64,
+        p: u64,
+        l: u64,
+        lim: u64,
+        mode: Mode,
+    ) -> usize {
+        if self.blocks.len() >= MAX_BLOCKS {
+            self.blocks.clear();
+            self.map.iter_mut().for_each(|p| *p = None);
+            self.code.iter_mut().for_each(|w| *w = 0);
+        }
+        let mut ops: Vec<Op> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
+        let mut k: u64 = 0;
+        let dev = |a: u64| (a < lim).then(|| (a + l) as Pa);
+        loop {
+            let ap = p + k;
+            if ap >= lim || k as usize >= MAX_BLOCK {
+                // Ends at the window's edge (the next fetch traps) or at the length cap.
+                ops.push(Op::Fall);
+                spans.push(Span {
+                    at: k as u16,
+                    ends: k as u16,
+                });
+                break;
+            }
+            let wpa = (ap + l) as usize;
+            let word = mem[wpa];
+            let mut insn_ops = match isa.decode(word) {
+                Some(id) => lower(isa, id, word, mode, &self.user_traps, &dev),
+                None => vec![Op::Trap(TrapKind::Illegal)],
+            };
+            self.code[wpa] = 1;
+            let last = insn_ops.len() - 1;
+            for (j, op) in insn_ops.drain(..).enumerate() {
+                let done = if j == last { k + 1 } else { k };
+                // A one-instruction ALU op followed by a branch that tests its result.
+                if let Some(fused) = fuse(ops.last().copied(), op, &spans, k)
+                    && j == 0
+                    && last == 0
+                {
+                    *ops.last_mut().unwrap_or(&mut Op::Fall) = fused;
+                    if let Some(s) = spans.last_mut() {
+                        s.ends = done as u16;
+                    }
+                    continue;
+                }
+                ops.push(op);
+                spans.push(Span {
+                    at: k as u16,
+                    ends: done as u16,
+                });
+            }
+            k += 1;
+            if ops.last().is_some_and(|o| o.ends_block()) {
+                break;
+            }
+        }
+        let len = spans.last().map_or(0, |s| u64::from(s.ends));
+        let idx = self.blocks.len();
+        self.blocks.push(Compiled {
+            pa,
+            p,
+            l,
+            lim,
+            mode,
+            len,
+            ops: ops.into_boxed_slice(),
+            spans: spans.into_boxed_slice(),
+            live: true,
+        });
+        let page = &mut self.map[(pa >> PAGE_BITS) as usize];
+        let page = page.get_or_insert_with(|| vec![0u32; PAGE].into_boxed_slice());
+        let slot = &mut page[(pa as usize) & (PAGE - 1)];
+        if let Some(old) = (*slot as usize)
+            .checked_sub(1)
+            .and_then(|i| self.blocks.get_mut(i))
+        {
+            old.live = false;
+        }
+        *slot = idx as u32 + 1;
+        idx
+    }
+}
+
+/// The fused op for `prev` (the last op so far, one whole instruction) followed by `next`, a
+/// whole instruction's only op, if the pair has one.
+fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option<Op> {
+    let s = spans.last()?;
+    // The previous op must be exactly the previous instruction.
+    if u64::from(s.at) + 1 != k || u64::from(s.ends) != k {
+        return None;
+    }
+    let cmp = |o: BinOp| {
+        matches!(
+            o,
+            BinOp::Eq
+                | BinOp::Ne
+                | BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::Lts
+                | BinOp::Les
+        )
+    };
+    match (prev?, next) {
+        (Op::AddK(a, b, kv), Op::BranchNz(x, t)) if a == x => Some(Op::AddKBranchNz(a, b, kv, t)),
+        (Op::AddK(a, b, kv), Op::BranchZ(x, t)) if a == x => Some(Op::AddKBranchZ(a, b, kv, t)),
+        (prev, branch) => {
+            let (op, a, b, c) = match prev {
+                Op::Eq(a, b, c) => (BinOp::Eq, a, b, c),
+                Op::Ne(a, b, c) => (BinOp::Ne, a, b, c),
+                Op::Lt(a, b, c) => (BinOp::Lt, a, b, c),
+                Op::Le(a, b, c) => (BinOp::Le, a, b, c),
+                Op::Gt(a, b, c) => (BinOp::Gt, a, b, c),
+                Op::Ge(a, b, c) => (BinOp::Ge, a, b, c),
+                Op::Lts(a, b, c) => (BinOp::Lts, a, b, c),
+                Op::Les(a, b, c) => (BinOp::Les, a, b, c),
+                _ => return None,
+            };
+            debug_assert!(cmp(op));
+            let (bop, x, kv, t) = match branch {
+                Op::BranchNz(x, t) => (BinOp::Ne, x, 0, t),
+                Op::BranchZ(x, t) => (BinOp::Eq, x, 0, t),
+                Op::Branch(o, x, kv, t) => (o, x, kv, t),
+                _ => return None,
+            };
+            (x == a).then_some(Op::CmpBranch(op, a, b, c, bop, kv, t))
+        }
+    }
+}
+
+/// The ops of instruction `id` (word `word`, at apparent `p`) for a window developed by
+/// `dev` and mode `mode`. Traps that do not depend on memory are decided here.
+fn lower(
+    isa: &Isa,
+    id: InsnId,
+    word: u64,
+    mode: Mode,
+    user_traps: &[Option<TrapKind>],
+    dev: &dyn Fn(u64) -> Option<Pa>,
+) -> Vec<Op> {
+    let insn = &isa.insns[id];
+    let mut body = &insn.body[..];
+    if let Some(kind) = user_traps[id] {
+        if mode == Mode::User {
+            return vec![Op::Trap(kind)];
+        }
+        body = &body[1..];
+    }
+    let generic = vec![Op::Generic(id)];
+    let Some(shapes) = shape(isa, insn.format, word, body) else {
+        return generic;
+    };
+    let mut ops = Vec::with_capacity(shapes.len());
+    for s in shapes {
+        // An address outside the window traps: the instruction is blocked there.
+        let Some(op) = s.lower(dev) else {
+            ops.push(Op::Trap(TrapKind::Memory));
+            return ops;
+        };
+        ops.push(op);
+        if let Op::Trap(_) = op {
+            return ops;
+        }
+    }
+    ops
+}
+
+/// A statement shape with apparent addresses.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Bin(BinOp, u64, u64, u64),
+    BinK(BinOp, u64, u64, u64),
+    Set(u64, u64),
+    Mov(u64, u64),
+    LoadX(u64, u64, u64),
+    StoreX(u64, u64, u64),
+    TrapIf(BinOp, u64, u64, TrapKind),
+    Jump(u64),
+    Branch(BinOp, u64, u64, u64),
+    JumpInd(u64),
+    Jal(u64, u64),
+    Trap(TrapKind),
+    Halt,
+}
+
+impl Shape {
+    /// The op, or `None` when an address is outside the window (a memory trap).
+    fn lower(self, dev: &dyn Fn(u64) -> Option<Pa>) -> Option<Op> {
+        Some(match self {
+            Shape::Bin(op, a, b, c) => {
+                // Evaluation order is the interpreter's: the operands, then the target.
+                let (b, c) = (dev(b)?, dev(c)?);
+                let a = dev(a)?;
+                match op {
+                    BinOp::Add => Op::Add(a, b, c),
+                    BinOp::Sub => Op::Sub(a, b, c),
+                    BinOp::Mul => Op::Mul(a, b, c),
+                    BinOp::Div => Op::Div(a, b, c),
+                    BinOp::Rem => Op::Rem(a, b, c),
+                    BinOp::And => Op::And(a, b, c),
+                    BinOp::Or => Op::Or(a, b, c),
+                    BinOp::Xor => Op::Xor(a, b, c),
+                    BinOp::Shl => Op::Shl(a, b, c),
+                    BinOp::Shr => Op::Shr(a, b, c),
+                    BinOp::Sar => Op::Sar(a, b, c),
+                    BinOp::Eq => Op::Eq(a, b, c),
+                    BinOp::Ne => Op::Ne(a, b, c),
+                    BinOp::Lt => Op::Lt(a, b, c),
+                    BinOp::Le => Op::Le(a, b, c),
+                    BinOp::Gt => Op::Gt(a, b, c),
+                    BinOp::Ge => Op::Ge(a, b, c),
+                    BinOp::Lts => Op::Lts(a, b, c),
+                    BinOp::Les => Op::Les(a, b, c),
+                    // Never produced by `shape` (they short-circuit).
+                    BinOp::LogicalAnd | BinOp::LogicalOr => return None,
+                }
+            }
+            Shape::BinK(BinOp::Add, a, b, k) => {
+                let b = dev(b)?;
+                Op::AddK(dev(a)?, b, k)
+            }
+            Shape::BinK(op, a, b, k) => {
+                let b = dev(b)?;
+                Op::BinK(op, dev(a)?, b, k)
+            }
+            Shape::Set(a, k) => Op::Set(dev(a)?, k),
+            Shape::Mov(a, b) => {
+                let b = dev(b)?;
+                Op::Mov(dev(a)?, b)
+            }
+            Shape::LoadX(a, b, c) => {
+                let (b, c) = (dev(b)?, dev(c)?);
+                Op::LoadX(dev(a)?, b, c)
+            }
+            Shape::StoreX(a, b, c) => {
+                // The interpreter develops the address expression first, then the value.
+                let (b, c) = (dev(b)?, dev(c)?);
+                Op::StoreX(dev(a)?, b, c)
+            }
+            Shape::TrapIf(BinOp::Eq, a, 0, kind) => Op::TrapIfZero(dev(a)?, kind),
+            Shape::TrapIf(op, a, k, kind) => Op::TrapIf(op, dev(a)?, k, kind),
+            Shape::Jump(t) => Op::Jump(t),
+            Shape::Branch(BinOp::Ne, a, 0, t) => Op::BranchNz(dev(a)?, t),
+            Shape::Branch(BinOp::Eq, a, 0, t) => Op::BranchZ(dev(a)?, t),
+            Shape::Branch(op, a, k, t) => Op::Branch(op, dev(a)?, k, t),
+            Shape::JumpInd(a) => Op::JumpInd(dev(a)?),
+            Shape::Jal(a, t) => Op::Jal(dev(a)?, t),
+            Shape::Trap(kind) => Op::Trap(kind),
+            Shape::Halt => Op::Halt,
+        })
+    }
+}
+
+/// A value fixed once the word is decoded.
+fn konst(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Const(v) => Some(*v),
+        Expr::Field(i) => Some(isa.formats[format].fields[*i].extract(word)),
+        _ => None,
+    }
+}
+
+/// `E[k]` with a fixed `k`.
+fn mem_at(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Load(Space::Relocated, a) => konst(isa, format, word, a),
+        _ => None,
+    }
+}
+
+/// Word-valued operators an op evaluates with both operands (not the short-circuiting ones).
+fn word_op(op: BinOp) -> bool {
+    !matches!(op, BinOp::LogicalAnd | BinOp::LogicalOr)
+}
+
+/// The shapes of a body: at most one guard `if E[a] op k { trap; }`, then one effect (or a
+/// `jal`-like link and jump). `None` when the body has another shape.
+fn shape(isa: &Isa, f: usize, word: u64, body: &[Stmt]) -> Option<Vec<Shape>> {
+    let k = |e: &Expr| konst(isa, f, word, e);
+    let m = |e: &Expr| mem_at(isa, f, word, e);
+    match body {
+        [Stmt::If(Expr::Binary(op, x, y), then, els), rest @ ..]
+            if els.is_empty() && word_op(*op) && matches!(then.as_slice(), [Stmt::Trap(_)]) =>
+        {
+            let [Stmt::Trap(cause)] = then.as_slice() else {
+                return None;
+            };
+            let (a, kv) = (m(x)?, k(y)?);
+            let mut out = vec![Shape::TrapIf(*op, a, kv, TrapKind::from(*cause))];
+            match rest {
+                [] => {}
+                [s] => out.push(one(isa, f, word, s)?),
+                _ => return None,
+            }
+            Some(out)
+        }
+        [
+            Stmt::Store {
+                space: Space::Relocated,
+                addr,
+                value: Expr::Reg(Reg::P),
+            },
+            Stmt::Set(Reg::P, t),
+        ] => Some(vec![Shape::Jal(k(addr)?, k(t)? & REG_MAX)]),
+        [s] => Some(vec![one(isa, f, word, s)?]),
+        _ => None,
+    }
+}
+
+/// The shape of one statement.
+fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
+    let k = |e: &Expr| konst(isa, f, word, e);
+    let m = |e: &Expr| mem_at(isa, f, word, e);
+    let indexed = |e: &Expr| match e {
+        Expr::Binary(BinOp::Add, x, y) => Some((m(x)?, m(y)?)),
+        _ => None,
+    };
+    match stmt {
+        Stmt::Store {
+            space: Space::Relocated,
+            addr,
+            value,
+        } => {
+            if let Some(a) = k(addr) {
+                if let Some(kv) = k(value) {
+                    return Some(Shape::Set(a, kv));
+                }
+                if let Some(b) = m(value) {
+                    return Some(Shape::Mov(a, b));
+                }
+                if let Expr::Load(Space::Relocated, inner) = value
+                    && let Some((b, c)) = indexed(inner)
+                {
+                    return Some(Shape::LoadX(a, b, c));
+                }
+                if let Expr::Binary(op, x, y) = value
+                    && word_op(*op)
+                    && let Some(b) = m(x)
+                {
+                    if let Some(c) = m(y) {
+                        return Some(Shape::Bin(*op, a, b, c));
+                    }
+                    if let Some(kv) = k(y) {
+                        return Some(Shape::BinK(*op, a, b, kv));
+                    }
+                }
+                if let Expr::Unary(UnOp::Bit, inner) = value
+                    && let Expr::Binary(op, x, y) = &**inner
+                    && word_op(*op)
+                    && let (Some(b), Some(c)) = (m(x), m(y))
+                {
+                    // bit(E[b] cmp E[c]): comparisons already yield 0 or 1.
+                    return Some(Shape::Bin(*op, a, b, c));
+                }
+                None
+            } else if let Some((b, c)) = indexed(addr)
+                && let Some(a) = m(value)
+            {
+                Some(Shape::StoreX(a, b, c))
+            } else {
+                None
+            }
+        }
+        Stmt::Set(Reg::P, t) => {
+            if let Some(t) = k(t) {
+                Some(Shape::Jump(t & REG_MAX))
+            } else {
+                m(t).map(Shape::JumpInd)
+            }
+        }
+        Stmt::If(Expr::Binary(op, x, y), then, els) if els.is_empty() && word_op(*op) => {
+            match then.as_slice() {
+                [Stmt::Set(Reg::P, t)] => Some(Shape::Branch(*op, m(x)?, k(y)?, k(t)? & REG_MAX)),
+                _ => None,
+            }
+        }
+        Stmt::Trap(cause) => Some(Shape::Trap(TrapKind::from(*cause))),
+        Stmt::Halt => Some(Shape::Halt),
+        _ => None,
+    }
+}
+
+/// Runs ops of one block (a prefix of them when the budget or a stop point cuts it) on
+/// memory. `p0` is the block's first apparent address and `len` the instructions it covers.
+/// When the block branches back to its own start, it goes round again without leaving while
+/// a whole lap still fits in `room` instructions.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn exec(
+    ops: &[Op],
+    spans: &[Span],
+    mem: &mut [u64],
+    code: &[u8],
+    p0: u64,
+    len: u64,
+    room: u64,
+    l: u64,
+    lim: u64,
+) -> Out {
+    // Same length as memory: a store that passed its bounds check needs no second one here.
+    let code = &code[..mem.len()];
+    // Instructions of the laps already completed.
+    let mut ran = 0;
+    macro_rules! ld {
+        ($a:expr) => {
+            mem[$a as usize]
+        };
+    }
+    // A store; leaves the block after the instruction when it hits code.
+    macro_rules! st {
+        ($i:expr, $a:expr, $v:expr) => {{
+            let pa = $a as usize;
+            mem[pa] = $v;
+            if code[pa] != 0 {
+                let done = u64::from(spans[$i].ends);
+                return Out::CodeWrite(pa as u64, p0 + done, ran + done);
+            }
+        }};
+    }
+    macro_rules! bin {
+        ($i:expr, $op:expr, $a:expr, $b:expr, $c:expr) => {{
+            let v = alu($op, ld!($b), ld!($c));
+            st!($i, $a, v)
+        }};
+    }
+    // Flow goes to `t` once the whole block has run: round again when `t` is its start.
+    macro_rules! goto {
+        ($lap:lifetime, $t:expr) => {{
+            let t = $t;
+            ran += len;
+            if t == p0 && ran + len <= room {
+                continue $lap;
+            }
+            return Out::Next(t, ran);
+        }};
+    }
+    let trap = |i: usize, kind: TrapKind, ran: u64| {
+        let at = u64::from(spans[i].at);
+        Out::Trap(kind, p0 + at, ran + at)
+    };
+    'lap: loop {
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Add(a, b, c) => bin!(i, BinOp::Add, a, b, c),
+                Op::Sub(a, b, c) => bin!(i, BinOp::Sub, a, b, c),
+                Op::Mul(a, b, c) => bin!(i, BinOp::Mul, a, b, c),
+                Op::Div(a, b, c) => bin!(i, BinOp::Div, a, b, c),
+                Op::Rem(a, b, c) => bin!(i, BinOp::Rem, a, b, c),
+                Op::And(a, b, c) => bin!(i, BinOp::And, a, b, c),
+                Op::Or(a, b, c) => bin!(i, BinOp::Or, a, b, c),
+                Op::Xor(a, b, c) => bin!(i, BinOp::Xor, a, b, c),
+                Op::Shl(a, b, c) => bin!(i, BinOp::Shl, a, b, c),
+                Op::Shr(a, b, c) => bin!(i, BinOp::Shr, a, b, c),
+                Op::Sar(a, b, c) => bin!(i, BinOp::Sar, a, b, c),
+                Op::Eq(a, b, c) => bin!(i, BinOp::Eq, a, b, c),
+                Op::Ne(a, b, c) => bin!(i, BinOp::Ne, a, b, c),
+                Op::Lt(a, b, c) => bin!(i, BinOp::Lt, a, b, c),
+                Op::Le(a, b, c) => bin!(i, BinOp::Le, a, b, c),
+                Op::Gt(a, b, c) => bin!(i, BinOp::Gt, a, b, c),
+                Op::Ge(a, b, c) => bin!(i, BinOp::Ge, a, b, c),
+                Op::Lts(a, b, c) => bin!(i, BinOp::Lts, a, b, c),
+                Op::Les(a, b, c) => bin!(i, BinOp::Les, a, b, c),
+                Op::AddK(a, b, k) => st!(i, a, ld!(b).wrapping_add(k)),
+                Op::BinK(op, a, b, k) => st!(i, a, alu(op, ld!(b), k)),
+                Op::Set(a, k) => st!(i, a, k),
+                Op::Mov(a, b) => st!(i, a, ld!(b)),
+                Op::LoadX(a, b, c) => {
+                    let x = ld!(b).wrapping_add(ld!(c));
+                    if x >= lim {
+                        return trap(i, TrapKind::Memory, ran);
+                    }
+                    st!(i, a, ld!(x + l))
+                }
+                Op::StoreX(a, b, c) => {
+                    let x = ld!(b).wrapping_add(ld!(c));
+                    if x >= lim {
+                        return trap(i, TrapKind::Memory, ran);
+                    }
+                    st!(i, x + l, ld!(a))
+                }
+                Op::TrapIfZero(a, kind) => {
+                    if ld!(a) == 0 {
+                        return trap(i, kind, ran);
+                    }
+                }
+                Op::TrapIf(op, a, k, kind) => {
+                    if alu(op, ld!(a), k) != 0 {
+                        return trap(i, kind, ran);
+                    }
+                }
+                // Terminators: the block has run whole.
+                Op::Jump(t) => goto!('lap, t),
+                Op::BranchNz(a, t) => goto!('lap, if ld!(a) != 0 { t } else { p0 + len }),
+                Op::BranchZ(a, t) => goto!('lap, if ld!(a) == 0 { t } else { p0 + len }),
+                Op::Branch(op, a, k, t) => {
+                    goto!('lap, if alu(op, ld!(a), k) != 0 { t } else { p0 + len })
+                }
+                Op::AddKBranchNz(a, b, k, t) => {
+                    let v = ld!(b).wrapping_add(k);
+                    mem[a as usize] = v;
+                    // A store to code ends the block after the first of the pair.
+                    if code[a as usize] != 0 {
+                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
+                    }
+                    goto!('lap, if v != 0 { t } else { p0 + len })
+                }
+                Op::AddKBranchZ(a, b, k, t) => {
+                    let v = ld!(b).wrapping_add(k);
+                    mem[a as usize] = v;
+                    if code[a as usize] != 0 {
+                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
+                    }
+                    goto!('lap, if v == 0 { t } else { p0 + len })
+                }
+                Op::CmpBranch(op, a, b, c, bop, k, t) => {
+                    let v = alu(op, ld!(b), ld!(c));
+                    mem[a as usize] = v;
+                    if code[a as usize] != 0 {
+                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
+                    }
+                    goto!('lap, if alu(bop, v, k) != 0 { t } else { p0 + len })
+                }
+                Op::JumpInd(a) => goto!('lap, ld!(a) & REG_MAX),
+                Op::Jal(a, t) => {
+                    let pa = a as usize;
+                    mem[pa] = p0 + len;
+                    if code[pa] != 0 {
+                        return Out::CodeWrite(pa as u64, t, ran + len);
+                    }
+                    goto!('lap, t)
+                }
+                Op::Trap(kind) => return trap(i, kind, ran),
+                Op::Halt => {
+                    let at = u64::from(spans[i].at);
+                    return Out::Halt(p0 + at, ran + at);
+                }
+                Op::Generic(_) => {
+                    let at = u64::from(spans[i].at);
+                    return Out::Generic(p0 + at, ran + at);
+                }
+                Op::Fall => goto!('lap, p0 + len),
+            }
+        }
+        // Cut short by the budget or a stop point, after a whole instruction.
+        let done = spans.last().map_or(0, |s| u64::from(s.ends));
+        return Out::Next(p0 + done, ran + done);
+    }
+}
+
+/// The core seen by the interpreter from inside the block engine: stores keep blocks true.
+struct BlockView<'a> {
+    core: &'a mut Core,
+    engine: &'a mut Block,
+}
+
+impl StateView for BlockView<'_> {
+    fn store(&mut self, pa: u64, value: u64) {
+        self.core.mem[pa as usize] = value;
+        self.engine.invalidate(pa as usize);
+    }
+    crate::machine::core_methods!(core);
+}
