@@ -202,14 +202,6 @@ pub struct Crossover {
     pub sweep: Vec<(f64, f64, f64)>,
 }
 
-/// The technique that speeds trap-and-emulate up with the System/370 VM assist, once it is
-/// built (`tae-assist`), found by name so that the bench needs no change when it arrives.
-pub fn tae_assist() -> Option<TechniqueKind> {
-    TechniqueKind::ALL
-        .into_iter()
-        .find(|t| t.name() == "tae-assist")
-}
-
 /// The assist's gain on one guest: trap-and-emulate's cost over `tae-assist`'s.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AssistGain {
@@ -240,10 +232,9 @@ pub struct BenchReport {
     pub runs: Vec<Run>,
     /// Binary translation against the hardware assist, on the profiles that have one.
     pub crossovers: Vec<Crossover>,
-    /// The VM assist's gain (empty until `tae-assist` exists).
+    /// The VM assist's gain, on every guest where both `tae` and `tae-assist` ran equivalent
+    /// (empty when no profile benched has the assist).
     pub assist_gains: Vec<AssistGain>,
-    /// Whether `tae-assist` exists in this build.
-    pub tae_assist_available: bool,
 }
 
 /// The rows over `isas` from `files` (as [`matrix::subjects`]), with the tsos variants.
@@ -425,7 +416,6 @@ pub fn run(
         runs,
         crossovers,
         assist_gains,
-        tae_assist_available: tae_assist().is_some(),
     })
 }
 
@@ -579,9 +569,7 @@ fn crossovers(runs: &[Run], subjects: &[Subject], model: &CostModel) -> Vec<Cros
 }
 
 fn assist_gains(runs: &[Run]) -> Vec<AssistGain> {
-    let Some(ta) = tae_assist() else {
-        return Vec::new();
-    };
+    let ta = TechniqueKind::TaeAssist;
     let mut out = Vec::new();
     for r in runs.iter().filter(|r| {
         r.config
@@ -637,11 +625,5 @@ mod tests {
         let words =
             |i: usize| -> usize { got[i].guest.segments.iter().map(|(_, w)| w.len()).sum() };
         assert!(words(2) > words(1) && words(1) > words(0), "bigger tables");
-    }
-
-    #[test]
-    fn tae_assist_is_found_by_name_when_it_exists() {
-        let named = TechniqueKind::ALL.iter().any(|t| t.name() == "tae-assist");
-        assert_eq!(tae_assist().is_some(), named);
     }
 }

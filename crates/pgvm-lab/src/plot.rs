@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use pgvm_vmm::TechniqueKind;
 use plotters::prelude::*;
 
-use crate::bench::{BenchReport, Config, Run, tae_assist};
+use crate::bench::{BenchReport, Config, Run};
 
 /// A plot could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -252,9 +252,7 @@ pub fn nesting(r: &BenchReport) -> Result<Plot, PlotError> {
 /// The VM assist's speed-up over trap-and-emulate, per workload: modelled and measured.
 pub fn assist_speedup(r: &BenchReport) -> Result<Plot, PlotError> {
     let mut series = Vec::new();
-    let note = if tae_assist().is_none() {
-        Some("tae-assist: not yet available in this build")
-    } else if r.assist_gains.is_empty() {
+    let note = if r.assist_gains.is_empty() {
         Some("tae-assist: no equivalent runs on the profiles benched")
     } else {
         let modelled = r
@@ -440,8 +438,8 @@ pub fn html(r: &BenchReport, plots: &[Plot]) -> String {
     h += "</table>\n<p>The translator is cheaper than the assist when a VM exit costs more than the break-even price, and stops being cheaper below it.</p>\n";
 
     h += "<h2>The VM assist</h2>\n";
-    if !r.tae_assist_available {
-        h += "<p>tae-assist: not yet available in this build.</p>\n";
+    if r.assist_gains.is_empty() {
+        h += "<p>tae-assist: no equivalent runs on the profiles benched.</p>\n";
     } else {
         h += "<table class=\"assist\">\n<tr><th>guest</th><th>profile</th><th>modelled gain</th><th>measured gain</th></tr>\n";
         for g in &r.assist_gains {
@@ -494,7 +492,7 @@ pub fn html(r: &BenchReport, plots: &[Plot]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::Crossover;
+    use crate::bench::{AssistGain, Crossover};
     use crate::cost::CostModel;
 
     fn run(guest: &str, config: Config, density: f64, percent: f64) -> Run {
@@ -554,8 +552,20 @@ mod tests {
                 breakeven_exit: Some(400.0),
                 sweep: vec![(0.0, 1.0, 5.0), (1000.0, 11.0, 5.0)],
             }],
-            assist_gains: Vec::new(),
-            tae_assist_available: crate::bench::tae_assist().is_some(),
+            assist_gains: vec![
+                AssistGain {
+                    guest: "tsos/s370.s".into(),
+                    isa: "s370".into(),
+                    modelled: 2.1,
+                    measured: Some(1.8),
+                },
+                AssistGain {
+                    guest: "workloads/syscalls.s".into(),
+                    isa: "s370".into(),
+                    modelled: 1.9,
+                    measured: None,
+                },
+            ],
         }
     }
 
@@ -592,22 +602,22 @@ mod tests {
     }
 
     #[test]
-    fn the_assist_plot_says_when_tae_assist_is_missing() {
+    fn the_assist_plot_has_the_modelled_and_measured_gains() {
         let p = assist_speedup(&report()).expect("draws");
+        assert_eq!(p.series, ["modelled", "measured"]);
         let t = texts(&p.svg);
-        if crate::bench::tae_assist().is_none() {
-            assert!(p.series.is_empty());
-            assert_eq!(
-                count(&t, "tae-assist: not yet available in this build"),
-                1,
-                "{t:?}"
-            );
-        } else {
-            assert_eq!(
-                count(&t, "tae-assist: no equivalent runs on the profiles benched"),
-                1
-            );
-        }
+        assert_eq!(count(&t, "modelled"), 1, "{t:?}");
+        assert_eq!(count(&t, "measured"), 1, "{t:?}");
+        let mut none = report();
+        none.assist_gains.clear();
+        let p = assist_speedup(&none).expect("draws");
+        assert!(p.series.is_empty());
+        let t = texts(&p.svg);
+        assert_eq!(
+            count(&t, "tae-assist: no equivalent runs on the profiles benched"),
+            1,
+            "{t:?}"
+        );
     }
 
     #[test]
@@ -648,6 +658,7 @@ mod tests {
         };
         assert_eq!(rows("matrix"), 1 + 2, "a header and one row per guest");
         assert_eq!(rows("runs"), 1 + r.runs.len());
+        assert_eq!(rows("assist"), 1 + r.assist_gains.len());
         let head: Vec<&str> = table("matrix")
             .children()
             .find(|n| n.has_tag_name("tr"))

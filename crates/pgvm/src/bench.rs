@@ -215,9 +215,7 @@ pub fn text(r: &BenchReport) -> String {
         }
     }
     out += "\nThe VM assist (tae-assist against tae): ";
-    if !r.tae_assist_available {
-        out += "not yet available in this build.\n";
-    } else if r.assist_gains.is_empty() {
+    if r.assist_gains.is_empty() {
         out += "no equivalent runs on the profiles benched.\n";
     } else {
         out += "\n";
