@@ -13,7 +13,7 @@ use pgvm_lab::cost::CostModel;
 use crate::guests::GUESTS;
 
 /// The profiles benched unless --isa says otherwise.
-pub const DEFAULT_PROFILES: &[&str] = &["s370", "ia32-vt"];
+pub const DEFAULT_PROFILES: &[&str] = &["s370", "ia32-vt", "ia32"];
 
 /// Arguments of `pgvm bench`.
 #[derive(clap::Args)]
@@ -28,9 +28,10 @@ pub struct BenchArgs {
     /// with its source (see crates/pgvm-lab/cost/default.toml and docs/practice.md).
     #[arg(long, value_name = "FILE")]
     pub cost_model: Option<PathBuf>,
-    /// Bench these profiles (repeat for several) [default: s370 and ia32-vt: s370 for the
-    /// System/370 claims, trap-and-emulate and the nested monitor; ia32-vt for binary
-    /// translation against first-generation hardware assist].
+    /// Bench these profiles (repeat for several) [default: s370, ia32-vt and ia32: s370 for
+    /// the System/370 claims, trap-and-emulate, the VM assist and the nested monitor; ia32-vt
+    /// for binary translation against first-generation hardware assist; ia32 for the
+    /// paravirtualized tsos under pv].
     #[arg(long = "isa", value_name = "NAME")]
     pub isas: Vec<String>,
     /// Stop each technique run after this many guest instructions (at least 1).

@@ -185,8 +185,9 @@ enum Command {
     /// --tsos-depth (tsos; default none), on profiles that have one. For each run: guest instructions per
     /// second, traps per second, the fraction executed directly, and the slowdown against
     /// bare, measured (host time) and modelled (the cost model, in model cycles: the same on
-    /// every host). The default profiles are s370 (the System/370 claims) and ia32-vt (binary
-    /// translation against first-generation hardware assist); --isa picks others. The
+    /// every host). The default profiles are s370 (the System/370 claims, tae-assist and
+    /// the nested monitor), ia32-vt (binary translation against first-generation hardware
+    /// assist) and ia32 (its paravirtualized tsos under pv); --isa picks others. The
     /// default run takes under a minute in a release build; --tsos-depth 1 to 4 and a
     /// larger --min-time-ms take longer (--tsos-depth 4: minutes).
     /// --svg DIR writes four plots: percent of native against trap density, slowdown against

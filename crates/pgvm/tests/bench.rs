@@ -115,6 +115,8 @@ fn a_short_bench_writes_plots_and_a_page() {
     };
     assert_eq!(of("tsos/s370.s", "bare"), 1);
     assert_eq!(of("tsos/s370.s", "tae"), 1);
+    assert_eq!(of("tsos/s370.s", "tae-assist"), 1);
+    assert_eq!(of("workloads/compute.s", "tae-assist"), 1);
     assert_eq!(of("tsos/s370.s+syscalls", "bt-kernel"), 1);
     assert_eq!(
         of("tsos/s370.s", "assist"),
@@ -133,4 +135,29 @@ fn a_short_bench_writes_plots_and_a_page() {
     let html = std::fs::read_to_string(&page).expect("written");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<svg").count(), 4);
+}
+
+#[test]
+fn the_paravirtualized_tsos_is_benched_under_pv_on_ia32() {
+    let o = pgvm(&[
+        "--json",
+        "bench",
+        "--isa",
+        "ia32",
+        "--max-steps",
+        "3000",
+        "--min-time-ms",
+        "0",
+        "--depth",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let runs = v["runs"].as_array().expect("runs");
+    let pv: Vec<&str> = runs
+        .iter()
+        .filter(|r| r["config"]["technique"] == "pv")
+        .filter_map(|r| r["guest"].as_str())
+        .collect();
+    assert_eq!(pv, ["tsos/ia32-pv.s"], "pv runs the paravirtualized guest only");
 }
