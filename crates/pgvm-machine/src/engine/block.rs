@@ -217,8 +217,8 @@ enum Out {
     Trap(TrapKind, usize),
     /// Op `.0`'s instruction halts.
     Halt(usize),
-    /// Op `.0`'s instruction is interpreted.
-    Generic(usize),
+    /// Op `.0`'s instruction, `.1`, is interpreted.
+    Generic(usize, InsnId),
     /// Op `.1` stored to code word `pa` (`.0`), and flow goes on past its instruction or,
     /// when `.2`, past the first instruction of its fused pair.
     CodeWrite(u64, usize, bool),
@@ -317,7 +317,11 @@ impl Block {
         let lim = core.limit;
         let key = key(l, lim, core.psw.mode);
         // No apparent address is near `u64::MAX`: `stop_at - p < len` never holds for it.
-        let stop_at = if STOPS { stop_at.unwrap_or(u64::MAX) } else { u64::MAX };
+        let stop_at = if STOPS {
+            stop_at.unwrap_or(u64::MAX)
+        } else {
+            u64::MAX
+        };
         let clock = core.devices.clock;
         let room0 = stop.saturating_sub(clock);
         let mut room = room0;
@@ -378,16 +382,24 @@ impl Block {
                         // the run going.
                         core.devices.clock = clock + (room0 - room);
                         core.psw.p = p;
-                        return self.interpret(core, p + l);
+                        return self.interpret(core, p + l, None);
                     }
                     blk.ops.get(..n).unwrap_or_default()
                 };
                 let out = exec(ops, mem, code, blk.end, l, lim);
                 // Where the instruction of op `i` starts, and where it ends.
-                let span = |i: usize| blk.spans.get(i).map_or((0, 0), |s| (u64::from(s.at), u64::from(s.ends)));
+                let span = |i: usize| {
+                    blk.spans
+                        .get(i)
+                        .map_or((0, 0), |s| (u64::from(s.at), u64::from(s.ends)))
+                };
                 match out {
                     Out::Next(np, exit) => {
                         room -= blk.len;
+                        if np == blk.p {
+                            // A loop within the block: round again, no link to follow.
+                            continue;
+                        }
                         let link = blk.next[exit] as usize;
                         if let Some(b) = blocks.get(link)
                             && b.p == np
@@ -431,11 +443,11 @@ impl Block {
                         p = blk.p + at;
                         break 'stretch Some(Step::Halted);
                     }
-                    Out::Generic(i) => {
+                    Out::Generic(i, id) => {
                         let at = span(i).0;
                         core.devices.clock = clock + (room0 - room) + at;
                         core.psw.p = blk.p + at;
-                        return self.interpret(core, blk.p + at + l);
+                        return self.interpret(core, blk.p + at + l, Some(id));
                     }
                 }
             }
@@ -456,11 +468,13 @@ impl Block {
 
     /// Executes the instruction at the core's `P` (physical `pa`) through the interpreter,
     /// keeping the blocks true, and counts it. Leaves the stretch: it may change anything.
+    /// `id` is the instruction when a block already decoded it (the word is unchanged since:
+    /// a store to it would have ended the block).
     #[cold]
-    fn interpret(&mut self, core: &mut Core, pa: u64) -> Option<Step> {
+    fn interpret(&mut self, core: &mut Core, pa: u64, id: Option<InsnId>) -> Option<Step> {
         let isa = Arc::clone(&core.isa);
         let word = core.mem[pa as usize];
-        let outcome = match isa.decode(word) {
+        let outcome = match id.or_else(|| isa.decode(word)) {
             Some(id) => {
                 if core.psw.mode == Mode::User
                     && let Some(kind) = self.user_traps[id]
@@ -1000,7 +1014,7 @@ fn exec(ops: &[Op], mem: &mut [u64], code: &[u8], end: u64, l: u64, lim: u64) ->
             }
             Op::Trap(kind) => return Out::Trap(kind, i - 1),
             Op::Halt => return Out::Halt(i - 1),
-            Op::Generic(_) => return Out::Generic(i - 1),
+            Op::Generic(id) => return Out::Generic(i - 1, id),
             Op::Fall => return Out::Next(end, 1),
         }
     }
