@@ -5,8 +5,13 @@
 //! [`MAX_BLOCK`] long. It is compiled for the `R` and the mode it was entered with: direct
 //! addresses are developed once, at compile time, into physical indices (an address outside
 //! the window becomes a trap op), and the user-mode guard of a privileged instruction is
-//! answered then too. Entering a block costs one budget check and one window check; inside
-//! it, an op checks only what depends on memory (an indexed address, a divisor).
+//! answered then too. Inside a block, an op checks only what depends on memory (an indexed
+//! address, a divisor).
+//!
+//! Blocks are chained: a block keeps, for each of its two exits, the block that ran next
+//! through it, and leaving a block costs the check that this link's target starts at the new
+//! `P` and fits the budget; the window check, the block map and the key compare are for a
+//! missed link only. Entry is what dominates blocks of two or three instructions.
 //!
 //! Stores keep the blocks true through a code bitmap, one bit per physical word that some
 //! block was compiled from: a store that hits one invalidates the blocks over it and ends the
@@ -174,6 +179,8 @@ struct Compiled {
     end: u64,
     /// Its own index in the block list, to link from it.
     index: u32,
+    /// Whether its terminator can jump to its own start (a loop within the block).
+    laps: bool,
 }
 
 /// `Compiled::p` of a block that is no longer valid.
@@ -386,7 +393,13 @@ impl Block {
                     }
                     blk.ops.get(..n).unwrap_or_default()
                 };
-                let out = exec(ops, mem, code, blk.end, l, lim);
+                // Two copies of `exec`: the one for a loop within one block keeps its laps
+                // inside, and the other has no lap state to keep in registers.
+                let out = if blk.laps && whole {
+                    exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
+                } else {
+                    exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
+                };
                 // Where the instruction of op `i` starts, and where it ends.
                 let span = |i: usize| {
                     blk.spans
@@ -561,13 +574,14 @@ impl Block {
         self.blocks.push(Compiled {
             p,
             len,
-            ops: ops.into_boxed_slice(),
             spans: spans.into_boxed_slice(),
             next: [NONE; 2],
             pa,
             key: key(l, lim, mode),
             end: p + len,
             index: idx as u32,
+            laps: ops.last().is_some_and(|&o| target(o) == Some(p)),
+            ops: ops.into_boxed_slice(),
         });
         let page = &mut self.map[(pa >> PAGE_BITS) as usize];
         let page = page.get_or_insert_with(|| vec![0u32; PAGE].into_boxed_slice());
@@ -580,6 +594,21 @@ impl Block {
         }
         *slot = idx as u32 + 1;
         idx
+    }
+}
+
+/// The direct target of a terminator, if it has one.
+fn target(op: Op) -> Option<u64> {
+    match op {
+        Op::Jump(t)
+        | Op::BranchNz(_, t)
+        | Op::BranchZ(_, t)
+        | Op::Branch(_, _, _, t)
+        | Op::AddKBranchNz(_, _, _, t)
+        | Op::AddKBranchZ(_, _, _, t)
+        | Op::CmpBranch(_, _, _, _, _, _, t)
+        | Op::Jal(_, t) => Some(t),
+        _ => None,
     }
 }
 
@@ -884,12 +913,25 @@ fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
 }
 
 /// Runs ops of one block (a prefix of them when the budget or a stop point cuts it) on
-/// memory. `end` is the apparent address past the block's last instruction, where a branch
-/// not taken goes. Exits name the op they left at by index, for the caller to find in the
+/// memory. `p0` is the block's first apparent address and `end` the one past its last
+/// instruction, where a branch not taken goes. With `LAP` (a block that can jump to its own
+/// start), the block goes round without leaving while a lap fits in `room`, which it
+/// decreases by each lap but the last. Exits name the op they left at by index, for the caller to find in the
 /// block's spans: the fewer values live across the ops, the fewer the compiler keeps on the
 /// stack.
 #[inline(always)]
-fn exec(ops: &[Op], mem: &mut [u64], code: &[u8], end: u64, l: u64, lim: u64) -> Out {
+#[allow(clippy::too_many_arguments)]
+fn exec<const LAP: bool>(
+    ops: &[Op],
+    mem: &mut [u64],
+    code: &[u8],
+    end: u64,
+    l: u64,
+    lim: u64,
+    p0: u64,
+    room: &mut u64,
+) -> Out {
+    let len = end - p0;
     let mut i = 0;
     macro_rules! ld {
         ($a:expr) => {
@@ -912,15 +954,28 @@ fn exec(ops: &[Op], mem: &mut [u64], code: &[u8], end: u64, l: u64, lim: u64) ->
             st!($a, v)
         }};
     }
+    // Flow goes to `t` through exit `e`. With `LAP`, a jump back to the block's start goes
+    // round again while another whole lap fits in the room (the caller counts the last).
+    macro_rules! goto {
+        ($t:expr, $e:expr) => {{
+            let t = $t;
+            if LAP && t == p0 && len <= *room - len {
+                *room -= len;
+                i = 0;
+                continue;
+            }
+            return Out::Next(t, $e);
+        }};
+    }
     // A conditional branch: to `t` through exit 0 when `c` holds, else past the block's end
     // through exit 1.
     macro_rules! branch {
         ($c:expr, $t:expr) => {{
-            return if $c {
-                Out::Next($t, 0)
+            if $c {
+                goto!($t, 0)
             } else {
-                Out::Next(end, 1)
-            };
+                return Out::Next(end, 1);
+            }
         }};
     }
     // The first instruction of a fused pair: a store to code ends the block after it.
@@ -984,7 +1039,7 @@ fn exec(ops: &[Op], mem: &mut [u64], code: &[u8], end: u64, l: u64, lim: u64) ->
                 }
             }
             // Terminators: the block has run whole.
-            Op::Jump(t) => return Out::Next(t, 0),
+            Op::Jump(t) => goto!(t, 0),
             Op::BranchNz(a, t) => branch!(ld!(a) != 0, t),
             Op::BranchZ(a, t) => branch!(ld!(a) == 0, t),
             Op::Branch(op, a, k, t) => branch!(alu(op, ld!(a), k) != 0, t),
@@ -1010,7 +1065,7 @@ fn exec(ops: &[Op], mem: &mut [u64], code: &[u8], end: u64, l: u64, lim: u64) ->
                 if code[pa] != 0 {
                     return Out::CodeWriteJump(pa as u64, t);
                 }
-                return Out::Next(t, 0);
+                goto!(t, 0)
             }
             Op::Trap(kind) => return Out::Trap(kind, i - 1),
             Op::Halt => return Out::Halt(i - 1),
