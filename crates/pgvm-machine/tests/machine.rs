@@ -244,3 +244,46 @@ fn a_machine_of_two_to_the_21_words_allocates_only_the_pages_its_code_runs_in() 
     assert_eq!(m.memory().len() as u64, q);
     assert!(m.memory()[0x1000..0x2000].iter().all(|&w| w == 0));
 }
+
+/// The block engine links a block to the one it ran next; a link to code that changed since
+/// (from outside the run, here) must not be followed: the new code runs, not the old block.
+#[test]
+fn a_linked_block_whose_code_changed_is_not_run() {
+    let s = isa("s370");
+    let mut m = machine(0x100);
+    // A: count laps; B: count down, back to A until zero.
+    m.write(
+        0x10,
+        &[enc(&s, "addi", &[0x30, 1]), enc(&s, "jmp", &[0x20])],
+    )
+    .expect("fits");
+    m.write(
+        0x20,
+        &[
+            enc(&s, "addi", &[0x31, -1]),
+            enc(&s, "jnz", &[0x31, 0x10]),
+            enc(&s, "halt", &[]),
+        ],
+    )
+    .expect("fits");
+    m.write(0x31, &[100]).expect("fits");
+    m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+    // Ten laps of four instructions: A -> B -> A linked both ways.
+    assert_eq!(m.run(40), Exit::BudgetSpent);
+    assert_eq!((m.memory()[0x30], m.memory()[0x31]), (10, 90));
+    // B now also counts in E[0x32]; A's link to the old B must be dropped.
+    m.write(
+        0x20,
+        &[
+            enc(&s, "addi", &[0x32, 1]),
+            enc(&s, "addi", &[0x31, -1]),
+            enc(&s, "jnz", &[0x31, 0x10]),
+            enc(&s, "halt", &[]),
+        ],
+    )
+    .expect("fits");
+    assert_eq!(m.run(1_000), Exit::Halted);
+    assert_eq!(m.memory()[0x30], 100);
+    assert_eq!(m.memory()[0x31], 0);
+    assert_eq!(m.memory()[0x32], 90, "the new B ran on every remaining lap");
+}

@@ -5,21 +5,26 @@
 //! [`MAX_BLOCK`] long. It is compiled for the `R` and the mode it was entered with: direct
 //! addresses are developed once, at compile time, into physical indices (an address outside
 //! the window becomes a trap op), and the user-mode guard of a privileged instruction is
-//! answered then too. Entering a block costs one budget check and one window check; inside
-//! it, an op checks only what depends on memory (an indexed address, a divisor).
+//! answered then too. Inside a block, an op checks only what depends on memory (an indexed
+//! address, a divisor).
 //!
-//! Stores keep the blocks true through a code bitmap, one bit per physical word that some
+//! Blocks are chained: a block keeps, for each of its two exits, the block that ran next
+//! through it, and leaving a block costs the check that this link's target starts at the new
+//! `P` and fits the budget; the window check, the block map and the key compare are for a
+//! missed link only. Entry is what dominates blocks of two or three instructions.
+//!
+//! Stores keep the blocks true through a code map, one byte per physical word that some
 //! block was compiled from: a store that hits one invalidates the blocks over it and ends the
 //! running block right after the storing instruction, so a block never runs an instruction
 //! that changed since it was compiled. `R` and the mode are part of a block's key; they change
 //! only in an interpreted instruction or the cycle's trap entry, and each of those ends the
 //! engine's stretch.
 //!
-//! Ops are derived from the ISA's statement shapes ([`shape`]), one op per operator, with
-//! every operator evaluated by [`pgvm_isa::ops::alu`] on a constant operator (so it folds to
-//! the one operation, and the semantics stay written once). A pair that is common in any ISA
-//! with a compare-and-branch shape (an ALU op whose result a branch tests) is fused into one
-//! op. Everything else runs through the interpreter.
+//! Ops ([`super::block_ops`]) are derived from the ISA's statement shapes, one op per
+//! operator, with every operator evaluated by [`pgvm_isa::ops::alu`] on a constant operator
+//! (so it folds to the one operation, and the semantics stay written once). A pair that is
+//! common in any ISA with a compare-and-branch shape (an ALU op whose result a branch tests)
+//! is fused into one op. Everything else runs through the interpreter.
 //!
 //! All memory lives in pages allocated on first touch: a machine of `2^21` words whose program
 //! touches a few pages allocates a few pages of block tables.
@@ -27,9 +32,10 @@
 use std::sync::Arc;
 
 use pgvm_isa::ops::alu;
-use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, UnOp};
+use pgvm_isa::{BinOp, InsnId, Isa, Mode};
 
 use super::Engine;
+use super::block_ops::{Op, Pa, Span, fuse, lower, target};
 use crate::exec::{Step, TrapKind, execute, user_trap};
 use crate::machine::Core;
 use crate::psw::REG_MAX;
@@ -46,126 +52,48 @@ const PAGE: usize = 1 << PAGE_BITS;
 /// end (or changing `R` without end) costs bounded memory.
 const MAX_BLOCKS: usize = 1 << 16;
 
-/// A physical word index, below `2^21`.
-type Pa = u32;
-
-/// One op of a compiled block. Addresses are physical indices, already checked against the
-/// window the block was compiled for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    /// `E[a] = E[b] op E[c]`, one variant per operator.
-    Add(Pa, Pa, Pa),
-    Sub(Pa, Pa, Pa),
-    Mul(Pa, Pa, Pa),
-    Div(Pa, Pa, Pa),
-    Rem(Pa, Pa, Pa),
-    And(Pa, Pa, Pa),
-    Or(Pa, Pa, Pa),
-    Xor(Pa, Pa, Pa),
-    Shl(Pa, Pa, Pa),
-    Shr(Pa, Pa, Pa),
-    Sar(Pa, Pa, Pa),
-    Eq(Pa, Pa, Pa),
-    Ne(Pa, Pa, Pa),
-    Lt(Pa, Pa, Pa),
-    Le(Pa, Pa, Pa),
-    Gt(Pa, Pa, Pa),
-    Ge(Pa, Pa, Pa),
-    Lts(Pa, Pa, Pa),
-    Les(Pa, Pa, Pa),
-    /// `E[a] = E[b] + k`, the commonest operator with a constant.
-    AddK(Pa, Pa, u64),
-    /// `E[a] = E[b] op k`, any other operator.
-    BinK(BinOp, Pa, Pa, u64),
-    /// `E[a] = k`.
-    Set(Pa, u64),
-    /// `E[a] = E[b]`.
-    Mov(Pa, Pa),
-    /// `E[a] = E[E[b] + E[c]]`: the index is developed at run time.
-    LoadX(Pa, Pa, Pa),
-    /// `E[E[b] + E[c]] = E[a]`.
-    StoreX(Pa, Pa, Pa),
-    /// `if E[a] op k { trap; }` before the rest of the same instruction (a divisor check).
-    TrapIf(BinOp, Pa, u64, TrapKind),
-    /// `if E[a] == 0 { trap; }`.
-    TrapIfZero(Pa, TrapKind),
-    // Terminators: each ends the block.
-    /// `P = t` (apparent).
-    Jump(u64),
-    /// `if E[a] != 0 { P = t; }`.
-    BranchNz(Pa, u64),
-    /// `if E[a] == 0 { P = t; }`.
-    BranchZ(Pa, u64),
-    /// `if E[a] op k { P = t; }`.
-    Branch(BinOp, Pa, u64, u64),
-    /// `E[a] = E[b] + k; if E[a] != 0 { P = t; }`: two instructions.
-    AddKBranchNz(Pa, Pa, u64, u64),
-    /// `E[a] = E[b] + k; if E[a] == 0 { P = t; }`: two instructions.
-    AddKBranchZ(Pa, Pa, u64, u64),
-    /// `E[a] = E[b] cmp E[c]; if E[a] op k { P = t; }`: two instructions.
-    CmpBranch(BinOp, Pa, Pa, Pa, BinOp, u64, u64),
-    /// `P = E[a]`.
-    JumpInd(Pa),
-    /// `E[a] = P + 1; P = t`.
-    Jal(Pa, u64),
-    /// The instruction traps whatever the state.
-    Trap(TrapKind),
-    /// The instruction halts.
-    Halt,
-    /// The instruction runs through the interpreter.
-    Generic(InsnId),
-    /// The block ends without a jump: `P` goes on past its last instruction.
-    Fall,
-}
-
-impl Op {
-    /// Whether the op ends its block.
-    fn ends_block(self) -> bool {
-        matches!(
-            self,
-            Op::Jump(..)
-                | Op::BranchNz(..)
-                | Op::BranchZ(..)
-                | Op::Branch(..)
-                | Op::AddKBranchNz(..)
-                | Op::AddKBranchZ(..)
-                | Op::CmpBranch(..)
-                | Op::JumpInd(..)
-                | Op::Jal(..)
-                | Op::Trap(..)
-                | Op::Halt
-                | Op::Generic(..)
-                | Op::Fall
-        )
-    }
-}
-
-/// Where an op stands in its block's instructions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    /// The instruction the op starts (offset from the block's first).
-    at: u16,
-    /// Instructions completed once the op has run.
-    ends: u16,
-}
-
 /// A compiled block.
 #[derive(Debug, Clone)]
 struct Compiled {
-    /// Physical index of its first instruction.
-    pa: u64,
-    /// Apparent address of its first instruction.
+    /// Apparent address of its first instruction, or [`DEAD`] once a store to its code (or a
+    /// block compiled over it for another key) took it out of the map. No apparent address
+    /// equals [`DEAD`], so the one comparison that checks a link's target starts at the new
+    /// `P` also rejects a dead block.
     p: u64,
-    /// The window it was compiled for.
-    l: u64,
-    lim: u64,
-    mode: Mode,
-    /// Instructions it covers, terminator included.
+    /// Instructions it covers, terminator included (at least one).
     len: u64,
     ops: Box<[Op]>,
     spans: Box<[Span]>,
-    /// Whether it is still in the map (a store to its code removes it).
-    live: bool,
+    /// The block last entered after this one through each exit (see [`Out::Next`]), or
+    /// [`NONE`]. A link is only a hint, checked on use: its target has this block's key
+    /// (links are only made within one stretch), so it is right when it is live and starts
+    /// at the new `P`.
+    next: [u32; 2],
+    /// Physical index of its first instruction.
+    pa: u64,
+    /// The window and mode it was compiled for, packed by [`key`].
+    key: u64,
+    /// Apparent address past its last instruction, where it falls through.
+    end: u64,
+    /// Its own index in the block list, to link from it.
+    index: u32,
+    /// Whether its terminator can jump to its own start (a loop within the block).
+    laps: bool,
+}
+
+/// `Compiled::p` of a block that is no longer valid.
+const DEAD: u64 = u64::MAX;
+
+/// No link: an index no block has, so the look-up that follows a link fails on it.
+const NONE: u32 = u32::MAX;
+
+/// A block's key, `R` (as `l` and the address limit) and the mode, packed into one word so
+/// that a look-up compares one value. Injective for `l, lim < 2^31`: both are at most
+/// [`REG_MAX`] (`lim <= q`).
+#[inline(always)]
+fn key(l: u64, lim: u64, mode: Mode) -> u64 {
+    debug_assert!(l <= REG_MAX && lim <= REG_MAX);
+    l | lim << 31 | u64::from(mode == Mode::User) << 62
 }
 
 /// The block engine's state: blocks, the map from physical entry points to blocks, and the
@@ -182,18 +110,25 @@ pub struct Block {
     blocks: Vec<Compiled>,
 }
 
-/// What a block run ended with: where `P` is, and how many instructions ran before it.
+/// What a block run ended with. An op is named by its index in the block, for its span.
 enum Out {
-    /// Flow went on to `P`.
-    Next(u64, u64),
-    /// The instruction at `P` trapped.
-    Trap(TrapKind, u64, u64),
-    /// The instruction at `P` halts.
-    Halt(u64, u64),
-    /// The instruction at `P` is interpreted.
-    Generic(u64, u64),
-    /// The last instruction run stored to code word `pa` (the first field).
-    CodeWrite(u64, u64, u64),
+    /// The block ran whole and flow goes on to `P = .0` through exit `.1`: 0 for the
+    /// terminator's target (a jump, a branch taken, a call, an indirect jump), 1 past the
+    /// block's end. Each exit has its own link ([`Compiled::next`]).
+    Next(u64, usize),
+    /// The budget or a stop point cut the block: its ops ran out without a terminator.
+    Cut,
+    /// Op `.1`'s instruction trapped.
+    Trap(TrapKind, usize),
+    /// Op `.0`'s instruction halts.
+    Halt(usize),
+    /// Op `.0`'s instruction, `.1`, is interpreted.
+    Generic(usize, InsnId),
+    /// Op `.1` stored to code word `pa` (`.0`), and flow goes on past its instruction or,
+    /// when `.2`, past the first instruction of its fused pair.
+    CodeWrite(u64, usize, bool),
+    /// A call stored its link to code word `pa` (`.0`) and jumps to `.1`.
+    CodeWriteJump(u64, u64),
 }
 
 impl Engine for Block {
@@ -242,7 +177,7 @@ fn invalidate(map: &mut [Option<Box<[u32]>>], blocks: &mut [Compiled], pa: u64) 
         if let Some(b) = blocks.get_mut(*slot as usize - 1)
             && b.pa + b.len > pa
         {
-            b.live = false;
+            b.p = DEAD;
             *slot = 0;
         }
     }
@@ -257,7 +192,7 @@ impl Block {
 
     /// Blocks compiled and still valid.
     pub fn live_blocks(&self) -> usize {
-        self.blocks.iter().filter(|b| b.live).count()
+        self.blocks.iter().filter(|b| b.p != DEAD).count()
     }
 
     /// Executes like [`Engine::run`], and also stops before the instruction at apparent
@@ -269,6 +204,13 @@ impl Block {
     }
 
     /// The stretch, with the stop-point tests compiled in only when `STOPS`.
+    ///
+    /// Block to block, the common path follows the running block's link for the exit it
+    /// left through and checks only that the target starts at the new `P` (which also
+    /// rejects a dead block) and that it fits in the budget and before the stop point; the
+    /// map, the window check and the key compare are for a missed link. The budget is kept
+    /// as `room`, the instructions left before `stop`, so that one comparison with a block's
+    /// length decides whether it runs whole.
     #[inline(always)]
     fn stretch<const STOPS: bool>(
         &mut self,
@@ -278,108 +220,172 @@ impl Block {
     ) -> Option<Step> {
         let l = core.psw.r.l;
         let lim = core.limit;
-        let mode = core.psw.mode;
-        let mut steps = core.devices.clock;
+        let key = key(l, lim, core.psw.mode);
+        // No apparent address is near `u64::MAX`: `stop_at - p < len` never holds for it.
+        let stop_at = if STOPS {
+            stop_at.unwrap_or(u64::MAX)
+        } else {
+            u64::MAX
+        };
+        let clock = core.devices.clock;
+        let room0 = stop.saturating_sub(clock);
+        let mut room = room0;
         let mut p = core.psw.p;
-        let event = loop {
-            if steps >= stop || (STOPS && stop_at == Some(p)) {
+        // The block last run and the exit it left through, to link to the next one.
+        let mut from: Option<(usize, usize)> = None;
+        let event = 'stretch: loop {
+            // A missed link: the budget, the stop point, the window, the map.
+            if room == 0 || (STOPS && stop_at == p) {
                 break None;
             }
             if p >= lim {
-                steps += 1;
+                room -= 1;
                 break Some(Step::Trapped(TrapKind::Memory));
             }
             let pa = p + l;
-            let idx = match self.lookup(pa, l, lim, mode) {
+            let idx = match self.lookup(pa, key) {
                 Some(i) => i,
-                None => self.compile(&core.isa, &core.mem, pa, p, l, lim, mode),
+                None => self.compile(&core.isa, &core.mem, pa, p, l, lim, core.psw.mode),
             };
-            let blk = &self.blocks[idx];
-            // The budget and the stop point, checked once for the whole block.
-            let room = stop - steps;
-            let cut = if STOPS {
-                stop_at.filter(|&s| s > p && s - p < blk.len)
-            } else {
-                None
+            if let Some((f, exit)) = from.take()
+                && let Some(b) = self.blocks.get_mut(f)
+                && b.key == key
+            {
+                b.next[exit] = idx as u32;
+            }
+            let blocks = &self.blocks[..];
+            let mem = &mut core.mem[..];
+            // Same length as memory: a store that passed its bounds check needs no second one.
+            let code = &self.code[..mem.len()];
+            let Some(mut blk) = blocks.get(idx) else {
+                break None;
             };
-            let (n, room) = match cut {
-                None if blk.len <= room => (blk.ops.len(), room),
-                _ => {
-                    let room = cut.map_or(room, |s| room.min(s - p));
+            // Block after block while the links hold; `p` is the running block's start.
+            loop {
+                let whole = blk.len <= room && !(STOPS && stop_at.wrapping_sub(blk.p) < blk.len);
+                let ops = if whole {
+                    &blk.ops[..]
+                } else {
+                    // The budget or the stop point cuts the block.
+                    p = blk.p;
+                    if room == 0 || (STOPS && stop_at == p) {
+                        break 'stretch None;
+                    }
+                    let r = if STOPS && stop_at > p {
+                        room.min(stop_at - p)
+                    } else {
+                        room
+                    };
                     let n = blk
                         .spans
                         .iter()
-                        .take_while(|s| u64::from(s.at) < room && u64::from(s.ends) <= room)
+                        .take_while(|s| u64::from(s.at) < r && u64::from(s.ends) <= r)
                         .count();
-                    (n, 0)
-                }
-            };
-            if n == 0 {
-                // Not even the first op fits (a fused pair, one instruction left before the
-                // stop): one instruction through the interpreter keeps the run going.
-                core.devices.clock = steps;
-                core.psw.p = p;
-                return self.interpret(core, pa);
-            }
-            let out = exec(
-                &blk.ops[..n],
-                &blk.spans[..n],
-                &mut core.mem,
-                &self.code,
-                blk.p,
-                blk.len,
-                room,
-                l,
-                lim,
-            );
-            match out {
-                Out::Next(np, ran) => {
-                    steps += ran;
-                    p = np;
-                }
-                Out::CodeWrite(wpa, np, ran) => {
-                    steps += ran;
-                    p = np;
-                    invalidate(&mut self.map, &mut self.blocks, wpa);
-                }
-                Out::Trap(kind, np, ran) => {
-                    steps += ran + 1;
-                    p = np;
-                    break Some(Step::Trapped(kind));
-                }
-                Out::Halt(np, ran) => {
-                    steps += ran + 1;
-                    p = np;
-                    break Some(Step::Halted);
-                }
-                Out::Generic(np, ran) => {
-                    core.devices.clock = steps + ran;
-                    core.psw.p = np;
-                    return self.interpret(core, np + l);
+                    if n == 0 {
+                        // Not even the first op fits (a fused pair, one instruction left
+                        // before the stop): one instruction through the interpreter keeps
+                        // the run going.
+                        core.devices.clock = clock + (room0 - room);
+                        core.psw.p = p;
+                        return self.interpret(core, p + l, None);
+                    }
+                    blk.ops.get(..n).unwrap_or_default()
+                };
+                // Two copies of `exec`: the one for a loop within one block keeps its laps
+                // inside, and the other has no lap state to keep in registers.
+                let out = if blk.laps && whole {
+                    exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
+                } else {
+                    exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
+                };
+                // Where the instruction of op `i` starts, and where it ends.
+                let span = |i: usize| {
+                    blk.spans
+                        .get(i)
+                        .map_or((0, 0), |s| (u64::from(s.at), u64::from(s.ends)))
+                };
+                match out {
+                    Out::Next(np, exit) => {
+                        room -= blk.len;
+                        if np == blk.p {
+                            // A loop within the block: round again, no link to follow.
+                            continue;
+                        }
+                        let link = blk.next[exit] as usize;
+                        if let Some(b) = blocks.get(link)
+                            && b.p == np
+                        {
+                            blk = b;
+                            continue;
+                        }
+                        p = np;
+                        from = Some((blk.index as usize, exit));
+                        continue 'stretch;
+                    }
+                    Out::Cut => {
+                        let done = ops.len().checked_sub(1).map_or(0, |i| span(i).1);
+                        room -= done;
+                        p = blk.p + done;
+                        continue 'stretch;
+                    }
+                    Out::CodeWrite(wpa, i, first) => {
+                        let (at, ends) = span(i);
+                        let done = if first { at + 1 } else { ends };
+                        room -= done;
+                        p = blk.p + done;
+                        invalidate(&mut self.map, &mut self.blocks, wpa);
+                        continue 'stretch;
+                    }
+                    Out::CodeWriteJump(wpa, t) => {
+                        room -= blk.len;
+                        p = t;
+                        invalidate(&mut self.map, &mut self.blocks, wpa);
+                        continue 'stretch;
+                    }
+                    Out::Trap(kind, i) => {
+                        let at = span(i).0;
+                        room -= at + 1;
+                        p = blk.p + at;
+                        break 'stretch Some(Step::Trapped(kind));
+                    }
+                    Out::Halt(i) => {
+                        let at = span(i).0;
+                        room -= at + 1;
+                        p = blk.p + at;
+                        break 'stretch Some(Step::Halted);
+                    }
+                    Out::Generic(i, id) => {
+                        let at = span(i).0;
+                        core.devices.clock = clock + (room0 - room) + at;
+                        core.psw.p = blk.p + at;
+                        return self.interpret(core, blk.p + at + l, Some(id));
+                    }
                 }
             }
         };
-        core.devices.clock = steps;
+        core.devices.clock = clock + (room0 - room);
         core.psw.p = p;
         event
     }
 
-    /// The block entered at physical `pa` for this window and mode, if compiled.
+    /// The block entered at physical `pa` for this key, if compiled.
     #[inline(always)]
-    fn lookup(&self, pa: u64, l: u64, lim: u64, mode: Mode) -> Option<usize> {
+    fn lookup(&self, pa: u64, key: u64) -> Option<usize> {
         let page = self.map.get((pa >> PAGE_BITS) as usize)?.as_deref()?;
         let i = *page.get((pa as usize) & (PAGE - 1))?;
-        let b = self.blocks.get((i as usize).checked_sub(1)?)?;
-        (b.l == l && b.lim == lim && b.mode == mode).then_some(i as usize - 1)
+        let i = (i as usize).checked_sub(1)?;
+        (self.blocks.get(i)?.key == key).then_some(i)
     }
 
     /// Executes the instruction at the core's `P` (physical `pa`) through the interpreter,
     /// keeping the blocks true, and counts it. Leaves the stretch: it may change anything.
+    /// `id` is the instruction when a block already decoded it (the word is unchanged since:
+    /// a store to it would have ended the block).
     #[cold]
-    fn interpret(&mut self, core: &mut Core, pa: u64) -> Option<Step> {
+    fn interpret(&mut self, core: &mut Core, pa: u64, id: Option<InsnId>) -> Option<Step> {
         let isa = Arc::clone(&core.isa);
         let word = core.mem[pa as usize];
-        let outcome = match isa.decode(word) {
+        let outcome = match id.or_else(|| isa.decode(word)) {
             Some(id) => {
                 if core.psw.mode == Mode::User
                     && let Some(kind) = self.user_traps[id]
@@ -464,15 +470,16 @@ impl Block {
         let len = spans.last().map_or(0, |s| u64::from(s.ends));
         let idx = self.blocks.len();
         self.blocks.push(Compiled {
-            pa,
             p,
-            l,
-            lim,
-            mode,
             len,
-            ops: ops.into_boxed_slice(),
             spans: spans.into_boxed_slice(),
-            live: true,
+            next: [NONE; 2],
+            pa,
+            key: key(l, lim, mode),
+            end: p + len,
+            index: idx as u32,
+            laps: ops.last().is_some_and(|&o| target(o) == Some(p)),
+            ops: ops.into_boxed_slice(),
         });
         let page = &mut self.map[(pa >> PAGE_BITS) as usize];
         let page = page.get_or_insert_with(|| vec![0u32; PAGE].into_boxed_slice());
@@ -481,334 +488,34 @@ impl Block {
             .checked_sub(1)
             .and_then(|i| self.blocks.get_mut(i))
         {
-            old.live = false;
+            old.p = DEAD;
         }
         *slot = idx as u32 + 1;
         idx
     }
 }
 
-/// The fused op for `prev` (the last op so far, one whole instruction) followed by `next`, a
-/// whole instruction's only op, if the pair has one.
-fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option<Op> {
-    let s = spans.last()?;
-    // The previous op must be exactly the previous instruction.
-    if u64::from(s.at) + 1 != k || u64::from(s.ends) != k {
-        return None;
-    }
-    let cmp = |o: BinOp| {
-        matches!(
-            o,
-            BinOp::Eq
-                | BinOp::Ne
-                | BinOp::Lt
-                | BinOp::Le
-                | BinOp::Gt
-                | BinOp::Ge
-                | BinOp::Lts
-                | BinOp::Les
-        )
-    };
-    match (prev?, next) {
-        (Op::AddK(a, b, kv), Op::BranchNz(x, t)) if a == x => Some(Op::AddKBranchNz(a, b, kv, t)),
-        (Op::AddK(a, b, kv), Op::BranchZ(x, t)) if a == x => Some(Op::AddKBranchZ(a, b, kv, t)),
-        (prev, branch) => {
-            let (op, a, b, c) = match prev {
-                Op::Eq(a, b, c) => (BinOp::Eq, a, b, c),
-                Op::Ne(a, b, c) => (BinOp::Ne, a, b, c),
-                Op::Lt(a, b, c) => (BinOp::Lt, a, b, c),
-                Op::Le(a, b, c) => (BinOp::Le, a, b, c),
-                Op::Gt(a, b, c) => (BinOp::Gt, a, b, c),
-                Op::Ge(a, b, c) => (BinOp::Ge, a, b, c),
-                Op::Lts(a, b, c) => (BinOp::Lts, a, b, c),
-                Op::Les(a, b, c) => (BinOp::Les, a, b, c),
-                _ => return None,
-            };
-            debug_assert!(cmp(op));
-            let (bop, x, kv, t) = match branch {
-                Op::BranchNz(x, t) => (BinOp::Ne, x, 0, t),
-                Op::BranchZ(x, t) => (BinOp::Eq, x, 0, t),
-                Op::Branch(o, x, kv, t) => (o, x, kv, t),
-                _ => return None,
-            };
-            (x == a).then_some(Op::CmpBranch(op, a, b, c, bop, kv, t))
-        }
-    }
-}
-
-/// The ops of instruction `id` (word `word`, at apparent `p`) for a window developed by
-/// `dev` and mode `mode`. Traps that do not depend on memory are decided here.
-fn lower(
-    isa: &Isa,
-    id: InsnId,
-    word: u64,
-    mode: Mode,
-    user_traps: &[Option<TrapKind>],
-    dev: &dyn Fn(u64) -> Option<Pa>,
-) -> Vec<Op> {
-    let insn = &isa.insns[id];
-    let mut body = &insn.body[..];
-    if let Some(kind) = user_traps[id] {
-        if mode == Mode::User {
-            return vec![Op::Trap(kind)];
-        }
-        body = &body[1..];
-    }
-    let generic = vec![Op::Generic(id)];
-    let Some(shapes) = shape(isa, insn.format, word, body) else {
-        return generic;
-    };
-    let mut ops = Vec::with_capacity(shapes.len());
-    for s in shapes {
-        // An address outside the window traps: the instruction is blocked there.
-        let Some(op) = s.lower(dev) else {
-            ops.push(Op::Trap(TrapKind::Memory));
-            return ops;
-        };
-        ops.push(op);
-        if let Op::Trap(_) = op {
-            return ops;
-        }
-    }
-    ops
-}
-
-/// A statement shape with apparent addresses.
-#[derive(Debug, Clone, Copy)]
-enum Shape {
-    Bin(BinOp, u64, u64, u64),
-    BinK(BinOp, u64, u64, u64),
-    Set(u64, u64),
-    Mov(u64, u64),
-    LoadX(u64, u64, u64),
-    StoreX(u64, u64, u64),
-    TrapIf(BinOp, u64, u64, TrapKind),
-    Jump(u64),
-    Branch(BinOp, u64, u64, u64),
-    JumpInd(u64),
-    Jal(u64, u64),
-    Trap(TrapKind),
-    Halt,
-}
-
-impl Shape {
-    /// The op, or `None` when an address is outside the window (a memory trap).
-    fn lower(self, dev: &dyn Fn(u64) -> Option<Pa>) -> Option<Op> {
-        Some(match self {
-            Shape::Bin(op, a, b, c) => {
-                // Evaluation order is the interpreter's: the operands, then the target.
-                let (b, c) = (dev(b)?, dev(c)?);
-                let a = dev(a)?;
-                match op {
-                    BinOp::Add => Op::Add(a, b, c),
-                    BinOp::Sub => Op::Sub(a, b, c),
-                    BinOp::Mul => Op::Mul(a, b, c),
-                    BinOp::Div => Op::Div(a, b, c),
-                    BinOp::Rem => Op::Rem(a, b, c),
-                    BinOp::And => Op::And(a, b, c),
-                    BinOp::Or => Op::Or(a, b, c),
-                    BinOp::Xor => Op::Xor(a, b, c),
-                    BinOp::Shl => Op::Shl(a, b, c),
-                    BinOp::Shr => Op::Shr(a, b, c),
-                    BinOp::Sar => Op::Sar(a, b, c),
-                    BinOp::Eq => Op::Eq(a, b, c),
-                    BinOp::Ne => Op::Ne(a, b, c),
-                    BinOp::Lt => Op::Lt(a, b, c),
-                    BinOp::Le => Op::Le(a, b, c),
-                    BinOp::Gt => Op::Gt(a, b, c),
-                    BinOp::Ge => Op::Ge(a, b, c),
-                    BinOp::Lts => Op::Lts(a, b, c),
-                    BinOp::Les => Op::Les(a, b, c),
-                    // Never produced by `shape` (they short-circuit).
-                    BinOp::LogicalAnd | BinOp::LogicalOr => return None,
-                }
-            }
-            Shape::BinK(BinOp::Add, a, b, k) => {
-                let b = dev(b)?;
-                Op::AddK(dev(a)?, b, k)
-            }
-            Shape::BinK(op, a, b, k) => {
-                let b = dev(b)?;
-                Op::BinK(op, dev(a)?, b, k)
-            }
-            Shape::Set(a, k) => Op::Set(dev(a)?, k),
-            Shape::Mov(a, b) => {
-                let b = dev(b)?;
-                Op::Mov(dev(a)?, b)
-            }
-            Shape::LoadX(a, b, c) => {
-                let (b, c) = (dev(b)?, dev(c)?);
-                Op::LoadX(dev(a)?, b, c)
-            }
-            Shape::StoreX(a, b, c) => {
-                // The interpreter develops the address expression first, then the value.
-                let (b, c) = (dev(b)?, dev(c)?);
-                Op::StoreX(dev(a)?, b, c)
-            }
-            Shape::TrapIf(BinOp::Eq, a, 0, kind) => Op::TrapIfZero(dev(a)?, kind),
-            Shape::TrapIf(op, a, k, kind) => Op::TrapIf(op, dev(a)?, k, kind),
-            Shape::Jump(t) => Op::Jump(t),
-            Shape::Branch(BinOp::Ne, a, 0, t) => Op::BranchNz(dev(a)?, t),
-            Shape::Branch(BinOp::Eq, a, 0, t) => Op::BranchZ(dev(a)?, t),
-            Shape::Branch(op, a, k, t) => Op::Branch(op, dev(a)?, k, t),
-            Shape::JumpInd(a) => Op::JumpInd(dev(a)?),
-            Shape::Jal(a, t) => Op::Jal(dev(a)?, t),
-            Shape::Trap(kind) => Op::Trap(kind),
-            Shape::Halt => Op::Halt,
-        })
-    }
-}
-
-/// A value fixed once the word is decoded.
-fn konst(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Const(v) => Some(*v),
-        Expr::Field(i) => Some(isa.formats[format].fields[*i].extract(word)),
-        _ => None,
-    }
-}
-
-/// `E[k]` with a fixed `k`.
-fn mem_at(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Load(Space::Relocated, a) => konst(isa, format, word, a),
-        _ => None,
-    }
-}
-
-/// Word-valued operators an op evaluates with both operands (not the short-circuiting ones).
-fn word_op(op: BinOp) -> bool {
-    !matches!(op, BinOp::LogicalAnd | BinOp::LogicalOr)
-}
-
-/// The shapes of a body: at most one guard `if E[a] op k { trap; }`, then one effect (or a
-/// `jal`-like link and jump). `None` when the body has another shape.
-fn shape(isa: &Isa, f: usize, word: u64, body: &[Stmt]) -> Option<Vec<Shape>> {
-    let k = |e: &Expr| konst(isa, f, word, e);
-    let m = |e: &Expr| mem_at(isa, f, word, e);
-    match body {
-        [Stmt::If(Expr::Binary(op, x, y), then, els), rest @ ..]
-            if els.is_empty() && word_op(*op) && matches!(then.as_slice(), [Stmt::Trap(_)]) =>
-        {
-            let [Stmt::Trap(cause)] = then.as_slice() else {
-                return None;
-            };
-            let (a, kv) = (m(x)?, k(y)?);
-            let mut out = vec![Shape::TrapIf(*op, a, kv, TrapKind::from(*cause))];
-            match rest {
-                [] => {}
-                [s] => out.push(one(isa, f, word, s)?),
-                _ => return None,
-            }
-            Some(out)
-        }
-        [
-            Stmt::Store {
-                space: Space::Relocated,
-                addr,
-                value: Expr::Reg(Reg::P),
-            },
-            Stmt::Set(Reg::P, t),
-        ] => Some(vec![Shape::Jal(k(addr)?, k(t)? & REG_MAX)]),
-        [s] => Some(vec![one(isa, f, word, s)?]),
-        _ => None,
-    }
-}
-
-/// The shape of one statement.
-fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
-    let k = |e: &Expr| konst(isa, f, word, e);
-    let m = |e: &Expr| mem_at(isa, f, word, e);
-    let indexed = |e: &Expr| match e {
-        Expr::Binary(BinOp::Add, x, y) => Some((m(x)?, m(y)?)),
-        _ => None,
-    };
-    match stmt {
-        Stmt::Store {
-            space: Space::Relocated,
-            addr,
-            value,
-        } => {
-            if let Some(a) = k(addr) {
-                if let Some(kv) = k(value) {
-                    return Some(Shape::Set(a, kv));
-                }
-                if let Some(b) = m(value) {
-                    return Some(Shape::Mov(a, b));
-                }
-                if let Expr::Load(Space::Relocated, inner) = value
-                    && let Some((b, c)) = indexed(inner)
-                {
-                    return Some(Shape::LoadX(a, b, c));
-                }
-                if let Expr::Binary(op, x, y) = value
-                    && word_op(*op)
-                    && let Some(b) = m(x)
-                {
-                    if let Some(c) = m(y) {
-                        return Some(Shape::Bin(*op, a, b, c));
-                    }
-                    if let Some(kv) = k(y) {
-                        return Some(Shape::BinK(*op, a, b, kv));
-                    }
-                }
-                if let Expr::Unary(UnOp::Bit, inner) = value
-                    && let Expr::Binary(op, x, y) = &**inner
-                    && word_op(*op)
-                    && let (Some(b), Some(c)) = (m(x), m(y))
-                {
-                    // bit(E[b] cmp E[c]): comparisons already yield 0 or 1.
-                    return Some(Shape::Bin(*op, a, b, c));
-                }
-                None
-            } else if let Some((b, c)) = indexed(addr)
-                && let Some(a) = m(value)
-            {
-                Some(Shape::StoreX(a, b, c))
-            } else {
-                None
-            }
-        }
-        Stmt::Set(Reg::P, t) => {
-            if let Some(t) = k(t) {
-                Some(Shape::Jump(t & REG_MAX))
-            } else {
-                m(t).map(Shape::JumpInd)
-            }
-        }
-        Stmt::If(Expr::Binary(op, x, y), then, els) if els.is_empty() && word_op(*op) => {
-            match then.as_slice() {
-                [Stmt::Set(Reg::P, t)] => Some(Shape::Branch(*op, m(x)?, k(y)?, k(t)? & REG_MAX)),
-                _ => None,
-            }
-        }
-        Stmt::Trap(cause) => Some(Shape::Trap(TrapKind::from(*cause))),
-        Stmt::Halt => Some(Shape::Halt),
-        _ => None,
-    }
-}
-
 /// Runs ops of one block (a prefix of them when the budget or a stop point cuts it) on
-/// memory. `p0` is the block's first apparent address and `len` the instructions it covers.
-/// When the block branches back to its own start, it goes round again without leaving while
-/// a whole lap still fits in `room` instructions.
+/// memory. `p0` is the block's first apparent address and `end` the one past its last
+/// instruction, where a branch not taken goes. With `LAP` (a block that can jump to its own
+/// start), the block goes round without leaving while a lap fits in `room`, which it
+/// decreases by each lap but the last. Exits name the op they left at by index, for the
+/// caller to find in the block's spans: the fewer values live across the ops, the fewer the
+/// compiler keeps on the stack.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn exec(
+fn exec<const LAP: bool>(
     ops: &[Op],
-    spans: &[Span],
     mem: &mut [u64],
     code: &[u8],
-    p0: u64,
-    len: u64,
-    room: u64,
+    end: u64,
     l: u64,
     lim: u64,
+    p0: u64,
+    room: &mut u64,
 ) -> Out {
-    // Same length as memory: a store that passed its bounds check needs no second one here.
-    let code = &code[..mem.len()];
-    // Instructions of the laps already completed.
-    let mut ran = 0;
+    let len = end - p0;
+    let mut i = 0;
     macro_rules! ld {
         ($a:expr) => {
             mem[$a as usize]
@@ -816,143 +523,141 @@ fn exec(
     }
     // A store; leaves the block after the instruction when it hits code.
     macro_rules! st {
-        ($i:expr, $a:expr, $v:expr) => {{
+        ($a:expr, $v:expr) => {{
             let pa = $a as usize;
             mem[pa] = $v;
             if code[pa] != 0 {
-                let done = u64::from(spans[$i].ends);
-                return Out::CodeWrite(pa as u64, p0 + done, ran + done);
+                return Out::CodeWrite(pa as u64, i - 1, false);
             }
         }};
     }
     macro_rules! bin {
-        ($i:expr, $op:expr, $a:expr, $b:expr, $c:expr) => {{
+        ($op:expr, $a:expr, $b:expr, $c:expr) => {{
             let v = alu($op, ld!($b), ld!($c));
-            st!($i, $a, v)
+            st!($a, v)
         }};
     }
-    // Flow goes to `t` once the whole block has run: round again when `t` is its start.
+    // Flow goes to `t` through exit `e`. With `LAP`, a jump back to the block's start goes
+    // round again while another whole lap fits in the room (the caller counts the last).
     macro_rules! goto {
-        ($lap:lifetime, $t:expr) => {{
+        ($t:expr, $e:expr) => {{
             let t = $t;
-            ran += len;
-            if t == p0 && ran + len <= room {
-                continue $lap;
+            if LAP && t == p0 && len <= *room - len {
+                *room -= len;
+                i = 0;
+                continue;
             }
-            return Out::Next(t, ran);
+            return Out::Next(t, $e);
         }};
     }
-    let trap = |i: usize, kind: TrapKind, ran: u64| {
-        let at = u64::from(spans[i].at);
-        Out::Trap(kind, p0 + at, ran + at)
-    };
-    'lap: loop {
-        for (i, op) in ops.iter().enumerate() {
-            match *op {
-                Op::Add(a, b, c) => bin!(i, BinOp::Add, a, b, c),
-                Op::Sub(a, b, c) => bin!(i, BinOp::Sub, a, b, c),
-                Op::Mul(a, b, c) => bin!(i, BinOp::Mul, a, b, c),
-                Op::Div(a, b, c) => bin!(i, BinOp::Div, a, b, c),
-                Op::Rem(a, b, c) => bin!(i, BinOp::Rem, a, b, c),
-                Op::And(a, b, c) => bin!(i, BinOp::And, a, b, c),
-                Op::Or(a, b, c) => bin!(i, BinOp::Or, a, b, c),
-                Op::Xor(a, b, c) => bin!(i, BinOp::Xor, a, b, c),
-                Op::Shl(a, b, c) => bin!(i, BinOp::Shl, a, b, c),
-                Op::Shr(a, b, c) => bin!(i, BinOp::Shr, a, b, c),
-                Op::Sar(a, b, c) => bin!(i, BinOp::Sar, a, b, c),
-                Op::Eq(a, b, c) => bin!(i, BinOp::Eq, a, b, c),
-                Op::Ne(a, b, c) => bin!(i, BinOp::Ne, a, b, c),
-                Op::Lt(a, b, c) => bin!(i, BinOp::Lt, a, b, c),
-                Op::Le(a, b, c) => bin!(i, BinOp::Le, a, b, c),
-                Op::Gt(a, b, c) => bin!(i, BinOp::Gt, a, b, c),
-                Op::Ge(a, b, c) => bin!(i, BinOp::Ge, a, b, c),
-                Op::Lts(a, b, c) => bin!(i, BinOp::Lts, a, b, c),
-                Op::Les(a, b, c) => bin!(i, BinOp::Les, a, b, c),
-                Op::AddK(a, b, k) => st!(i, a, ld!(b).wrapping_add(k)),
-                Op::BinK(op, a, b, k) => st!(i, a, alu(op, ld!(b), k)),
-                Op::Set(a, k) => st!(i, a, k),
-                Op::Mov(a, b) => st!(i, a, ld!(b)),
-                Op::LoadX(a, b, c) => {
-                    let x = ld!(b).wrapping_add(ld!(c));
-                    if x >= lim {
-                        return trap(i, TrapKind::Memory, ran);
-                    }
-                    st!(i, a, ld!(x + l))
-                }
-                Op::StoreX(a, b, c) => {
-                    let x = ld!(b).wrapping_add(ld!(c));
-                    if x >= lim {
-                        return trap(i, TrapKind::Memory, ran);
-                    }
-                    st!(i, x + l, ld!(a))
-                }
-                Op::TrapIfZero(a, kind) => {
-                    if ld!(a) == 0 {
-                        return trap(i, kind, ran);
-                    }
-                }
-                Op::TrapIf(op, a, k, kind) => {
-                    if alu(op, ld!(a), k) != 0 {
-                        return trap(i, kind, ran);
-                    }
-                }
-                // Terminators: the block has run whole.
-                Op::Jump(t) => goto!('lap, t),
-                Op::BranchNz(a, t) => goto!('lap, if ld!(a) != 0 { t } else { p0 + len }),
-                Op::BranchZ(a, t) => goto!('lap, if ld!(a) == 0 { t } else { p0 + len }),
-                Op::Branch(op, a, k, t) => {
-                    goto!('lap, if alu(op, ld!(a), k) != 0 { t } else { p0 + len })
-                }
-                Op::AddKBranchNz(a, b, k, t) => {
-                    let v = ld!(b).wrapping_add(k);
-                    mem[a as usize] = v;
-                    // A store to code ends the block after the first of the pair.
-                    if code[a as usize] != 0 {
-                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
-                    }
-                    goto!('lap, if v != 0 { t } else { p0 + len })
-                }
-                Op::AddKBranchZ(a, b, k, t) => {
-                    let v = ld!(b).wrapping_add(k);
-                    mem[a as usize] = v;
-                    if code[a as usize] != 0 {
-                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
-                    }
-                    goto!('lap, if v == 0 { t } else { p0 + len })
-                }
-                Op::CmpBranch(op, a, b, c, bop, k, t) => {
-                    let v = alu(op, ld!(b), ld!(c));
-                    mem[a as usize] = v;
-                    if code[a as usize] != 0 {
-                        return Out::CodeWrite(a as u64, p0 + len - 1, ran + len - 1);
-                    }
-                    goto!('lap, if alu(bop, v, k) != 0 { t } else { p0 + len })
-                }
-                Op::JumpInd(a) => goto!('lap, ld!(a) & REG_MAX),
-                Op::Jal(a, t) => {
-                    let pa = a as usize;
-                    mem[pa] = p0 + len;
-                    if code[pa] != 0 {
-                        return Out::CodeWrite(pa as u64, t, ran + len);
-                    }
-                    goto!('lap, t)
-                }
-                Op::Trap(kind) => return trap(i, kind, ran),
-                Op::Halt => {
-                    let at = u64::from(spans[i].at);
-                    return Out::Halt(p0 + at, ran + at);
-                }
-                Op::Generic(_) => {
-                    let at = u64::from(spans[i].at);
-                    return Out::Generic(p0 + at, ran + at);
-                }
-                Op::Fall => goto!('lap, p0 + len),
+    // A conditional branch: to `t` through exit 0 when `c` holds, else past the block's end
+    // through exit 1.
+    macro_rules! branch {
+        ($c:expr, $t:expr) => {{
+            if $c {
+                goto!($t, 0)
+            } else {
+                return Out::Next(end, 1);
             }
-        }
-        // Cut short by the budget or a stop point, after a whole instruction.
-        let done = spans.last().map_or(0, |s| u64::from(s.ends));
-        return Out::Next(p0 + done, ran + done);
+        }};
     }
+    // The first instruction of a fused pair: a store to code ends the block after it.
+    macro_rules! st_pair {
+        ($a:expr, $v:expr) => {{
+            let pa = $a as usize;
+            mem[pa] = $v;
+            if code[pa] != 0 {
+                return Out::CodeWrite(pa as u64, i - 1, true);
+            }
+        }};
+    }
+    while let Some(op) = ops.get(i) {
+        i += 1;
+        match *op {
+            Op::Add(a, b, c) => bin!(BinOp::Add, a, b, c),
+            Op::Sub(a, b, c) => bin!(BinOp::Sub, a, b, c),
+            Op::Mul(a, b, c) => bin!(BinOp::Mul, a, b, c),
+            Op::Div(a, b, c) => bin!(BinOp::Div, a, b, c),
+            Op::Rem(a, b, c) => bin!(BinOp::Rem, a, b, c),
+            Op::And(a, b, c) => bin!(BinOp::And, a, b, c),
+            Op::Or(a, b, c) => bin!(BinOp::Or, a, b, c),
+            Op::Xor(a, b, c) => bin!(BinOp::Xor, a, b, c),
+            Op::Shl(a, b, c) => bin!(BinOp::Shl, a, b, c),
+            Op::Shr(a, b, c) => bin!(BinOp::Shr, a, b, c),
+            Op::Sar(a, b, c) => bin!(BinOp::Sar, a, b, c),
+            Op::Eq(a, b, c) => bin!(BinOp::Eq, a, b, c),
+            Op::Ne(a, b, c) => bin!(BinOp::Ne, a, b, c),
+            Op::Lt(a, b, c) => bin!(BinOp::Lt, a, b, c),
+            Op::Le(a, b, c) => bin!(BinOp::Le, a, b, c),
+            Op::Gt(a, b, c) => bin!(BinOp::Gt, a, b, c),
+            Op::Ge(a, b, c) => bin!(BinOp::Ge, a, b, c),
+            Op::Lts(a, b, c) => bin!(BinOp::Lts, a, b, c),
+            Op::Les(a, b, c) => bin!(BinOp::Les, a, b, c),
+            Op::AddK(a, b, k) => st!(a, ld!(b).wrapping_add(k)),
+            Op::BinK(op, a, b, k) => st!(a, alu(op, ld!(b), k)),
+            Op::Set(a, k) => st!(a, k),
+            Op::Mov(a, b) => st!(a, ld!(b)),
+            Op::LoadX(a, b, c) => {
+                let x = ld!(b).wrapping_add(ld!(c));
+                if x >= lim {
+                    return Out::Trap(TrapKind::Memory, i - 1);
+                }
+                st!(a, ld!(x + l))
+            }
+            Op::StoreX(a, b, c) => {
+                let x = ld!(b).wrapping_add(ld!(c));
+                if x >= lim {
+                    return Out::Trap(TrapKind::Memory, i - 1);
+                }
+                st!(x + l, ld!(a))
+            }
+            Op::TrapIfZero(a, kind) => {
+                if ld!(a) == 0 {
+                    return Out::Trap(kind, i - 1);
+                }
+            }
+            Op::TrapIf(op, a, k, kind) => {
+                if alu(op, ld!(a), k) != 0 {
+                    return Out::Trap(kind, i - 1);
+                }
+            }
+            // Terminators: the block has run whole.
+            Op::Jump(t) => goto!(t, 0),
+            Op::BranchNz(a, t) => branch!(ld!(a) != 0, t),
+            Op::BranchZ(a, t) => branch!(ld!(a) == 0, t),
+            Op::Branch(op, a, k, t) => branch!(alu(op, ld!(a), k) != 0, t),
+            Op::AddKBranchNz(a, b, k, t) => {
+                let v = ld!(b).wrapping_add(k);
+                st_pair!(a, v);
+                branch!(v != 0, t)
+            }
+            Op::AddKBranchZ(a, b, k, t) => {
+                let v = ld!(b).wrapping_add(k);
+                st_pair!(a, v);
+                branch!(v == 0, t)
+            }
+            Op::CmpBranch(op, a, b, c, bop, k, t) => {
+                let v = alu(op, ld!(b), ld!(c));
+                st_pair!(a, v);
+                branch!(alu(bop, v, k) != 0, t)
+            }
+            Op::JumpInd(a) => return Out::Next(ld!(a) & REG_MAX, 0),
+            Op::Jal(a, t) => {
+                let pa = a as usize;
+                mem[pa] = end;
+                if code[pa] != 0 {
+                    return Out::CodeWriteJump(pa as u64, t);
+                }
+                goto!(t, 0)
+            }
+            Op::Trap(kind) => return Out::Trap(kind, i - 1),
+            Op::Halt => return Out::Halt(i - 1),
+            Op::Generic(id) => return Out::Generic(i - 1, id),
+            Op::Fall => return Out::Next(end, 1),
+        }
+    }
+    // Cut short by the budget or a stop point, after a whole instruction.
+    Out::Cut
 }
 
 /// The core seen by the interpreter from inside the block engine: stores keep blocks true.

@@ -9,12 +9,14 @@
 //!   reference: slow, with nothing to get wrong beyond the semantics themselves.
 //! - [`Fast`]: a decode cache of pre-decoded ops specialised from the ISA's shapes, one
 //!   instruction per turn of its loop. Kept to compare against (the speed history).
-//! - [`Block`]: basic blocks compiled for a fixed `R` and mode, one budget and window check
-//!   per block, fused pairs, a code bitmap for self-modifying code. The default.
+//! - [`Block`]: basic blocks compiled for a fixed `R` and mode and chained block to block
+//!   (one budget check and one link check per block), fused pairs, a code map for
+//!   self-modifying code. The default.
 //!
 //! Each is tested against the reference on the same random and hostile programs.
 
 mod block;
+mod block_ops;
 mod compile;
 mod fast;
 

@@ -1,0 +1,426 @@
+//! The block engine's ops, and how an instruction becomes ops: the statement shapes of its
+//! body, lowered for the window and mode a block is compiled for, and the pairs fused into
+//! one op. What runs them is [`super::block`].
+
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, UnOp};
+
+use crate::exec::TrapKind;
+use crate::psw::REG_MAX;
+
+/// A physical word index, below `2^21`.
+pub(super) type Pa = u32;
+
+/// One op of a compiled block. Addresses are physical indices, already checked against the
+/// window the block was compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    /// `E[a] = E[b] op E[c]`, one variant per operator.
+    Add(Pa, Pa, Pa),
+    Sub(Pa, Pa, Pa),
+    Mul(Pa, Pa, Pa),
+    Div(Pa, Pa, Pa),
+    Rem(Pa, Pa, Pa),
+    And(Pa, Pa, Pa),
+    Or(Pa, Pa, Pa),
+    Xor(Pa, Pa, Pa),
+    Shl(Pa, Pa, Pa),
+    Shr(Pa, Pa, Pa),
+    Sar(Pa, Pa, Pa),
+    Eq(Pa, Pa, Pa),
+    Ne(Pa, Pa, Pa),
+    Lt(Pa, Pa, Pa),
+    Le(Pa, Pa, Pa),
+    Gt(Pa, Pa, Pa),
+    Ge(Pa, Pa, Pa),
+    Lts(Pa, Pa, Pa),
+    Les(Pa, Pa, Pa),
+    /// `E[a] = E[b] + k`, the commonest operator with a constant.
+    AddK(Pa, Pa, u64),
+    /// `E[a] = E[b] op k`, any other operator.
+    BinK(BinOp, Pa, Pa, u64),
+    /// `E[a] = k`.
+    Set(Pa, u64),
+    /// `E[a] = E[b]`.
+    Mov(Pa, Pa),
+    /// `E[a] = E[E[b] + E[c]]`: the index is developed at run time.
+    LoadX(Pa, Pa, Pa),
+    /// `E[E[b] + E[c]] = E[a]`.
+    StoreX(Pa, Pa, Pa),
+    /// `if E[a] op k { trap; }` before the rest of the same instruction (a divisor check).
+    TrapIf(BinOp, Pa, u64, TrapKind),
+    /// `if E[a] == 0 { trap; }`.
+    TrapIfZero(Pa, TrapKind),
+    // Terminators: each ends the block.
+    /// `P = t` (apparent).
+    Jump(u64),
+    /// `if E[a] != 0 { P = t; }`.
+    BranchNz(Pa, u64),
+    /// `if E[a] == 0 { P = t; }`.
+    BranchZ(Pa, u64),
+    /// `if E[a] op k { P = t; }`.
+    Branch(BinOp, Pa, u64, u64),
+    /// `E[a] = E[b] + k; if E[a] != 0 { P = t; }`: two instructions.
+    AddKBranchNz(Pa, Pa, u64, u64),
+    /// `E[a] = E[b] + k; if E[a] == 0 { P = t; }`: two instructions.
+    AddKBranchZ(Pa, Pa, u64, u64),
+    /// `E[a] = E[b] cmp E[c]; if E[a] op k { P = t; }`: two instructions.
+    CmpBranch(BinOp, Pa, Pa, Pa, BinOp, u64, u64),
+    /// `P = E[a]`.
+    JumpInd(Pa),
+    /// `E[a] = P + 1; P = t`.
+    Jal(Pa, u64),
+    /// The instruction traps whatever the state.
+    Trap(TrapKind),
+    /// The instruction halts.
+    Halt,
+    /// The instruction runs through the interpreter.
+    Generic(InsnId),
+    /// The block ends without a jump: `P` goes on past its last instruction.
+    Fall,
+}
+
+impl Op {
+    /// Whether the op ends its block.
+    pub(super) fn ends_block(self) -> bool {
+        matches!(
+            self,
+            Op::Jump(..)
+                | Op::BranchNz(..)
+                | Op::BranchZ(..)
+                | Op::Branch(..)
+                | Op::AddKBranchNz(..)
+                | Op::AddKBranchZ(..)
+                | Op::CmpBranch(..)
+                | Op::JumpInd(..)
+                | Op::Jal(..)
+                | Op::Trap(..)
+                | Op::Halt
+                | Op::Generic(..)
+                | Op::Fall
+        )
+    }
+}
+
+/// Where an op stands in its block's instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Span {
+    /// The instruction the op starts (offset from the block's first).
+    pub(super) at: u16,
+    /// Instructions completed once the op has run.
+    pub(super) ends: u16,
+}
+
+/// The direct target of a terminator, if it has one.
+pub(super) fn target(op: Op) -> Option<u64> {
+    match op {
+        Op::Jump(t)
+        | Op::BranchNz(_, t)
+        | Op::BranchZ(_, t)
+        | Op::Branch(_, _, _, t)
+        | Op::AddKBranchNz(_, _, _, t)
+        | Op::AddKBranchZ(_, _, _, t)
+        | Op::CmpBranch(_, _, _, _, _, _, t)
+        | Op::Jal(_, t) => Some(t),
+        _ => None,
+    }
+}
+
+/// The fused op for `prev` (the last op so far, one whole instruction) followed by `next`, a
+/// whole instruction's only op, if the pair has one.
+pub(super) fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option<Op> {
+    let s = spans.last()?;
+    // The previous op must be exactly the previous instruction.
+    if u64::from(s.at) + 1 != k || u64::from(s.ends) != k {
+        return None;
+    }
+    let cmp = |o: BinOp| {
+        matches!(
+            o,
+            BinOp::Eq
+                | BinOp::Ne
+                | BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge
+                | BinOp::Lts
+                | BinOp::Les
+        )
+    };
+    match (prev?, next) {
+        (Op::AddK(a, b, kv), Op::BranchNz(x, t)) if a == x => Some(Op::AddKBranchNz(a, b, kv, t)),
+        (Op::AddK(a, b, kv), Op::BranchZ(x, t)) if a == x => Some(Op::AddKBranchZ(a, b, kv, t)),
+        (prev, branch) => {
+            let (op, a, b, c) = match prev {
+                Op::Eq(a, b, c) => (BinOp::Eq, a, b, c),
+                Op::Ne(a, b, c) => (BinOp::Ne, a, b, c),
+                Op::Lt(a, b, c) => (BinOp::Lt, a, b, c),
+                Op::Le(a, b, c) => (BinOp::Le, a, b, c),
+                Op::Gt(a, b, c) => (BinOp::Gt, a, b, c),
+                Op::Ge(a, b, c) => (BinOp::Ge, a, b, c),
+                Op::Lts(a, b, c) => (BinOp::Lts, a, b, c),
+                Op::Les(a, b, c) => (BinOp::Les, a, b, c),
+                _ => return None,
+            };
+            debug_assert!(cmp(op));
+            let (bop, x, kv, t) = match branch {
+                Op::BranchNz(x, t) => (BinOp::Ne, x, 0, t),
+                Op::BranchZ(x, t) => (BinOp::Eq, x, 0, t),
+                Op::Branch(o, x, kv, t) => (o, x, kv, t),
+                _ => return None,
+            };
+            (x == a).then_some(Op::CmpBranch(op, a, b, c, bop, kv, t))
+        }
+    }
+}
+
+/// The ops of instruction `id` (word `word`, at apparent `p`) for a window developed by
+/// `dev` and mode `mode`. Traps that do not depend on memory are decided here.
+pub(super) fn lower(
+    isa: &Isa,
+    id: InsnId,
+    word: u64,
+    mode: Mode,
+    user_traps: &[Option<TrapKind>],
+    dev: &dyn Fn(u64) -> Option<Pa>,
+) -> Vec<Op> {
+    let insn = &isa.insns[id];
+    let mut body = &insn.body[..];
+    if let Some(kind) = user_traps[id] {
+        if mode == Mode::User {
+            return vec![Op::Trap(kind)];
+        }
+        body = &body[1..];
+    }
+    let generic = vec![Op::Generic(id)];
+    let Some(shapes) = shape(isa, insn.format, word, body) else {
+        return generic;
+    };
+    let mut ops = Vec::with_capacity(shapes.len());
+    for s in shapes {
+        // An address outside the window traps: the instruction is blocked there.
+        let Some(op) = s.lower(dev) else {
+            ops.push(Op::Trap(TrapKind::Memory));
+            return ops;
+        };
+        ops.push(op);
+        if let Op::Trap(_) = op {
+            return ops;
+        }
+    }
+    ops
+}
+
+/// A statement shape with apparent addresses.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Bin(BinOp, u64, u64, u64),
+    BinK(BinOp, u64, u64, u64),
+    Set(u64, u64),
+    Mov(u64, u64),
+    LoadX(u64, u64, u64),
+    StoreX(u64, u64, u64),
+    TrapIf(BinOp, u64, u64, TrapKind),
+    Jump(u64),
+    Branch(BinOp, u64, u64, u64),
+    JumpInd(u64),
+    Jal(u64, u64),
+    Trap(TrapKind),
+    Halt,
+}
+
+impl Shape {
+    /// The op, or `None` when an address is outside the window (a memory trap).
+    fn lower(self, dev: &dyn Fn(u64) -> Option<Pa>) -> Option<Op> {
+        Some(match self {
+            Shape::Bin(op, a, b, c) => {
+                // Evaluation order is the interpreter's: the operands, then the target.
+                let (b, c) = (dev(b)?, dev(c)?);
+                let a = dev(a)?;
+                match op {
+                    BinOp::Add => Op::Add(a, b, c),
+                    BinOp::Sub => Op::Sub(a, b, c),
+                    BinOp::Mul => Op::Mul(a, b, c),
+                    BinOp::Div => Op::Div(a, b, c),
+                    BinOp::Rem => Op::Rem(a, b, c),
+                    BinOp::And => Op::And(a, b, c),
+                    BinOp::Or => Op::Or(a, b, c),
+                    BinOp::Xor => Op::Xor(a, b, c),
+                    BinOp::Shl => Op::Shl(a, b, c),
+                    BinOp::Shr => Op::Shr(a, b, c),
+                    BinOp::Sar => Op::Sar(a, b, c),
+                    BinOp::Eq => Op::Eq(a, b, c),
+                    BinOp::Ne => Op::Ne(a, b, c),
+                    BinOp::Lt => Op::Lt(a, b, c),
+                    BinOp::Le => Op::Le(a, b, c),
+                    BinOp::Gt => Op::Gt(a, b, c),
+                    BinOp::Ge => Op::Ge(a, b, c),
+                    BinOp::Lts => Op::Lts(a, b, c),
+                    BinOp::Les => Op::Les(a, b, c),
+                    // Never produced by `shape` (they short-circuit).
+                    BinOp::LogicalAnd | BinOp::LogicalOr => return None,
+                }
+            }
+            Shape::BinK(BinOp::Add, a, b, k) => {
+                let b = dev(b)?;
+                Op::AddK(dev(a)?, b, k)
+            }
+            Shape::BinK(op, a, b, k) => {
+                let b = dev(b)?;
+                Op::BinK(op, dev(a)?, b, k)
+            }
+            Shape::Set(a, k) => Op::Set(dev(a)?, k),
+            Shape::Mov(a, b) => {
+                let b = dev(b)?;
+                Op::Mov(dev(a)?, b)
+            }
+            Shape::LoadX(a, b, c) => {
+                let (b, c) = (dev(b)?, dev(c)?);
+                Op::LoadX(dev(a)?, b, c)
+            }
+            Shape::StoreX(a, b, c) => {
+                // The interpreter develops the address expression first, then the value.
+                let (b, c) = (dev(b)?, dev(c)?);
+                Op::StoreX(dev(a)?, b, c)
+            }
+            Shape::TrapIf(BinOp::Eq, a, 0, kind) => Op::TrapIfZero(dev(a)?, kind),
+            Shape::TrapIf(op, a, k, kind) => Op::TrapIf(op, dev(a)?, k, kind),
+            Shape::Jump(t) => Op::Jump(t),
+            Shape::Branch(BinOp::Ne, a, 0, t) => Op::BranchNz(dev(a)?, t),
+            Shape::Branch(BinOp::Eq, a, 0, t) => Op::BranchZ(dev(a)?, t),
+            Shape::Branch(op, a, k, t) => Op::Branch(op, dev(a)?, k, t),
+            Shape::JumpInd(a) => Op::JumpInd(dev(a)?),
+            Shape::Jal(a, t) => Op::Jal(dev(a)?, t),
+            Shape::Trap(kind) => Op::Trap(kind),
+            Shape::Halt => Op::Halt,
+        })
+    }
+}
+
+/// A value fixed once the word is decoded.
+fn konst(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Const(v) => Some(*v),
+        Expr::Field(i) => Some(isa.formats[format].fields[*i].extract(word)),
+        _ => None,
+    }
+}
+
+/// `E[k]` with a fixed `k`.
+fn mem_at(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Load(Space::Relocated, a) => konst(isa, format, word, a),
+        _ => None,
+    }
+}
+
+/// Word-valued operators an op evaluates with both operands (not the short-circuiting ones).
+fn word_op(op: BinOp) -> bool {
+    !matches!(op, BinOp::LogicalAnd | BinOp::LogicalOr)
+}
+
+/// The shapes of a body: at most one guard `if E[a] op k { trap; }`, then one effect (or a
+/// `jal`-like link and jump). `None` when the body has another shape.
+fn shape(isa: &Isa, f: usize, word: u64, body: &[Stmt]) -> Option<Vec<Shape>> {
+    let k = |e: &Expr| konst(isa, f, word, e);
+    let m = |e: &Expr| mem_at(isa, f, word, e);
+    match body {
+        [Stmt::If(Expr::Binary(op, x, y), then, els), rest @ ..]
+            if els.is_empty() && word_op(*op) && matches!(then.as_slice(), [Stmt::Trap(_)]) =>
+        {
+            let [Stmt::Trap(cause)] = then.as_slice() else {
+                return None;
+            };
+            let (a, kv) = (m(x)?, k(y)?);
+            let mut out = vec![Shape::TrapIf(*op, a, kv, TrapKind::from(*cause))];
+            match rest {
+                [] => {}
+                [s] => out.push(one(isa, f, word, s)?),
+                _ => return None,
+            }
+            Some(out)
+        }
+        [
+            Stmt::Store {
+                space: Space::Relocated,
+                addr,
+                value: Expr::Reg(Reg::P),
+            },
+            Stmt::Set(Reg::P, t),
+        ] => Some(vec![Shape::Jal(k(addr)?, k(t)? & REG_MAX)]),
+        [s] => Some(vec![one(isa, f, word, s)?]),
+        _ => None,
+    }
+}
+
+/// The shape of one statement.
+fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
+    let k = |e: &Expr| konst(isa, f, word, e);
+    let m = |e: &Expr| mem_at(isa, f, word, e);
+    let indexed = |e: &Expr| match e {
+        Expr::Binary(BinOp::Add, x, y) => Some((m(x)?, m(y)?)),
+        _ => None,
+    };
+    match stmt {
+        Stmt::Store {
+            space: Space::Relocated,
+            addr,
+            value,
+        } => {
+            if let Some(a) = k(addr) {
+                if let Some(kv) = k(value) {
+                    return Some(Shape::Set(a, kv));
+                }
+                if let Some(b) = m(value) {
+                    return Some(Shape::Mov(a, b));
+                }
+                if let Expr::Load(Space::Relocated, inner) = value
+                    && let Some((b, c)) = indexed(inner)
+                {
+                    return Some(Shape::LoadX(a, b, c));
+                }
+                if let Expr::Binary(op, x, y) = value
+                    && word_op(*op)
+                    && let Some(b) = m(x)
+                {
+                    if let Some(c) = m(y) {
+                        return Some(Shape::Bin(*op, a, b, c));
+                    }
+                    if let Some(kv) = k(y) {
+                        return Some(Shape::BinK(*op, a, b, kv));
+                    }
+                }
+                if let Expr::Unary(UnOp::Bit, inner) = value
+                    && let Expr::Binary(op, x, y) = &**inner
+                    && word_op(*op)
+                    && let (Some(b), Some(c)) = (m(x), m(y))
+                {
+                    // bit(E[b] cmp E[c]): comparisons already yield 0 or 1.
+                    return Some(Shape::Bin(*op, a, b, c));
+                }
+                None
+            } else if let Some((b, c)) = indexed(addr)
+                && let Some(a) = m(value)
+            {
+                Some(Shape::StoreX(a, b, c))
+            } else {
+                None
+            }
+        }
+        Stmt::Set(Reg::P, t) => {
+            if let Some(t) = k(t) {
+                Some(Shape::Jump(t & REG_MAX))
+            } else {
+                m(t).map(Shape::JumpInd)
+            }
+        }
+        Stmt::If(Expr::Binary(op, x, y), then, els) if els.is_empty() && word_op(*op) => {
+            match then.as_slice() {
+                [Stmt::Set(Reg::P, t)] => Some(Shape::Branch(*op, m(x)?, k(y)?, k(t)? & REG_MAX)),
+                _ => None,
+            }
+        }
+        Stmt::Trap(cause) => Some(Shape::Trap(TrapKind::from(*cause))),
+        Stmt::Halt => Some(Shape::Halt),
+        _ => None,
+    }
+}
