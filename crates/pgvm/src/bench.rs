@@ -44,9 +44,10 @@ pub struct BenchArgs {
     /// The deepest nesting for the workloads (0: no nested runs).
     #[arg(long, default_value_t = 4)]
     pub depth: u32,
-    /// The deepest nesting for tsos and its variants [default: 0, none: tsos nested takes
-    /// seconds at depth 1 and minutes at depth 4, as the monitor single-steps its timer].
-    #[arg(long, default_value_t = 0)]
+    /// The deepest nesting for tsos and its variants (0: none). The default is 1: tsos
+    /// nested takes a few seconds at depth 1 and about a minute a variant at depth 4, as the
+    /// monitor single-steps the guest while its interval timer runs.
+    #[arg(long, default_value_t = 1)]
     pub tsos_depth: u32,
 }
 

@@ -182,14 +182,14 @@ enum Command {
     /// other) and each guests/workloads/*.s on its own profile. Configurations: bare; every
     /// technique that applies to the profile (as in `pgvm matrix`); and nested under the
     /// assembly monitor of guests/vmm/ at depths 1 to --depth (workloads; default 4) and 1 to
-    /// --tsos-depth (tsos; default none), on profiles that have one. For each run: guest instructions per
+    /// --tsos-depth (tsos; default 1), on profiles that have one. For each run: guest instructions per
     /// second, traps per second, the fraction executed directly, and the slowdown against
     /// bare, measured (host time) and modelled (the cost model, in model cycles: the same on
     /// every host). The default profiles are s370 (the System/370 claims, tae-assist and
     /// the nested monitor), ia32-vt (binary translation against first-generation hardware
     /// assist) and ia32 (its paravirtualized tsos under pv); --isa picks others. The
-    /// default run takes under a minute in a release build; --tsos-depth 1 to 4 and a
-    /// larger --min-time-ms take longer (--tsos-depth 4: minutes).
+    /// default run takes about a minute in a release build; --tsos-depth 2 to 4 and a
+    /// larger --min-time-ms take longer (--tsos-depth 4: several minutes).
     /// --svg DIR writes four plots: percent of native against trap density, slowdown against
     /// nesting depth, the VM assist's speed-up per workload, and binary translation against
     /// the hardware assist as the VM exit price varies. --html FILE writes one page with the
