@@ -188,11 +188,14 @@ m_timed:
         li    m_rarm, 1                  ; the guest's timer runs: one guest instruction, then
         stmr  m_c2                       ;   the real timer (due after this lpsw and one more)
         lpsw  m_rpsw
-m_disarm:
-        li    m_rarm, 0
+m_disarm:                                ; (stmr right before lpsw: the monitor below, if
+        li    m_rarm, 0                  ;   any, emulates the two after one trap, by a peek)
+        jnz   m_vpend, m_disarm_w
+        li    m_slow, 0
+        mov   1, m_trap_psw
+m_disarm_w:
         stmr  m_c0
-        jnz   m_vpend, m_waits
-        jmp   m_quiet
+        lpsw  m_rpsw
 
 m_pending:                               ; in virtual user mode only (supervisor is masked)
         shr   m_t, m_vpsw, m_63
