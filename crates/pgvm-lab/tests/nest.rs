@@ -333,6 +333,61 @@ fn tsos_is_equivalent_at_depths_2_to_4_on_ppc_and_m68010() {
     every_depth("tsos/m68010.s", 2..=4);
 }
 
+/// The dispatcher's edges: a privileged instruction that the peek after an emulation finds
+/// (the `out` after the `lpsw`, emulated without a trap of its own), and opcodes 0x80 and
+/// 0xff, which no profile defines: in virtual supervisor mode they trap as on the real
+/// machine and are reflected (the dispatcher's table is indexed by the opcode taken signed).
+const EDGE_GUEST: &str = "
+        .entry go
+        .org  0
+        .word 0
+        .psw  super, trap, 0, 0x1fffff
+        .org  0x10
+go:     lpsw  p1
+l1:     out   ca
+        out   cb
+        .word 0x80 << 56
+        halt
+trap:   out   cc
+        mov   saved, 0
+        addi  n, 1
+        seq   t, n, two
+        jnz   t, done
+        lpsw  p2
+done:   halt
+p1:     .psw  super, l1, 0, 0x1fffff
+p2:     .psw  super, again, 0, 0x1fffff
+again:  .word 0xff << 56
+ca:     .word 'a'
+cb:     .word 'b'
+cc:     .word 'c'
+n:      .word 0
+two:    .word 2
+t:      .word 0
+saved:  .word 0
+";
+
+#[test]
+fn a_peeked_console_instruction_and_undefined_high_opcodes_are_handled_at_every_depth() {
+    for profile in ["s370", "ppc", "m68010"] {
+        let (isa, image) = source(EDGE_GUEST, profile);
+        let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("assembles");
+        for depth in 1..=3 {
+            let r = nested(&isa, &image, &build, &opts(depth, L0::SelfHosted));
+            assert_equivalent(profile, &r);
+            assert_eq!(r.console, "abcc", "{profile} at depth {depth}");
+            // The innermost monitor emulated both `lpsw`, all four `out` and the halt, and
+            // reflected the two undefined opcodes: a trap for each but the first `lpsw` (the
+            // boot's peek finds it) and the `out` after it.
+            let inner = &r.levels[depth as usize - 1];
+            assert_eq!(inner.emulated, 7, "{profile}: {inner:?}");
+            assert_eq!(inner.emulated_by_mnemonic.get("out"), Some(&4));
+            assert_eq!(inner.reflected, 2, "{profile}: {inner:?}");
+            assert_eq!(inner.traps, 7, "{profile}: {inner:?}");
+        }
+    }
+}
+
 #[test]
 fn profiles_without_a_monitor_are_refused() {
     for profile in ["m68000", "pdp10", "ia32"] {

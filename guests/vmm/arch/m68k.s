@@ -5,6 +5,18 @@
 ;   interpreters for MOVE from SR (movesr, privileged on the 68010: the reason a monitor can
 ;   exist) and MOVE to SR (movetosr); MOVE from CCR is innocuous and never comes here.
 
+; The interpreter of each opcode 0x40..0x7f: movesr and movetosr, the rest reflected.
+        .org  m_optab + 64               ; right after monitor.s's m_optab: one table
+m_optab_hi:
+        .word m_i_movesr, m_i_movetosr, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+
 hook_size:
         spsw  m68k_psw
         and   m_size, m68k_psw, m_mask21
@@ -32,14 +44,3 @@ m_i_movetosr:                            ; movetosr a: the virtual mode <- super
 m68k_psw:   .word 0
 m68k_13:    .word 13
 m68k_nmode: .word 0x7fffffffffffffff
-
-; The interpreter of each opcode 0x40..0x7f: movesr and movetosr, the rest reflected.
-m_optab_hi:
-        .word m_i_movesr, m_i_movetosr, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect

@@ -5,6 +5,19 @@
 ;   interpreters for mfmsr, mtmsr, mfsr, mtsr and rfi; sc traps in both modes and is
 ;   reflected like svc.
 
+; The interpreter of each opcode 0x40..0x7f: mfmsr mtmsr mfsr mtsr rfi, the rest (sc among
+; them) reflected.
+        .org  m_optab + 64               ; right after monitor.s's m_optab: one table
+m_optab_hi:
+        .word m_i_mfmsr, m_i_mtmsr, m_i_mfsr , m_i_mtsr , m_i_rfi  , m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+
 hook_size:
         mfsr  ppc_r
         and   m_size, ppc_r, m_mask21
@@ -50,15 +63,3 @@ ppc_r:     .word 0
 ppc_14:    .word 14
 ppc_irdr:  .word 0x30
 ppc_nmode: .word 0x7fffffffffffffff
-
-; The interpreter of each opcode 0x40..0x7f: mfmsr mtmsr mfsr mtsr rfi, the rest (sc among
-; them) reflected.
-m_optab_hi:
-        .word m_i_mfmsr, m_i_mtmsr, m_i_mfsr , m_i_mtsr , m_i_rfi  , m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect

@@ -4,6 +4,18 @@
 ;               size of the monitor's own window is the memory it may give its guest.
 ;   interpreters for the profile's privileged instructions lra, stctl, lctl and stidp.
 
+; The interpreter of each opcode 0x40..0x7f: lra stctl lctl stidp, the rest reflected.
+        .org  m_optab + 64               ; right after monitor.s's m_optab: one table
+m_optab_hi:
+        .word m_i_lra,   m_i_stctl, m_i_lctl,  m_i_stidp, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+
 hook_size:
         stctl s370_l, m_size
         jr    m_hret
@@ -57,14 +69,3 @@ m_i_stidp:                               ; stidp a: E[a] <- the CPU id; innocuou
 s370_b:     .word 0
 s370_ones:  .word ~0
 s370_cpuid: .word 0x3168
-
-; The interpreter of each opcode 0x40..0x7f: lra stctl lctl stidp, the rest reflected.
-m_optab_hi:
-        .word m_i_lra,   m_i_stctl, m_i_lctl,  m_i_stidp, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
