@@ -188,7 +188,7 @@ enum Command {
     /// every host). The default profiles are s370 (the System/370 claims, tae-assist and
     /// the nested monitor), ia32-vt (binary translation against first-generation hardware
     /// assist) and ia32 (its paravirtualized tsos under pv); --isa picks others. The
-    /// default run takes about a minute in a release build; --tsos-depth 2 to 4 and a
+    /// default run takes under a minute in a release build; --tsos-depth 2 to 4 and a
     /// larger --min-time-ms take longer (--tsos-depth 4: several minutes).
     /// --svg DIR writes four plots: percent of native against trap density, slowdown against
     /// nesting depth, the VM assist's speed-up per workload, and binary translation against
