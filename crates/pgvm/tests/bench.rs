@@ -159,5 +159,9 @@ fn the_paravirtualized_tsos_is_benched_under_pv_on_ia32() {
         .filter(|r| r["config"]["technique"] == "pv")
         .filter_map(|r| r["guest"].as_str())
         .collect();
-    assert_eq!(pv, ["tsos/ia32-pv.s"], "pv runs the paravirtualized guest only");
+    assert_eq!(
+        pv,
+        ["tsos/ia32-pv.s"],
+        "pv runs the paravirtualized guest only"
+    );
 }
