@@ -190,6 +190,37 @@ pub(crate) fn user_trap(body: &[Stmt]) -> Option<TrapKind> {
     }
 }
 
+/// The value a body reads from register `r` when its PSW is `psw`; `None` for the assist bit,
+/// which is not part of the PSW. Written once for the interpreter and for the block engine,
+/// which answers these reads when it compiles a block (its PSW is fixed but for `P`).
+#[inline(always)]
+pub(crate) fn psw_reg(psw: Psw, r: Reg) -> Option<u64> {
+    Some(match r {
+        Reg::P => psw.p,
+        Reg::M => psw.mode.word(),
+        Reg::R => psw.r.pack(),
+        Reg::L => psw.r.l,
+        Reg::B => psw.r.b,
+        Reg::Psw => psw.pack(),
+        Reg::Assist => return None,
+    })
+}
+
+/// A body's `reg = v` on its pending PSW and assist bit: written once for the interpreter and
+/// for the block engine's register-setting ops.
+#[inline(always)]
+pub(crate) fn set_reg(psw: &mut Psw, assist: &mut bool, r: Reg, v: u64) {
+    match r {
+        Reg::P => psw.p = v & REG_MAX,
+        Reg::M => psw.mode = Mode::from_word(v),
+        Reg::R => psw.r = Reloc::unpack(v),
+        Reg::L => psw.r.l = v & REG_MAX,
+        Reg::B => psw.r.b = v & REG_MAX,
+        Reg::Psw => *psw = Psw::unpack(v),
+        Reg::Assist => *assist = v != 0,
+    }
+}
+
 struct Cx<'a, V: StateView + ?Sized> {
     isa: &'a Isa,
     format: usize,
@@ -231,16 +262,8 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
             }
             Stmt::Set(reg, v) => {
                 let v = self.operand(v)?;
-                let p = &mut self.pending.psw;
-                match reg {
-                    Reg::P => p.p = v & REG_MAX,
-                    Reg::M => p.mode = Mode::from_word(v),
-                    Reg::R => p.r = Reloc::unpack(v),
-                    Reg::L => p.r.l = v & REG_MAX,
-                    Reg::B => p.r.b = v & REG_MAX,
-                    Reg::Psw => *p = Psw::unpack(v),
-                    Reg::Assist => self.pending.assist = v != 0,
-                }
+                let p = &mut *self.pending;
+                set_reg(&mut p.psw, &mut p.assist, *reg, v);
             }
             Stmt::Let(slot, v) => {
                 let v = self.operand(v)?;
@@ -305,16 +328,7 @@ impl<V: StateView + ?Sized> Cx<'_, V> {
 
     #[inline(always)]
     fn reg(&self, r: Reg) -> u64 {
-        let p = &self.pending.psw;
-        match r {
-            Reg::P => p.p,
-            Reg::M => p.mode.word(),
-            Reg::R => p.r.pack(),
-            Reg::L => p.r.l,
-            Reg::B => p.r.b,
-            Reg::Psw => p.pack(),
-            Reg::Assist => self.pending.assist as u64,
-        }
+        psw_reg(self.pending.psw, r).unwrap_or(self.pending.assist as u64)
     }
 
     fn expr(&mut self, e: &Expr) -> Result<u64, Stop> {

@@ -287,3 +287,42 @@ fn a_linked_block_whose_code_changed_is_not_run() {
     assert_eq!(m.memory()[0x31], 0);
     assert_eq!(m.memory()[0x32], 90, "the new B ran on every remaining lap");
 }
+
+/// The block engine answers a read of the PSW when it compiles a block, so a block must not
+/// be reused for an `R` that differs only where the address limit does not show: here `b`
+/// grows past the end of memory (same limit, another PSW word). Both rounds of `spsw` must
+/// store the PSW of their own round, as the reference interpreter does.
+#[test]
+fn a_psw_read_sees_the_bounds_even_where_the_limit_hides_them() {
+    let s = isa("s370");
+    let program = |m: &mut dyn FnMut(u64, &[u64])| {
+        m(
+            0x10,
+            &[
+                enc(&s, "spsw", &[0x40]),
+                enc(&s, "jnz", &[0x41, 0x15]),
+                enc(&s, "mov", &[0x41, 0x40]),
+                enc(&s, "lrb", &[0x50]),
+                enc(&s, "jmp", &[0x10]),
+                enc(&s, "halt", &[]),
+            ],
+        );
+        m(0x50, &[Reloc { l: 0, b: 0x200 }.pack()]);
+    };
+    let mut block = machine(0x100);
+    let mut reference =
+        Machine::<pgvm_machine::Interpreter>::with_engine(s.clone(), 0x100).expect("machine");
+    program(&mut |at, words| block.write(at, words).expect("fits"));
+    program(&mut |at, words| reference.write(at, words).expect("fits"));
+    let start = Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw");
+    block.set_psw(start);
+    reference.set_psw(start);
+    assert_eq!(block.run(100), Exit::Halted);
+    assert_eq!(reference.run(100), Exit::Halted);
+    let psw_at = |b| Psw::new(Mode::Supervisor, 0x11, 0, b).expect("psw").pack();
+    assert_eq!(block.memory()[0x41], psw_at(0x100), "first round");
+    assert_eq!(block.memory()[0x40], psw_at(0x200), "second round");
+    assert_eq!(block.memory(), reference.memory());
+    assert_eq!(block.steps(), reference.steps());
+    assert_eq!(block.psw(), reference.psw());
+}

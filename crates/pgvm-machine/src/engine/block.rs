@@ -17,14 +17,19 @@
 //! block was compiled from: a store that hits one invalidates the blocks over it and ends the
 //! running block right after the storing instruction, so a block never runs an instruction
 //! that changed since it was compiled. `R` and the mode are part of a block's key; they change
-//! only in an interpreted instruction or the cycle's trap entry, and each of those ends the
-//! engine's stretch.
+//! only in an interpreted instruction, a register-setting op or the cycle's trap entry, and
+//! each of those ends the engine's stretch.
 //!
 //! Ops ([`super::block_ops`]) are derived from the ISA's statement shapes, one op per
 //! operator, with every operator evaluated by [`pgvm_isa::ops::alu`] on a constant operator
 //! (so it folds to the one operation, and the semantics stay written once). A pair that is
 //! common in any ISA with a compare-and-branch shape (an ALU op whose result a branch tests)
-//! is fused into one op. Everything else runs through the interpreter.
+//! is fused into one op. Since a block's mode and `R` are fixed, a read of a PSW register is a
+//! constant of the block (`E[a] = PSW`), and the privileged instructions of the simple shapes
+//! (`PSW = E[a]`, `R = E[a]`, `out(E[a])`, `timer(E[a])`) are terminators that carry out the
+//! effect with the interpreter's own functions and end the stretch: a monitor resuming its
+//! guest, or a kernel its process, does not pay the general interpreter. Everything else runs
+//! through the interpreter.
 //!
 //! All memory lives in pages allocated on first touch: a machine of `2^21` words whose program
 //! touches a few pages allocates a few pages of block tables.
@@ -35,10 +40,10 @@ use pgvm_isa::ops::alu;
 use pgvm_isa::{BinOp, InsnId, Isa, Mode};
 
 use super::Engine;
-use super::block_ops::{Op, Pa, Span, fuse, lower, target};
-use crate::exec::{Step, TrapKind, execute, user_trap};
+use super::block_ops::{InsnOps, Op, Pa, Span, fuse, lower, target};
+use crate::exec::{Step, TrapKind, execute, set_reg, user_trap};
 use crate::machine::Core;
-use crate::psw::REG_MAX;
+use crate::psw::{Psw, REG_MAX, Reloc};
 use crate::view::StateView;
 
 /// The longest block: a longer straight line is several blocks.
@@ -87,13 +92,14 @@ const DEAD: u64 = u64::MAX;
 /// No link: an index no block has, so the look-up that follows a link fails on it.
 const NONE: u32 = u32::MAX;
 
-/// A block's key, `R` (as `l` and the address limit) and the mode, packed into one word so
-/// that a look-up compares one value. Injective for `l, lim < 2^31`: both are at most
-/// [`REG_MAX`] (`lim <= q`).
+/// A block's key, `R` (as `l`, the address limit, and `b` as the PSW packs it) and the mode,
+/// packed into one word so that a look-up compares one value. Injective for 21-bit `l` and
+/// `lim` (`lim <= q`), as every `R` a PSW unpacks to has. `b` is there, not only the limit it
+/// gives, because a body that reads `R` or the PSW reads it as a constant of the block.
 #[inline(always)]
-fn key(l: u64, lim: u64, mode: Mode) -> u64 {
-    debug_assert!(l <= REG_MAX && lim <= REG_MAX);
-    l | lim << 31 | u64::from(mode == Mode::User) << 62
+fn key(r: Reloc, lim: u64, mode: Mode) -> u64 {
+    debug_assert!(r.l <= REG_MAX && lim <= REG_MAX);
+    r.l | lim << 21 | (r.b & REG_MAX) << 42 | u64::from(mode == Mode::User) << 63
 }
 
 /// The block engine's state: blocks, the map from physical entry points to blocks, and the
@@ -108,6 +114,8 @@ pub struct Block {
     /// Physical entry point to block index + 1 (0: none), in pages allocated on first use.
     map: Vec<Option<Box<[u32]>>>,
     blocks: Vec<Compiled>,
+    /// The ops and spans of the block being compiled, kept to be reused.
+    scratch: (Vec<Op>, Vec<Span>),
 }
 
 /// What a block run ended with. An op is named by its index in the block, for its span.
@@ -129,6 +137,9 @@ enum Out {
     CodeWrite(u64, usize, bool),
     /// A call stored its link to code word `pa` (`.0`) and jumps to `.1`.
     CodeWriteJump(u64, u64),
+    /// Op `.0` sets a register or reaches a device ([`effect`] carries it out): the stretch
+    /// ends after it.
+    Effect(usize),
 }
 
 impl Engine for Block {
@@ -140,6 +151,7 @@ impl Engine for Block {
             code: vec![0; q as usize],
             map: vec![None; (q as usize).div_ceil(PAGE)],
             blocks: Vec::new(),
+            scratch: (Vec::new(), Vec::new()),
         }
     }
 
@@ -220,7 +232,7 @@ impl Block {
     ) -> Option<Step> {
         let l = core.psw.r.l;
         let lim = core.limit;
-        let key = key(l, lim, core.psw.mode);
+        let key = key(core.psw.r, lim, core.psw.mode);
         // No apparent address is near `u64::MAX`: `stop_at - p < len` never holds for it.
         let stop_at = if STOPS {
             stop_at.unwrap_or(u64::MAX)
@@ -245,7 +257,7 @@ impl Block {
             let pa = p + l;
             let idx = match self.lookup(pa, key) {
                 Some(i) => i,
-                None => self.compile(&core.isa, &core.mem, pa, p, l, lim, core.psw.mode),
+                None => self.compile(&core.isa, &core.mem, pa, p, lim, core.psw),
             };
             if let Some((f, exit)) = from.take()
                 && let Some(b) = self.blocks.get_mut(f)
@@ -360,6 +372,14 @@ impl Block {
                         core.psw.p = blk.p + at;
                         return self.interpret(core, blk.p + at + l, Some(id));
                     }
+                    Out::Effect(i) => {
+                        let at = span(i).0;
+                        core.devices.clock = clock + (room0 - room) + at;
+                        core.psw.p = blk.p + at;
+                        let op = blk.ops.get(i).copied().unwrap_or(Op::Fall);
+                        effect(core, op);
+                        return None;
+                    }
                 }
             }
         };
@@ -402,26 +422,20 @@ impl Block {
         (outcome != Step::Done).then_some(outcome)
     }
 
-    /// Compiles the block entered at apparent `p` (physical `pa`) and returns its index.
+    /// Compiles the block entered at apparent `p` (physical `pa`) for the PSW `psw` (its `P`
+    /// aside) and the address limit `lim`, and returns its index.
     #[cold]
-    #[allow(clippy::too_many_arguments)]
-    fn compile(
-        &mut self,
-        isa: &Isa,
-        mem: &[u64],
-        pa: u64,
-        p: u64,
-        l: u64,
-        lim: u64,
-        mode: Mode,
-    ) -> usize {
+    fn compile(&mut self, isa: &Isa, mem: &[u64], pa: u64, p: u64, lim: u64, psw: Psw) -> usize {
+        let l = psw.r.l;
         if self.blocks.len() >= MAX_BLOCKS {
             self.blocks.clear();
             self.map.iter_mut().for_each(|p| *p = None);
             self.code.iter_mut().for_each(|w| *w = 0);
         }
-        let mut ops: Vec<Op> = Vec::new();
-        let mut spans: Vec<Span> = Vec::new();
+        // Scratch lists kept between compilations, so that a block costs two allocations.
+        let (mut ops, mut spans) = std::mem::take(&mut self.scratch);
+        ops.clear();
+        spans.clear();
         let mut k: u64 = 0;
         let dev = |a: u64| (a < lim).then(|| (a + l) as Pa);
         loop {
@@ -437,13 +451,21 @@ impl Block {
             }
             let wpa = (ap + l) as usize;
             let word = mem[wpa];
-            let mut insn_ops = match isa.decode(word) {
-                Some(id) => lower(isa, id, word, mode, &self.user_traps, &dev),
-                None => vec![Op::Trap(TrapKind::Illegal)],
+            let insn_ops = match isa.decode(word) {
+                Some(id) => {
+                    // The PSW as the body reads it: `P` past the instruction.
+                    let at = Psw {
+                        p: (ap + 1) & REG_MAX,
+                        ..psw
+                    };
+                    lower(isa, id, word, at, &self.user_traps, &dev)
+                }
+                None => InsnOps::one(Op::Trap(TrapKind::Illegal)),
             };
             self.code[wpa] = 1;
-            let last = insn_ops.len() - 1;
-            for (j, op) in insn_ops.drain(..).enumerate() {
+            let insn_ops = insn_ops.as_slice();
+            let last = insn_ops.len().saturating_sub(1);
+            for (j, &op) in insn_ops.iter().enumerate() {
                 let done = if j == last { k + 1 } else { k };
                 // A one-instruction ALU op followed by a branch that tests its result.
                 if let Some(fused) = fuse(ops.last().copied(), op, &spans, k)
@@ -472,15 +494,16 @@ impl Block {
         self.blocks.push(Compiled {
             p,
             len,
-            spans: spans.into_boxed_slice(),
+            spans: spans[..].into(),
             next: [NONE; 2],
             pa,
-            key: key(l, lim, mode),
+            key: key(psw.r, lim, psw.mode),
             end: p + len,
             index: idx as u32,
             laps: ops.last().is_some_and(|&o| target(o) == Some(p)),
-            ops: ops.into_boxed_slice(),
+            ops: ops[..].into(),
         });
+        self.scratch = (ops, spans);
         let page = &mut self.map[(pa >> PAGE_BITS) as usize];
         let page = page.get_or_insert_with(|| vec![0u32; PAGE].into_boxed_slice());
         let slot = &mut page[(pa as usize) & (PAGE - 1)];
@@ -493,6 +516,43 @@ impl Block {
         *slot = idx as u32 + 1;
         idx
     }
+}
+
+/// Carries out op `op` (a register set or a device) for the instruction at the core's `P`, as
+/// the interpreter commits it: `P` past the instruction, then the register (through the
+/// interpreter's own function) or the device, which sees the clock before the instruction;
+/// then counts it. Out of line, as [`Block::interpret`] is, and reading its operand itself:
+/// the ops' loop and the stretch's stay as small as they were.
+#[cold]
+#[inline(never)]
+fn effect(core: &mut Core, op: Op) {
+    let ld = |a: Pa| core.mem.get(a as usize).copied().unwrap_or(0);
+    let next = (core.psw.p + 1) & REG_MAX;
+    match op {
+        Op::SetReg(reg, a) => {
+            let v = ld(a);
+            let mut psw = Psw {
+                p: next,
+                ..core.psw
+            };
+            let mut assist = core.assist;
+            set_reg(&mut psw, &mut assist, reg, v);
+            core.set_psw(psw);
+            core.assist = assist;
+        }
+        Op::Out(a) => {
+            let v = ld(a);
+            core.psw.p = next;
+            core.console_out(v as u8);
+        }
+        Op::Timer(a) => {
+            let v = ld(a);
+            core.psw.p = next;
+            core.set_timer(v);
+        }
+        _ => debug_assert!(false, "not an effect op: {op:?}"),
+    }
+    core.devices.clock += 1;
 }
 
 /// Runs ops of one block (a prefix of them when the budget or a stop point cuts it) on
@@ -650,6 +710,7 @@ fn exec<const LAP: bool>(
                 }
                 goto!(t, 0)
             }
+            Op::SetReg(..) | Op::Out(..) | Op::Timer(..) => return Out::Effect(i - 1),
             Op::Trap(kind) => return Out::Trap(kind, i - 1),
             Op::Halt => return Out::Halt(i - 1),
             Op::Generic(id) => return Out::Generic(i - 1, id),

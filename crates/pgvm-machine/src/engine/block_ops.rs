@@ -4,8 +4,8 @@
 
 use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, UnOp};
 
-use crate::exec::TrapKind;
-use crate::psw::REG_MAX;
+use crate::exec::{TrapKind, psw_reg};
+use crate::psw::{Psw, REG_MAX};
 
 /// A physical word index, below `2^21`.
 pub(super) type Pa = u32;
@@ -69,6 +69,13 @@ pub(super) enum Op {
     JumpInd(Pa),
     /// `E[a] = P + 1; P = t`.
     Jal(Pa, u64),
+    /// `reg = E[a]` for a register of the PSW or the assist bit: the mode, `R` or the assist
+    /// may change, so the stretch ends after it, as after an interpreted instruction.
+    SetReg(Reg, Pa),
+    /// `out(E[a])`: a console write. Ends the stretch (the devices were reached).
+    Out(Pa),
+    /// `timer(E[a])`: arms the timer. Ends the stretch (the stop it was given may move).
+    Timer(Pa),
     /// The instruction traps whatever the state.
     Trap(TrapKind),
     /// The instruction halts.
@@ -93,6 +100,9 @@ impl Op {
                 | Op::CmpBranch(..)
                 | Op::JumpInd(..)
                 | Op::Jal(..)
+                | Op::SetReg(..)
+                | Op::Out(..)
+                | Op::Timer(..)
                 | Op::Trap(..)
                 | Op::Halt
                 | Op::Generic(..)
@@ -173,30 +183,71 @@ pub(super) fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option
     }
 }
 
-/// The ops of instruction `id` (word `word`, at apparent `p`) for a window developed by
-/// `dev` and mode `mode`. Traps that do not depend on memory are decided here.
+/// An instruction's ops: at most a guard and an effect. Held inline, not in a `Vec`: a block
+/// is compiled when a monitor first runs its code under a new `R`, and an allocation per
+/// instruction was most of what compiling cost.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InsnOps {
+    ops: [Op; 2],
+    n: usize,
+}
+
+impl InsnOps {
+    pub(super) fn one(op: Op) -> InsnOps {
+        InsnOps {
+            ops: [op, Op::Fall],
+            n: 1,
+        }
+    }
+
+    fn push(&mut self, op: Op) {
+        if let Some(slot) = self.ops.get_mut(self.n) {
+            *slot = op;
+            self.n += 1;
+        }
+    }
+
+    /// The ops, in order.
+    pub(super) fn as_slice(&self) -> &[Op] {
+        self.ops.get(..self.n).unwrap_or_default()
+    }
+}
+
+/// The ops of instruction `id` (word `word`) for a window developed by `dev`, in a block
+/// whose PSW, as the body reads it, is `psw` (`P` already past the instruction): the block's
+/// mode and `R` are fixed, so a read of a PSW register is a constant. Traps that do not
+/// depend on memory are decided here.
 pub(super) fn lower(
     isa: &Isa,
     id: InsnId,
     word: u64,
-    mode: Mode,
+    psw: Psw,
     user_traps: &[Option<TrapKind>],
     dev: &dyn Fn(u64) -> Option<Pa>,
-) -> Vec<Op> {
+) -> InsnOps {
     let insn = &isa.insns[id];
     let mut body = &insn.body[..];
     if let Some(kind) = user_traps[id] {
-        if mode == Mode::User {
-            return vec![Op::Trap(kind)];
+        if psw.mode == Mode::User {
+            return InsnOps::one(Op::Trap(kind));
         }
         body = &body[1..];
     }
-    let generic = vec![Op::Generic(id)];
-    let Some(shapes) = shape(isa, insn.format, word, body) else {
+    let generic = InsnOps::one(Op::Generic(id));
+    let w = Word {
+        isa,
+        f: insn.format,
+        word,
+        psw,
+    };
+    let Some(shapes) = shape(&w, body) else {
         return generic;
     };
-    let mut ops = Vec::with_capacity(shapes.len());
-    for s in shapes {
+    let mut ops = InsnOps {
+        ops: [Op::Fall; 2],
+        n: 0,
+    };
+    for s in shapes.into_iter().flatten() {
         // An address outside the window traps: the instruction is blocked there.
         let Some(op) = s.lower(dev) else {
             ops.push(Op::Trap(TrapKind::Memory));
@@ -224,6 +275,9 @@ enum Shape {
     Branch(BinOp, u64, u64, u64),
     JumpInd(u64),
     Jal(u64, u64),
+    SetReg(Reg, u64),
+    Out(u64),
+    Timer(u64),
     Trap(TrapKind),
     Halt,
 }
@@ -290,26 +344,42 @@ impl Shape {
             Shape::Branch(op, a, k, t) => Op::Branch(op, dev(a)?, k, t),
             Shape::JumpInd(a) => Op::JumpInd(dev(a)?),
             Shape::Jal(a, t) => Op::Jal(dev(a)?, t),
+            Shape::SetReg(r, a) => Op::SetReg(r, dev(a)?),
+            Shape::Out(a) => Op::Out(dev(a)?),
+            Shape::Timer(a) => Op::Timer(dev(a)?),
             Shape::Trap(kind) => Op::Trap(kind),
             Shape::Halt => Op::Halt,
         })
     }
 }
 
-/// A value fixed once the word is decoded.
-fn konst(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Const(v) => Some(*v),
-        Expr::Field(i) => Some(isa.formats[format].fields[*i].extract(word)),
-        _ => None,
-    }
+/// An instruction word being lowered: its format, and the PSW its body starts with.
+struct Word<'a> {
+    isa: &'a Isa,
+    f: usize,
+    word: u64,
+    psw: Psw,
 }
 
-/// `E[k]` with a fixed `k`.
-fn mem_at(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Load(Space::Relocated, a) => konst(isa, format, word, a),
-        _ => None,
+impl Word<'_> {
+    /// A value fixed once the word is decoded in the block: a constant, a field, or a
+    /// register of the PSW (the assist bit is not part of a block's key). Bodies with one
+    /// statement (and a guard) read the registers before they set any.
+    fn konst(&self, e: &Expr) -> Option<u64> {
+        match e {
+            Expr::Const(v) => Some(*v),
+            Expr::Field(i) => Some(self.isa.formats[self.f].fields[*i].extract(self.word)),
+            Expr::Reg(r) => psw_reg(self.psw, *r),
+            _ => None,
+        }
+    }
+
+    /// `E[k]` with a fixed `k`.
+    fn mem_at(&self, e: &Expr) -> Option<u64> {
+        match e {
+            Expr::Load(Space::Relocated, a) => self.konst(a),
+            _ => None,
+        }
     }
 }
 
@@ -320,9 +390,9 @@ fn word_op(op: BinOp) -> bool {
 
 /// The shapes of a body: at most one guard `if E[a] op k { trap; }`, then one effect (or a
 /// `jal`-like link and jump). `None` when the body has another shape.
-fn shape(isa: &Isa, f: usize, word: u64, body: &[Stmt]) -> Option<Vec<Shape>> {
-    let k = |e: &Expr| konst(isa, f, word, e);
-    let m = |e: &Expr| mem_at(isa, f, word, e);
+fn shape(w: &Word, body: &[Stmt]) -> Option<[Option<Shape>; 2]> {
+    let k = |e: &Expr| w.konst(e);
+    let m = |e: &Expr| w.mem_at(e);
     match body {
         [Stmt::If(Expr::Binary(op, x, y), then, els), rest @ ..]
             if els.is_empty() && word_op(*op) && matches!(then.as_slice(), [Stmt::Trap(_)]) =>
@@ -331,13 +401,12 @@ fn shape(isa: &Isa, f: usize, word: u64, body: &[Stmt]) -> Option<Vec<Shape>> {
                 return None;
             };
             let (a, kv) = (m(x)?, k(y)?);
-            let mut out = vec![Shape::TrapIf(*op, a, kv, TrapKind::from(*cause))];
+            let guard = Shape::TrapIf(*op, a, kv, TrapKind::from(*cause));
             match rest {
-                [] => {}
-                [s] => out.push(one(isa, f, word, s)?),
-                _ => return None,
+                [] => Some([Some(guard), None]),
+                [s] => Some([Some(guard), Some(one(w, s)?)]),
+                _ => None,
             }
-            Some(out)
         }
         [
             Stmt::Store {
@@ -346,16 +415,16 @@ fn shape(isa: &Isa, f: usize, word: u64, body: &[Stmt]) -> Option<Vec<Shape>> {
                 value: Expr::Reg(Reg::P),
             },
             Stmt::Set(Reg::P, t),
-        ] => Some(vec![Shape::Jal(k(addr)?, k(t)? & REG_MAX)]),
-        [s] => Some(vec![one(isa, f, word, s)?]),
+        ] => Some([Some(Shape::Jal(k(addr)?, k(t)? & REG_MAX)), None]),
+        [s] => Some([Some(one(w, s)?), None]),
         _ => None,
     }
 }
 
 /// The shape of one statement.
-fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
-    let k = |e: &Expr| konst(isa, f, word, e);
-    let m = |e: &Expr| mem_at(isa, f, word, e);
+fn one(w: &Word, stmt: &Stmt) -> Option<Shape> {
+    let k = |e: &Expr| w.konst(e);
+    let m = |e: &Expr| w.mem_at(e);
     let indexed = |e: &Expr| match e {
         Expr::Binary(BinOp::Add, x, y) => Some((m(x)?, m(y)?)),
         _ => None,
@@ -419,6 +488,9 @@ fn one(isa: &Isa, f: usize, word: u64, stmt: &Stmt) -> Option<Shape> {
                 _ => None,
             }
         }
+        Stmt::Set(reg, v) => m(v).map(|a| Shape::SetReg(*reg, a)),
+        Stmt::Out(v) => m(v).map(Shape::Out),
+        Stmt::Timer(v) => m(v).map(Shape::Timer),
         Stmt::Trap(cause) => Some(Shape::Trap(TrapKind::from(*cause))),
         Stmt::Halt => Some(Shape::Halt),
         _ => None,
