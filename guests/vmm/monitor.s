@@ -432,28 +432,8 @@ m_sret:   .word 0
 ; virtual supervisor mode only as it would on the real machine (an address, a zero divisor, a
 ; supervisor call, no such instruction): reflected.
 m_optab_top:
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .fill 128, m_reflect
 m_optab:
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .fill 48, m_reflect
         .word m_i_lpsw,  m_i_lrb,   m_i_spsw,  m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
         .word m_i_out,   m_i_in,    m_i_stmr,  m_reflect, m_reflect, m_reflect, m_reflect, m_i_halt

@@ -147,6 +147,9 @@ enum ItemKind {
     Words(Vec<Expr>),
     Data(Vec<u64>),
     Zeros(u64),
+    /// `.fill N, VALUE`: `N` copies of one value, evaluated in pass 2 (it may name a label
+    /// defined later, as a dispatch table's entries do).
+    Fill(u64, Expr),
     Psw(PswSpec),
 }
 

@@ -9,13 +9,7 @@
         .org  m_optab + 64               ; right after monitor.s's m_optab: one table
 m_optab_hi:
         .word m_i_movesr, m_i_movetosr, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .fill 56, m_reflect
 
 hook_size:
         spsw  m68k_psw

@@ -10,13 +10,7 @@
         .org  m_optab + 64               ; right after monitor.s's m_optab: one table
 m_optab_hi:
         .word m_i_mfmsr, m_i_mtmsr, m_i_mfsr , m_i_mtsr , m_i_rfi  , m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .fill 56, m_reflect
 
 hook_size:
         mfsr  ppc_r

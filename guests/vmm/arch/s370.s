@@ -8,13 +8,7 @@
         .org  m_optab + 64               ; right after monitor.s's m_optab: one table
 m_optab_hi:
         .word m_i_lra,   m_i_stctl, m_i_lctl,  m_i_stidp, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
-        .word m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect, m_reflect
+        .fill 56, m_reflect
 
 hook_size:
         stctl s370_l, m_size

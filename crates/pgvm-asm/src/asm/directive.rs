@@ -7,6 +7,7 @@ use pgvm_machine::MAX_WORDS;
 
 use super::args::{comma, end, expr, expr_list, string_arg};
 use super::error::{AsmError, Here};
+use super::expr::Expr;
 use super::lex::{Lexer, Tok, Token};
 use super::{Asm, ItemKind};
 
@@ -103,6 +104,39 @@ impl Asm<'_> {
             )
         })?;
         self.emit(here, col, n, ItemKind::Zeros(n))
+    }
+
+    /// `.fill N, VALUE`: `N` copies of `VALUE`. The count is laid out in pass 1, as `.space`'s
+    /// is; the value is a `.word` value, evaluated in pass 2.
+    pub(super) fn fill_directive(
+        &mut self,
+        here: &Here,
+        lx: &mut Lexer,
+        col: u32,
+    ) -> Result<(), AsmError> {
+        let exprs = expr_list(here, lx)?;
+        let at = exprs.get(2).map_or(lx.end_col(), |e| e.col);
+        let got = exprs.len();
+        let [count, value] = <[Expr; 2]>::try_from(exprs).map_err(|_| {
+            here.err(
+                at,
+                format!("`.fill` takes a count and a value, not {got} values"),
+                "write `.fill N, VALUE`: N copies of VALUE (`.space N` for zeros)",
+            )
+        })?;
+        let count = &count;
+        let v = self.eval_now(here, count, ".fill")?;
+        let n = u64::try_from(v)
+            .ok()
+            .filter(|&n| n <= MAX_WORDS)
+            .ok_or_else(|| {
+                here.err(
+                    count.col,
+                    format!("`.fill` count {v} is out of range"),
+                    format!("fill from 0 to {MAX_WORDS} words"),
+                )
+            })?;
+        self.emit(here, col, n, ItemKind::Fill(n, value))
     }
 
     /// `.org ADDRESS`: the next word goes at `ADDRESS`.

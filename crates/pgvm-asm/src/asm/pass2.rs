@@ -52,6 +52,10 @@ impl Asm<'_> {
             ItemKind::Zeros(n) => {
                 out.extend(std::iter::repeat_n(0, usize::try_from(*n).unwrap_or(0)));
             }
+            ItemKind::Fill(n, e) => {
+                let v = word_of(here, e.col, self.eval_late(here, e, dollar)?)?;
+                out.extend(std::iter::repeat_n(v, usize::try_from(*n).unwrap_or(0)));
+            }
             ItemKind::Psw(spec) => {
                 let psw = self.psw(here, spec, dollar, "PSW")?;
                 out.push(psw.pack());

@@ -13,7 +13,7 @@ use super::suggest::similar;
 /// The directives, for "unknown directive" hints.
 const DIRECTIVES: &[&str] = &[
     ".isa", ".entry", ".org", ".base", ".word", ".equ", ".include", ".string", ".stringz",
-    ".space", ".psw",
+    ".space", ".fill", ".psw",
 ];
 
 /// A name written on a line, with its column.
@@ -67,6 +67,7 @@ impl Asm<'_> {
             }
             ".string" | ".stringz" => self.string_directive(here, lx, name, col),
             ".space" => self.space_directive(here, lx, col),
+            ".fill" => self.fill_directive(here, lx, col),
             ".psw" => self.psw_directive(here, lx, col),
             _ if name.starts_with('.') => Err(here.err(
                 col,

@@ -278,6 +278,12 @@ fn space_reserves_zero_words() {
 }
 
 #[test]
+fn fill_repeats_a_value_that_may_name_a_later_label() {
+    let img = ok(".entry 0\n.fill 3, later\n.fill 0, 9\n.fill 2, -1\nlater: .word 7");
+    assert_eq!(words(&img), vec![5, 5, 5, u64::MAX, u64::MAX, 7]);
+}
+
+#[test]
 fn psw_directive_packs_a_psw() {
     let img = ok(".entry 0\n.psw user, 0x10, 0x100, 0x80\n.psw super, 0, 0, 0");
     let expected = match Psw::new(Mode::User, 0x10, 0x100, 0x80) {

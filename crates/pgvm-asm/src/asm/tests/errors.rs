@@ -244,3 +244,21 @@ fn hostile_input_does_not_panic() {
     let (_, _, message, _) = err(".equ start, -5");
     assert!(message.contains("not an address"), "{message}");
 }
+
+#[test]
+fn error_fill_needs_a_count_known_in_pass_1_and_a_value() {
+    let (line, col, message, hint) = err(".entry 0\n.fill 3");
+    assert_eq!((line, col), (2, 8));
+    assert!(message.contains("a count and a value, not 1"), "{message}");
+    assert!(hint.contains(".fill N, VALUE"), "{hint}");
+    let (_, col, message, _) = err(".entry 0\n.fill 1, 2, 3");
+    assert_eq!(col, 13);
+    assert!(message.contains("not 3 values"), "{message}");
+    let (_, col, message, _) = err(".entry 0\n.fill -1, 0");
+    assert_eq!(col, 7);
+    assert!(message.contains("out of range"), "{message}");
+    let (_, _, message, _) = err(".entry 0\n.fill N, 0\n.equ N, 3");
+    assert!(message.contains("not defined yet"), "{message}");
+    let (_, _, message, _) = err(".entry 0\n.fill 1, 1 << 70");
+    assert!(message.contains("does not fit"), "{message}");
+}
