@@ -124,18 +124,12 @@ impl Asm<'_> {
                 "write `.fill N, VALUE`: N copies of VALUE (`.space N` for zeros)",
             )
         })?;
-        let count = &count;
-        let v = self.eval_now(here, count, ".fill")?;
-        let n = u64::try_from(v)
-            .ok()
-            .filter(|&n| n <= MAX_WORDS)
-            .ok_or_else(|| {
-                here.err(
-                    count.col,
-                    format!("`.fill` count {v} is out of range"),
-                    format!("fill from 0 to {MAX_WORDS} words"),
-                )
-            })?;
+        let n = self.layout_value(here, &count, ".fill", |v| {
+            (
+                format!("`.fill` count {v} is out of range"),
+                format!("fill from 0 to {MAX_WORDS} words"),
+            )
+        })?;
         self.emit(here, col, n, ItemKind::Fill(n, value))
     }
 
@@ -198,14 +192,25 @@ impl Asm<'_> {
     ) -> Result<(u64, u32), AsmError> {
         let e = expr(here, lx)?;
         end(here, lx)?;
-        let v = self.eval_now(here, &e, what)?;
-        let n = u64::try_from(v)
+        Ok((self.layout_value(here, &e, what, out_of_range)?, e.col))
+    }
+
+    /// The value of a layout expression (see [`Asm::layout_arg`]), known now and in
+    /// `0..=MAX_WORDS`.
+    fn layout_value(
+        &self,
+        here: &Here,
+        e: &Expr,
+        what: &str,
+        out_of_range: impl FnOnce(i128) -> (String, String),
+    ) -> Result<u64, AsmError> {
+        let v = self.eval_now(here, e, what)?;
+        u64::try_from(v)
             .ok()
             .filter(|&n| n <= MAX_WORDS)
             .ok_or_else(|| {
                 let (message, hint) = out_of_range(v);
                 here.err(e.col, message, hint)
-            })?;
-        Ok((n, e.col))
+            })
     }
 }
