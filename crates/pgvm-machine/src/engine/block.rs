@@ -581,13 +581,17 @@ fn exec<const LAP: bool>(
             mem[$a as usize]
         };
     }
-    // A store; leaves the block after the instruction when it hits code.
+    // A store; leaves the block after the instruction when it hits code (after the first
+    // instruction of a fused pair when `pair` is given as `true`).
     macro_rules! st {
-        ($a:expr, $v:expr) => {{
+        ($a:expr, $v:expr) => {
+            st!($a, $v, false)
+        };
+        ($a:expr, $v:expr, $pair:expr) => {{
             let pa = $a as usize;
             mem[pa] = $v;
             if code[pa] != 0 {
-                return Out::CodeWrite(pa as u64, i - 1, false);
+                return Out::CodeWrite(pa as u64, i - 1, $pair);
             }
         }};
     }
@@ -618,16 +622,6 @@ fn exec<const LAP: bool>(
                 goto!($t, 0)
             } else {
                 return Out::Next(end, 1);
-            }
-        }};
-    }
-    // The first instruction of a fused pair: a store to code ends the block after it.
-    macro_rules! st_pair {
-        ($a:expr, $v:expr) => {{
-            let pa = $a as usize;
-            mem[pa] = $v;
-            if code[pa] != 0 {
-                return Out::CodeWrite(pa as u64, i - 1, true);
             }
         }};
     }
@@ -688,17 +682,17 @@ fn exec<const LAP: bool>(
             Op::Branch(op, a, k, t) => branch!(alu(op, ld!(a), k) != 0, t),
             Op::AddKBranchNz(a, b, k, t) => {
                 let v = ld!(b).wrapping_add(k);
-                st_pair!(a, v);
+                st!(a, v, true);
                 branch!(v != 0, t)
             }
             Op::AddKBranchZ(a, b, k, t) => {
                 let v = ld!(b).wrapping_add(k);
-                st_pair!(a, v);
+                st!(a, v, true);
                 branch!(v == 0, t)
             }
             Op::CmpBranch(op, a, b, c, bop, k, t) => {
                 let v = alu(op, ld!(b), ld!(c));
-                st_pair!(a, v);
+                st!(a, v, true);
                 branch!(alu(bop, v, k) != 0, t)
             }
             Op::JumpInd(a) => return Out::Next(ld!(a) & REG_MAX, 0),
