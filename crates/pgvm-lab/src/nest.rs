@@ -820,41 +820,28 @@ fn run_self(
     budget: u64,
 ) -> Result<Nested, NestError> {
     let mut m = Machine::new(isa.clone(), image.len() as u64)?;
-    m.write(0, image)?;
+    for (org, words) in nonzero_chunks(image) {
+        m.write(org, words)?;
+    }
     m.set_psw(entry);
-    m.set_trap_policy(TrapPolicy::Exit);
+    // The hardware takes every trap and interrupt: level 0 is the assembly monitor.
+    m.set_trap_policy(TrapPolicy::Hardware);
     let mut per_level = vec![0u64; layout.depth as usize + 1];
-    let exit = loop {
-        cycle::interrupt(&mut m);
-        let used = m.steps();
-        if used >= budget {
-            break NestedExit::Budget;
-        }
-        let mut n = budget - used;
-        if let Some(due) = m.devices().timer.due() {
-            n = n.min(due.saturating_sub(used).max(1));
-        }
-        let level = layout.level(m.psw());
-        let exit = m.run(n);
-        per_level[level] += m.steps() - used;
-        match exit {
-            Exit::Trapped(_) => {
-                if cycle::trap(&mut m).stuck() {
-                    break NestedExit::Stuck;
-                }
-            }
-            Exit::Escaped | Exit::BudgetSpent => {}
-            Exit::Halted => break NestedExit::Halted,
-            Exit::Stuck => break NestedExit::Stuck,
-        }
+    let exit = m.run_observed(budget, |psw, n| per_level[layout.level(psw)] += n);
+    let exit = match exit {
+        Exit::Halted => NestedExit::Halted,
+        Exit::Stuck => NestedExit::Stuck,
+        Exit::BudgetSpent => NestedExit::Budget,
+        // Neither comes back under the hardware's policy; named for completeness.
+        Exit::Trapped(_) | Exit::Escaped => NestedExit::Escaped,
     };
-    let stats = m.stats();
+    let l0_traps = m.stats().traps() + m.stats().interrupts;
     Ok(Nested {
-        memory: m.memory().to_vec(),
         console: m.output().to_vec(),
+        memory: m.into_memory(),
         per_level,
         exit,
-        l0_traps: stats.traps() + stats.interrupts,
+        l0_traps,
         host_vpsw: None,
         host_counts: None,
     })
@@ -925,6 +912,18 @@ impl Host for LevelHost {
     }
 }
 
+/// The image's chunks that hold a non-zero word, with their addresses: all a fresh machine
+/// (zero everywhere) needs written. A nested image is mostly the zeros of the windows, and
+/// touching them would cost a page fault per page of host memory.
+fn nonzero_chunks(image: &[u64]) -> impl Iterator<Item = (u64, &[u64])> {
+    const CHUNK: usize = 64;
+    image
+        .chunks(CHUNK)
+        .enumerate()
+        .filter(|(_, c)| c.iter().fold(0, |acc, &w| acc | w) != 0)
+        .map(|(i, c)| ((i * CHUNK) as u64, c))
+}
+
 /// Level 0 is the host-side monitor: the assembly monitors and the guest are its one VM.
 fn run_native(
     isa: &Arc<Isa>,
@@ -940,7 +939,8 @@ fn run_native(
         per_level: vec![0; layout.depth as usize + 1],
     };
     let mut mon = Monitor::on(isa.clone(), host, TechniqueKind::Tae.build::<LevelHost>());
-    let id = mon.create_vm(image.len() as u64, &[(0, image)], entry)?;
+    let chunks: Vec<_> = nonzero_chunks(image).collect();
+    let id = mon.create_vm(image.len() as u64, &chunks, entry)?;
     let mut left = budget;
     let exit = loop {
         let before = mon.vm(id).steps();

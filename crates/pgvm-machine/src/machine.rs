@@ -228,8 +228,10 @@ impl<E: Engine> Machine<E> {
         if end > q {
             return Err(MachineError::DoesNotFit { start, end, q });
         }
-        for (i, &w) in words.iter().enumerate() {
-            self.store(start + i as u64, w);
+        self.core.mem[start as usize..end as usize].copy_from_slice(words);
+        // As a store from outside the engine's loop: nothing it cached about a word survives.
+        for pa in start..end {
+            self.engine.invalidate(pa as usize);
         }
         Ok(())
     }
@@ -237,6 +239,12 @@ impl<E: Engine> Machine<E> {
     /// Physical memory.
     pub fn memory(&self) -> &[u64] {
         &self.core.mem
+    }
+
+    /// Physical memory, taken out of the machine, for a caller that keeps the final state after
+    /// the run without copying it.
+    pub fn into_memory(self) -> Vec<u64> {
+        self.core.mem
     }
 
     /// Instructions executed (completed, halted or trapped) since reset.
@@ -314,6 +322,21 @@ impl<E: Engine> Machine<E> {
         let policy = self.policy;
         cycle::run(self, budget, policy, |m, stop| {
             m.engine.run(&mut m.core, stop)
+        })
+    }
+
+    /// Runs like [`Machine::run`], and hands `observe` each stretch's instructions with the
+    /// PSW it started under. The mode and `R` are fixed within a stretch (every engine ends
+    /// one after an instruction that changes them, and a trap or an interrupt comes between
+    /// two), so counting by that PSW is exact: how `pgvm nest` counts each level's
+    /// instructions without leaving the cycle at every trap and every resume.
+    pub fn run_observed<F: FnMut(Psw, u64)>(&mut self, budget: u64, mut observe: F) -> Exit {
+        let policy = self.policy;
+        cycle::run(self, budget, policy, |m, stop| {
+            let (psw, before) = (m.core.psw, m.core.devices.clock);
+            let event = m.engine.run(&mut m.core, stop);
+            observe(psw, m.core.devices.clock - before);
+            event
         })
     }
 }

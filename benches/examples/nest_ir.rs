@@ -1,0 +1,38 @@
+//! One nested run of `guests/workloads/compute.s`, for `valgrind --tool=callgrind`.
+//!
+//! `nest_ir <bare|DEPTH>`: the compute workload bare, or nested DEPTH deep under the assembly
+//! monitor on s370 (level 0: the monitor on the bare machine). Prints the guest's steps.
+
+use std::path::Path;
+
+use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions, NestedImage};
+use pgvm_machine::{Exit, Machine, StateView};
+
+fn main() {
+    let arg = std::env::args().nth(1).unwrap_or_else(|| "3".into());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");
+    let p = pgvm_lab::program::load(&path, None).expect("compute loads");
+    let isa = p.isa.clone();
+    let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
+    let depth = arg.parse().unwrap_or(3);
+    let o = NestOptions {
+        depth,
+        l0: L0::SelfHosted,
+        q: pgvm_machine::DEFAULT_WORDS,
+        max_steps: 100_000_000,
+    };
+    let nested = NestedImage::new(&p.image, &build, &o).expect("fits");
+    if arg == "bare" {
+        let mut m = Machine::new(isa.clone(), nested.w).expect("machine");
+        for (org, words) in &nested.guest.segments {
+            m.write(*org, words).expect("fits");
+        }
+        m.set_psw(nested.guest.entry);
+        assert_eq!(m.run(u64::MAX), Exit::Halted);
+        println!("{}", m.steps());
+    } else {
+        let (_, halted) = nested.run_self(&isa, u64::MAX).expect("runs");
+        assert!(halted);
+        println!("nested");
+    }
+}
