@@ -47,7 +47,7 @@ m_gentry: .word 0                        ; 0x10  the guest's entry PSW (written 
 m_vpsw:   .word 0                        ; 0x11  the guest's virtual PSW
 m_w:      .word 0                        ; 0x12  the guest's memory size w
 m_ntrap:  .word 0                        ; 0x13  traps taken (E[0]/E[1])
-          .word 0                        ; 0x14  (unused: the emulations are m_byop's sum)
+m_npeek:  .word 0                        ; 0x14  emulations found by a look ahead, without a trap
 m_nrefl:  .word 0                        ; 0x15  traps reflected into the guest
 m_nstep:  .word 0                        ; 0x16  single-step interrupts taken (E[2]/E[3])
 m_nvint:  .word 0                        ; 0x17  timer interrupts reflected into the guest
@@ -262,6 +262,7 @@ m_peek: shr   m_p, m_vpsw, m_42          ; (the mode bit is 0: P alone)
         ldx   m_h, m_optab_ptr, m_op
         seq   m_u, m_h, m_reflect_at     ; not privileged: run it directly
         jnz   m_u, m_go_s
+        addi  m_npeek, 1
         mov   m_x, m_x_s                 ; m_x and E[0] as if it had trapped (m_next_dev
         xor   0, m_vpsw, m_x             ;   resumes from E[0])
         jz    m_vrem, m_dispatch
@@ -322,16 +323,59 @@ m_done: ldx   m_t, m_byop_ptr, m_op
         jmp   m_resume_peek
 
 ; m_next_dev: the end of a console instruction, which changes neither the mode nor R: the real
-; PSW is the trapped one in E[0] with P + 1 (m_x stands), and the guest's next instruction is
-; its own work, not worth a peek. The guest stays in virtual supervisor mode, where a pending
-; timer interrupt waits. The virtual PSW's P is left at the console instruction: nothing reads
-; it before the next trap or single step brings it up to date from the real PSW.
+; PSW is the trapped one in E[0] with P + 1 (m_x stands). The guest stays in virtual supervisor
+; mode, where a pending timer interrupt waits. The virtual PSW's P is left at the console
+; instruction: nothing reads it before the next trap or single step brings it up to date.
+;
+; out looks at the guest's next instruction for one case only: an lpsw, as a nested
+; monitor's own out path ends (this one's, below). The lpsw is emulated at once, without the
+; trap it would cost, and the console instruction is executed after it, right before the
+; resume: the monitor below, if any, then serves this monitor's out and lpsw at one trap in
+; turn. At depth n a guest out then costs 2^(n-1) traps at level 0, as an lpsw does, not
+; 2^n - 1 (docs/recursion.md). Any other next instruction is the guest's own work, not
+; worth the general peek.
 m_i_out:                                 ; out a: the console is virtual: the monitor writes
         sltu  m_t, m_a, m_rb             ;   the byte to its own console
         jz    m_t, m_reflect
         ldx   m_t, m_rl, m_a
-        out   m_t
         addi  m_byop + 0x38, 1
+        add   m_rpsw, 0, m_pone
+        jnz   m_slow, m_out_arm
+        add   m_vpsw, m_vpsw, m_pone     ; the virtual PSW past the out
+        shr   m_p, m_vpsw, m_42          ; (the mode bit is 0: P alone)
+        sltu  m_u, m_p, m_rb
+        jz    m_u, m_out_go
+        ldx   m_word, m_rl, m_p
+        sar   m_op, m_word, m_56
+        seq   m_u, m_op, m_op_lpsw
+        jnz   m_u, m_out_lpsw
+m_out_go:
+        out   m_t                        ; the console, then the resume at once: the monitor
+        lpsw  m_rpsw                     ;   below, if any, emulates the two at one trap
+m_out_lpsw:                              ; the next is an lpsw: emulate it first (m_i_lpsw's
+        addi  m_npeek, 1                 ;   work, for the commonest resume: into the user R
+        shr   m_a, m_word, m_38          ;   seen last), then the console and the resume
+        and   m_a, m_a, m_mask18
+        sltu  m_u, m_a, m_rb
+        jz    m_u, m_out_then            ; (outside the window: m_i_lpsw reflects it)
+        ldx   m_vpsw, m_rl, m_a
+        addi  m_byop + 0x30, 1
+        and   m_u, m_vpsw, m_npmask
+        seq   m_u, m_u, m_key_u0
+        jz    m_u, m_out_resume
+        mov   m_x, m_x_u0                ; (m_slow is 0: nothing else for the resume to do)
+        xor   m_rpsw, m_vpsw, m_x
+        out   m_t
+        lpsw  m_rpsw
+m_out_resume:
+        out   m_t
+        jmp   m_resume_peek
+m_out_then:
+        out   m_t
+        jmp   m_i_lpsw
+m_out_arm:
+        out   m_t
+        jmp   m_arm
 m_next_dev:
         add   m_rpsw, 0, m_pone
         jnz   m_slow, m_arm
@@ -371,6 +415,7 @@ m_i_stmr:                                ; stmr a: the guest's timer, counted in
 ; ---- data -------------------------------------------------------------------------------------
 
 m_optab_ptr: .word m_optab
+m_op_lpsw: .word 0x30                    ; lpsw's opcode (isa/base.isa)
 m_reflect_at: .word m_reflect
 m_byop_ptr:  .word m_byop
 m_trap_psw:  .psw  super, m_trap, 0, 0x1fffff

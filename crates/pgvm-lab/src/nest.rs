@@ -35,6 +35,7 @@ mod header {
     pub const GENTRY: u64 = 0x10;
     pub const VPSW: u64 = 0x11;
     pub const NTRAP: u64 = 0x13;
+    pub const NPEEK: u64 = 0x14;
     pub const NREFL: u64 = 0x15;
     pub const NSTEP: u64 = 0x16;
     pub const NVINT: u64 = 0x17;
@@ -329,6 +330,9 @@ pub struct Level {
     pub traps: u64,
     /// Privileged instructions of its guest it emulated.
     pub emulated: u64,
+    /// Of those, the ones a look ahead after another emulation found and emulated without a
+    /// trap of their own: `traps + peeked = emulated + reflected`.
+    pub peeked: u64,
     /// Traps it reflected into its guest.
     pub reflected: u64,
     /// Single-step timer interrupts it took (its guest's timer was running).
@@ -644,6 +648,7 @@ pub fn run(
             instructions: 0,
             traps: c.emulated + c.reflected,
             emulated: c.emulated,
+            peeked: 0,
             reflected: c.reflected,
             single_steps: 0,
             timer_interrupts: c.interrupts,
@@ -677,6 +682,7 @@ pub fn run(
             instructions: nested.per_level[level as usize],
             traps: h(header::NTRAP),
             emulated,
+            peeked: h(header::NPEEK),
             reflected: h(header::NREFL),
             single_steps: h(header::NSTEP),
             timer_interrupts: h(header::NVINT),
@@ -691,6 +697,7 @@ pub fn run(
         instructions: nested.per_level[n as usize],
         traps: 0,
         emulated: 0,
+        peeked: 0,
         reflected: 0,
         single_steps: 0,
         timer_interrupts: 0,

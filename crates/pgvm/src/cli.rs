@@ -165,8 +165,9 @@ enum Command {
     /// (--l0 native); each assembly monitor keeps 1024 words and gives the rest to the level
     /// inside it. The guest's final window, virtual PSW and console are compared with its bare
     /// run on a machine of the same w, at the halt. For every level: the instructions its
-    /// code executed, the traps it took, the instructions it emulated, the traps and timer
-    /// interrupts it reflected, and the single steps it took while its guest's interval timer
+    /// code executed, the traps it took, the instructions it emulated (and how many of those
+    /// a look ahead found after another emulation, without a trap of their own), the traps and
+    /// timer interrupts it reflected, and the single steps it took while its guest's interval timer
     /// ran (the monitor reads no clock, so it counts its guest's instructions one by one then);
     /// the guest's privileged instructions against the traps they cost at level 0, and the
     /// slowdown against the bare run. The monitor's code is checked for timing-dependent

@@ -132,13 +132,14 @@ pub fn text(name: &str, r: &NestReport) -> String {
 /// One row per level.
 pub fn table(r: &NestReport) -> String {
     let mut out = format!(
-        "  {:<5} {:<12} {:>8} {:>14} {:>10} {:>10} {:>10} {:>12} {:>10}\n",
+        "  {:<5} {:<12} {:>8} {:>14} {:>10} {:>10} {:>8} {:>10} {:>12} {:>10}\n",
         "level",
         "role",
         "base",
         "instructions",
         "traps",
         "emulated",
+        "peeked",
         "reflected",
         "single steps",
         "timer ints"
@@ -152,13 +153,14 @@ pub fn table(r: &NestReport) -> String {
             l.instructions.to_string()
         };
         out.push_str(&format!(
-            "  {:<5} {:<12} {:>8} {:>14} {:>10} {:>10} {:>10} {:>12} {:>10}\n",
+            "  {:<5} {:<12} {:>8} {:>14} {:>10} {:>10} {:>8} {:>10} {:>12} {:>10}\n",
             l.level,
             l.role,
             format!("{:#x}", l.base),
             instructions,
             dash(l.traps, monitor),
             dash(l.emulated, monitor),
+            dash(l.peeked, monitor),
             dash(l.reflected, monitor),
             dash(l.single_steps, monitor),
             dash(l.timer_interrupts, monitor),
