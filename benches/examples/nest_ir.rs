@@ -1,7 +1,8 @@
 //! One nested run of `guests/workloads/compute.s`, for `valgrind --tool=callgrind`.
 //!
-//! `nest_ir <bare|DEPTH>`: the compute workload bare, or nested DEPTH deep under the assembly
-//! monitor on s370 (level 0: the monitor on the bare machine). Prints the guest's steps.
+//! `nest_ir <bare|DEPTH> [TIMES]`: the compute workload bare, or nested DEPTH deep under the
+//! assembly monitor on s370 (level 0: the monitor on the bare machine), TIMES times (1 by
+//! default; more for `perf stat`, to outweigh the assembly of the monitor).
 
 use std::path::Path;
 
@@ -15,6 +16,9 @@ fn main() {
     let isa = p.isa.clone();
     let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
     let depth = arg.parse().unwrap_or(3);
+    let times: u32 = std::env::args()
+        .nth(2)
+        .map_or(1, |t| t.parse().expect("TIMES: a number"));
     let o = NestOptions {
         depth,
         l0: L0::SelfHosted,
@@ -22,6 +26,12 @@ fn main() {
         max_steps: 100_000_000,
     };
     let nested = NestedImage::new(&p.image, &build, &o).expect("fits");
+    for _ in 0..times {
+        once(&arg, &isa, &nested);
+    }
+}
+
+fn once(arg: &str, isa: &std::sync::Arc<pgvm_isa::Isa>, nested: &NestedImage) {
     if arg == "bare" {
         let mut m = Machine::new(isa.clone(), nested.w).expect("machine");
         for (org, words) in &nested.guest.segments {
@@ -29,10 +39,8 @@ fn main() {
         }
         m.set_psw(nested.guest.entry);
         assert_eq!(m.run(u64::MAX), Exit::Halted);
-        println!("{}", m.steps());
     } else {
-        let (_, halted) = nested.run_self(&isa, u64::MAX).expect("runs");
+        let (_, halted) = nested.run_self(isa, u64::MAX).expect("runs");
         assert!(halted);
-        println!("nested");
     }
 }
