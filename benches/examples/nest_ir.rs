@@ -1,8 +1,9 @@
 //! One nested run of `guests/workloads/compute.s`, for `valgrind --tool=callgrind`.
 //!
-//! `nest_ir <bare|DEPTH> [TIMES]`: the compute workload bare, or nested DEPTH deep under the
-//! assembly monitor on s370 (level 0: the monitor on the bare machine), TIMES times (1 by
-//! default; more for `perf stat`, to outweigh the assembly of the monitor).
+//! `nest_ir <bare|DEPTH> [TIMES] [GUEST]`: the compute workload (or the guest at path GUEST)
+//! bare, or nested DEPTH deep under the assembly monitor on s370 (level 0: the monitor on the
+//! bare machine), TIMES times (1 by default; more for a whole-process timing, to outweigh the
+//! assembly of the monitor).
 
 use std::path::Path;
 
@@ -11,8 +12,11 @@ use pgvm_machine::{Exit, Machine, StateView};
 
 fn main() {
     let arg = std::env::args().nth(1).unwrap_or_else(|| "3".into());
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");
-    let p = pgvm_lab::program::load(&path, None).expect("compute loads");
+    let path = std::env::args().nth(3).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s"),
+        std::path::PathBuf::from,
+    );
+    let p = pgvm_lab::program::load(&path, None).expect("the guest loads");
     let isa = p.isa.clone();
     let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
     let depth = arg.parse().unwrap_or(3);

@@ -1,8 +1,11 @@
 //! The block engine: basic blocks pre-decoded into flat ops, for a fixed `R` and mode.
 //!
 //! A block is the straight line of instructions from an entry point up to the first one that
-//! can change the flow (a jump, a branch, a trap, a halt, an interpreted instruction), at most
-//! [`MAX_BLOCK`] long. It is compiled for the `R` and the mode it was entered with: direct
+//! can change the flow (a jump, a trap, a halt, an interpreted instruction), at most
+//! [`MAX_BLOCK`] long. It runs on past up to [`SIDE_EXITS`] conditional branches while they
+//! are not taken (side exits: a monitor's paths are checks that seldom branch, two or three
+//! instructions apart); a branch back to the block's own start, a loop, ends it, so that the
+//! loop can lap inside the block. It is compiled for the `R` and the mode it was entered with: direct
 //! addresses are developed once, at compile time, into physical indices (an address outside
 //! the window becomes a trap op), and the user-mode guard of a privileged instruction is
 //! answered then too. Inside a block, an op checks only what depends on memory (an indexed
@@ -49,6 +52,10 @@ use crate::view::StateView;
 /// The longest block: a longer straight line is several blocks.
 pub const MAX_BLOCK: usize = 64;
 
+/// Conditional branches a block runs on past (side exits) before one ends it: each has a
+/// link of its own ([`Compiled::next`]).
+pub const SIDE_EXITS: usize = 2;
+
 /// Words per page of the block map.
 const PAGE_BITS: u32 = 10;
 const PAGE: usize = 1 << PAGE_BITS;
@@ -69,11 +76,11 @@ struct Compiled {
     len: u64,
     ops: Box<[Op]>,
     spans: Box<[Span]>,
-    /// The block last entered after this one through each exit (see [`Out::Next`]), or
-    /// [`NONE`]. A link is only a hint, checked on use: its target has this block's key
+    /// The block last entered after this one through each exit (see [`Out::Next`]; then the
+    /// side exits, see [`Out::Side`]), or [`NONE`]. A link is only a hint, checked on use: its target has this block's key
     /// (links are only made within one stretch), so it is right when it is live and starts
     /// at the new `P`.
-    next: [u32; 2],
+    next: [u32; 2 + SIDE_EXITS],
     /// Physical index of its first instruction.
     pa: u64,
     /// The window and mode it was compiled for, packed by [`key`].
@@ -124,6 +131,9 @@ enum Out {
     /// terminator's target (a jump, a branch taken, a call, an indirect jump), 1 past the
     /// block's end. Each exit has its own link ([`Compiled::next`]).
     Next(u64, usize),
+    /// Op `.1`, a conditional branch inside the block, was taken to `P = .0`: the block ran
+    /// up to it, and flow follows the op's own link ([`Span::exit`]).
+    Side(u64, usize),
     /// The budget or a stop point cut the block: its ops ran out without a terminator.
     Cut,
     /// Op `.1`'s instruction trapped.
@@ -316,23 +326,16 @@ impl Block {
                         .get(i)
                         .map_or((0, 0), |s| (u64::from(s.at), u64::from(s.ends)))
                 };
-                match out {
+                // Flow goes on to `np` through link `exit`, unless the block ended otherwise.
+                let (np, exit) = match out {
                     Out::Next(np, exit) => {
                         room -= blk.len;
-                        if np == blk.p {
-                            // A loop within the block: round again, no link to follow.
-                            continue;
-                        }
-                        let link = blk.next[exit] as usize;
-                        if let Some(b) = blocks.get(link)
-                            && b.p == np
-                        {
-                            blk = b;
-                            continue;
-                        }
-                        p = np;
-                        from = Some((blk.index as usize, exit));
-                        continue 'stretch;
+                        (np, exit)
+                    }
+                    Out::Side(np, i) => {
+                        let s = blk.spans.get(i).copied().unwrap_or_default();
+                        room -= u64::from(s.ends);
+                        (np, usize::from(s.exit))
                     }
                     Out::Cut => {
                         let done = ops.len().checked_sub(1).map_or(0, |i| span(i).1);
@@ -380,7 +383,21 @@ impl Block {
                         effect(core, op);
                         return None;
                     }
+                };
+                if np == blk.p {
+                    // A loop within the block: round again, no link to follow.
+                    continue;
                 }
+                let link = blk.next[exit] as usize;
+                if let Some(b) = blocks.get(link)
+                    && b.p == np
+                {
+                    blk = b;
+                    continue;
+                }
+                p = np;
+                from = Some((blk.index as usize, exit));
+                continue 'stretch;
             }
         };
         core.devices.clock = clock + (room0 - room);
@@ -437,6 +454,7 @@ impl Block {
         ops.clear();
         spans.clear();
         let mut k: u64 = 0;
+        let mut sides = 0;
         let dev = |a: u64| (a < lim).then(|| (a + l) as Pa);
         loop {
             let ap = p + k;
@@ -446,6 +464,7 @@ impl Block {
                 spans.push(Span {
                     at: k as u16,
                     ends: k as u16,
+                    exit: 0,
                 });
                 break;
             }
@@ -482,11 +501,24 @@ impl Block {
                 spans.push(Span {
                     at: k as u16,
                     ends: done as u16,
+                    exit: 0,
                 });
             }
             k += 1;
-            if ops.last().is_some_and(|o| o.ends_block()) {
-                break;
+            if let Some(&last) = ops.last()
+                && last.ends_block()
+            {
+                // A conditional branch that is not a loop back to the start is a side exit
+                // while links for them are left; anything else ends the block.
+                let side = (target(last) != Some(p) && sides < SIDE_EXITS)
+                    .then(|| last.side())
+                    .flatten();
+                let (Some(side), Some(s)) = (side, spans.last_mut()) else {
+                    break;
+                };
+                s.exit = (2 + sides) as u8;
+                sides += 1;
+                *ops.last_mut().unwrap_or(&mut Op::Fall) = side;
             }
         }
         let len = spans.last().map_or(0, |s| u64::from(s.ends));
@@ -495,7 +527,7 @@ impl Block {
             p,
             len,
             spans: spans[..].into(),
-            next: [NONE; 2],
+            next: [NONE; 2 + SIDE_EXITS],
             pa,
             key: key(psw.r, lim, psw.mode),
             end: p + len,
@@ -625,6 +657,14 @@ fn exec<const LAP: bool>(
             }
         }};
     }
+    // A side exit: taken, the block ends at it; not taken, the block runs on.
+    macro_rules! side {
+        ($c:expr, $t:expr) => {{
+            if $c {
+                return Out::Side($t, i - 1);
+            }
+        }};
+    }
     while let Some(op) = ops.get(i) {
         i += 1;
         match *op {
@@ -694,6 +734,14 @@ fn exec<const LAP: bool>(
                 let v = alu(op, ld!(b), ld!(c));
                 st!(a, v, true);
                 branch!(alu(bop, v, k) != 0, t)
+            }
+            Op::SideNz(a, t) => side!(ld!(a) != 0, t),
+            Op::SideZ(a, t) => side!(ld!(a) == 0, t),
+            Op::SideIf(op, a, k, t) => side!(alu(op, ld!(a), k) != 0, t),
+            Op::SideCmp(op, a, b, c, bop, k, t) => {
+                let v = alu(op, ld!(b), ld!(c));
+                st!(a, v, true);
+                side!(alu(bop, v, k) != 0, t)
             }
             Op::JumpInd(a) => return Out::Next(ld!(a) & REG_MAX, 0),
             Op::Jal(a, t) => {

@@ -50,6 +50,12 @@ pub(super) enum Op {
     TrapIf(BinOp, Pa, u64, TrapKind),
     /// `if E[a] == 0 { trap; }`.
     TrapIfZero(Pa, TrapKind),
+    /// Side exits ([`Op::side`]): as the branches below, but flow goes on in the block when
+    /// the branch is not taken.
+    SideNz(Pa, u64),
+    SideZ(Pa, u64),
+    SideIf(BinOp, Pa, u64, u64),
+    SideCmp(BinOp, Pa, Pa, Pa, BinOp, u64, u64),
     // Terminators: each ends the block.
     /// `P = t` (apparent).
     Jump(u64),
@@ -112,12 +118,29 @@ impl Op {
 }
 
 /// Where an op stands in its block's instructions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Span {
     /// The instruction the op starts (offset from the block's first).
     pub(super) at: u16,
     /// Instructions completed once the op has run.
     pub(super) ends: u16,
+    /// For a conditional branch inside the block (a side exit), the link its taken branch
+    /// follows (`Compiled::next`); 0 otherwise.
+    pub(super) exit: u8,
+}
+
+impl Op {
+    /// The side-exit form of a conditional branch: the same test, but a block runs on past
+    /// it when it is not taken. The add-and-branch pairs (a loop's counter) have none.
+    pub(super) fn side(self) -> Option<Op> {
+        match self {
+            Op::BranchNz(a, t) => Some(Op::SideNz(a, t)),
+            Op::BranchZ(a, t) => Some(Op::SideZ(a, t)),
+            Op::Branch(op, a, k, t) => Some(Op::SideIf(op, a, k, t)),
+            Op::CmpBranch(op, a, b, c, bop, k, t) => Some(Op::SideCmp(op, a, b, c, bop, k, t)),
+            _ => None,
+        }
+    }
 }
 
 /// The direct target of a terminator, if it has one.
