@@ -743,28 +743,6 @@ fn exec<const LAP: bool>(
                 st!(a, v, true);
                 side!(alu(bop, v, k) != 0, t)
             }
-            Op::SideNeg(a, t) => side!((ld!(a) as i64) < 0, t),
-            Op::SideEq(a, b, c, nz, t) => {
-                let v = ld!(b) == ld!(c);
-                st!(a, u64::from(v), true);
-                side!(v == nz, t)
-            }
-            Op::SideLt(a, b, c, nz, t) => {
-                let v = ld!(b) < ld!(c);
-                st!(a, u64::from(v), true);
-                side!(v == nz, t)
-            }
-            Op::BranchNeg(a, t) => branch!((ld!(a) as i64) < 0, t),
-            Op::EqBranch(a, b, c, nz, t) => {
-                let v = ld!(b) == ld!(c);
-                st!(a, u64::from(v), true);
-                branch!(v == nz, t)
-            }
-            Op::LtBranch(a, b, c, nz, t) => {
-                let v = ld!(b) < ld!(c);
-                st!(a, u64::from(v), true);
-                branch!(v == nz, t)
-            }
             Op::JumpInd(a) => return Out::Next(ld!(a) & REG_MAX, 0),
             Op::Jal(a, t) => {
                 let pa = a as usize;

@@ -56,9 +56,6 @@ pub(super) enum Op {
     SideZ(Pa, u64),
     SideIf(BinOp, Pa, u64, u64),
     SideCmp(BinOp, Pa, Pa, Pa, BinOp, u64, u64),
-    SideNeg(Pa, u64),
-    SideEq(Pa, Pa, Pa, bool, u64),
-    SideLt(Pa, Pa, Pa, bool, u64),
     // Terminators: each ends the block.
     /// `P = t` (apparent).
     Jump(u64),
@@ -68,20 +65,12 @@ pub(super) enum Op {
     BranchZ(Pa, u64),
     /// `if E[a] op k { P = t; }`.
     Branch(BinOp, Pa, u64, u64),
-    /// `if E[a] <s 0 { P = t; }`: a sign test, without the operator's dispatch.
-    BranchNeg(Pa, u64),
     /// `E[a] = E[b] + k; if E[a] != 0 { P = t; }`: two instructions.
     AddKBranchNz(Pa, Pa, u64, u64),
     /// `E[a] = E[b] + k; if E[a] == 0 { P = t; }`: two instructions.
     AddKBranchZ(Pa, Pa, u64, u64),
     /// `E[a] = E[b] cmp E[c]; if E[a] op k { P = t; }`: two instructions.
     CmpBranch(BinOp, Pa, Pa, Pa, BinOp, u64, u64),
-    /// `E[a] = E[b] == E[c]; if E[a] != 0 { P = t; }` (`.3`) or `== 0` (not `.3`): the
-    /// commonest compare-and-branch pairs (a `seq` or an `sltu` and a `jnz` or a `jz`) with
-    /// both operators fixed, so that neither dispatches at run time.
-    EqBranch(Pa, Pa, Pa, bool, u64),
-    /// `E[a] = E[b] < E[c]` (unsigned), then the branch as [`Op::EqBranch`]'s.
-    LtBranch(Pa, Pa, Pa, bool, u64),
     /// `P = E[a]`.
     JumpInd(Pa),
     /// `E[a] = P + 1; P = t`.
@@ -112,9 +101,6 @@ impl Op {
                 | Op::BranchNz(..)
                 | Op::BranchZ(..)
                 | Op::Branch(..)
-                | Op::BranchNeg(..)
-                | Op::EqBranch(..)
-                | Op::LtBranch(..)
                 | Op::AddKBranchNz(..)
                 | Op::AddKBranchZ(..)
                 | Op::CmpBranch(..)
@@ -152,9 +138,6 @@ impl Op {
             Op::BranchZ(a, t) => Some(Op::SideZ(a, t)),
             Op::Branch(op, a, k, t) => Some(Op::SideIf(op, a, k, t)),
             Op::CmpBranch(op, a, b, c, bop, k, t) => Some(Op::SideCmp(op, a, b, c, bop, k, t)),
-            Op::BranchNeg(a, t) => Some(Op::SideNeg(a, t)),
-            Op::EqBranch(a, b, c, nz, t) => Some(Op::SideEq(a, b, c, nz, t)),
-            Op::LtBranch(a, b, c, nz, t) => Some(Op::SideLt(a, b, c, nz, t)),
             _ => None,
         }
     }
@@ -167,9 +150,6 @@ pub(super) fn target(op: Op) -> Option<u64> {
         | Op::BranchNz(_, t)
         | Op::BranchZ(_, t)
         | Op::Branch(_, _, _, t)
-        | Op::BranchNeg(_, t)
-        | Op::EqBranch(_, _, _, _, t)
-        | Op::LtBranch(_, _, _, _, t)
         | Op::AddKBranchNz(_, _, _, t)
         | Op::AddKBranchZ(_, _, _, t)
         | Op::CmpBranch(_, _, _, _, _, _, t)
@@ -219,23 +199,9 @@ pub(super) fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option
                 Op::BranchNz(x, t) => (BinOp::Ne, x, 0, t),
                 Op::BranchZ(x, t) => (BinOp::Eq, x, 0, t),
                 Op::Branch(o, x, kv, t) => (o, x, kv, t),
-                Op::BranchNeg(x, t) => (BinOp::Lts, x, 0, t),
                 _ => return None,
             };
-            if x != a {
-                return None;
-            }
-            // A `jnz` (`!= 0`) or a `jz` (`== 0`) after a `seq` or an `sltu`.
-            let nz = match (bop, kv) {
-                (BinOp::Ne, 0) => Some(true),
-                (BinOp::Eq, 0) => Some(false),
-                _ => None,
-            };
-            Some(match (op, nz) {
-                (BinOp::Eq, Some(nz)) => Op::EqBranch(a, b, c, nz, t),
-                (BinOp::Lt, Some(nz)) => Op::LtBranch(a, b, c, nz, t),
-                _ => Op::CmpBranch(op, a, b, c, bop, kv, t),
-            })
+            (x == a).then_some(Op::CmpBranch(op, a, b, c, bop, kv, t))
         }
     }
 }
@@ -398,7 +364,6 @@ impl Shape {
             Shape::Jump(t) => Op::Jump(t),
             Shape::Branch(BinOp::Ne, a, 0, t) => Op::BranchNz(dev(a)?, t),
             Shape::Branch(BinOp::Eq, a, 0, t) => Op::BranchZ(dev(a)?, t),
-            Shape::Branch(BinOp::Lts, a, 0, t) => Op::BranchNeg(dev(a)?, t),
             Shape::Branch(op, a, k, t) => Op::Branch(op, dev(a)?, k, t),
             Shape::JumpInd(a) => Op::JumpInd(dev(a)?),
             Shape::Jal(a, t) => Op::Jal(dev(a)?, t),
