@@ -730,18 +730,18 @@ fn exec<const LAP: bool>(
                 st!(a, v, true);
                 branch!(v == 0, t)
             }
-            Op::CmpBranch(op, a, b, c, bop, k, t) => {
-                let v = alu(op, ld!(b), ld!(c));
-                st!(a, v, true);
-                branch!(alu(bop, v, k) != 0, t)
+            Op::CmpBranch(cmp, a, b, c, nz, t) => {
+                let v = cmp.eval(ld!(b), ld!(c));
+                st!(a, u64::from(v), true);
+                branch!(v == nz, t)
             }
             Op::SideNz(a, t) => side!(ld!(a) != 0, t),
             Op::SideZ(a, t) => side!(ld!(a) == 0, t),
             Op::SideIf(op, a, k, t) => side!(alu(op, ld!(a), k) != 0, t),
-            Op::SideCmp(op, a, b, c, bop, k, t) => {
-                let v = alu(op, ld!(b), ld!(c));
-                st!(a, v, true);
-                side!(alu(bop, v, k) != 0, t)
+            Op::SideCmp(cmp, a, b, c, nz, t) => {
+                let v = cmp.eval(ld!(b), ld!(c));
+                st!(a, u64::from(v), true);
+                side!(v == nz, t)
             }
             Op::JumpInd(a) => return Out::Next(ld!(a) & REG_MAX, 0),
             Op::Jal(a, t) => {
