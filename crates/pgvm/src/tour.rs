@@ -421,8 +421,9 @@ fn nesting(dir: &std::path::Path, tour: &mut Tour, json: bool) -> Result<usize> 
     if !json {
         outln!(
             "\n  Each level doubles the traps of the one above (a reflection and the lpsw that ends\n  \
-             its handler): at depth n a guest `lpsw` costs 2^(n-1) traps at level 0, and a guest\n  \
-             `out` or `halt`, which each level also executes, 2^n - 1. Slowdown: in instructions.\n  \
+             its handler): at depth n a guest `lpsw` costs 2^(n-1) traps at level 0, and so does a\n  \
+             guest `out`: each monitor executes its own `out` right before that `lpsw`, and the\n  \
+             monitor below serves the two at one trap. Slowdown: in instructions.\n  \
              `pgvm nest guests/tsos/s370.s --depth 2` nests the time-sharing OS (docs/recursion.md).\n"
         );
     }
