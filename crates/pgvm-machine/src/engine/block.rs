@@ -5,13 +5,13 @@
 //! [`MAX_BLOCK`] long. It runs on past up to [`SIDE_EXITS`] conditional branches while they
 //! are not taken (side exits: a monitor's paths are checks that seldom branch, two or three
 //! instructions apart); a branch back to the block's own start, a loop, ends it, so that the
-//! loop can lap inside the block. It is compiled for the `R` and the mode it was entered with: direct
-//! addresses are developed once, at compile time, into physical indices (an address outside
-//! the window becomes a trap op), and the user-mode guard of a privileged instruction is
-//! answered then too. Inside a block, an op checks only what depends on memory (an indexed
-//! address, a divisor).
+//! loop can lap inside the block. It is compiled for the `R` and the mode it was entered
+//! with: direct addresses are developed once, at compile time, into physical indices (an
+//! address outside the window becomes a trap op), and the user-mode guard of a privileged
+//! instruction is answered then too. Inside a block, an op checks only what depends on
+//! memory (an indexed address, a divisor).
 //!
-//! Blocks are chained: a block keeps, for each of its two exits, the block that ran next
+//! Blocks are chained: a block keeps, for each of its exits, the block that ran next
 //! through it, and leaving a block costs the check that this link's target starts at the new
 //! `P` and fits the budget; the window check, the block map and the key compare are for a
 //! missed link only. Entry is what dominates blocks of two or three instructions.
@@ -77,9 +77,9 @@ struct Compiled {
     ops: Box<[Op]>,
     spans: Box<[Span]>,
     /// The block last entered after this one through each exit (see [`Out::Next`]; then the
-    /// side exits, see [`Out::Side`]), or [`NONE`]. A link is only a hint, checked on use: its target has this block's key
-    /// (links are only made within one stretch), so it is right when it is live and starts
-    /// at the new `P`.
+    /// side exits, see [`Out::Side`]), or [`NONE`]. A link is only a hint, checked on use:
+    /// its target has this block's key (links are only made within one stretch), so it is
+    /// right when it is live and starts at the new `P`.
     next: [u32; 2 + SIDE_EXITS],
     /// Physical index of its first instruction.
     pa: u64,
