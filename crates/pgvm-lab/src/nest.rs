@@ -434,40 +434,7 @@ pub fn run(
         let inner = (asm_levels - 1) * VMM_K + host;
         Psw::unpack(nested.memory[(inner + header::VPSW) as usize])
     };
-    let mut differences = Vec::new();
-    let halted = matches!(nested.exit, NestedExit::Halted);
-    if (bare_exit == Exit::Halted) != halted {
-        differences.push(format!(
-            "stopped: bare {}, nested {}",
-            exit_text(bare_exit),
-            nested.exit.text()
-        ));
-    }
-    if bare.psw() != vpsw {
-        differences.push(format!("PSW: bare {}, nested {}", bare.psw(), vpsw));
-    }
-    differences.extend(
-        bare.memory()
-            .iter()
-            .zip(window)
-            .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .take(4)
-            .map(|(i, (a, b))| format!("E[{i:#x}]: bare {a:#x}, nested {b:#x}")),
-    );
-    if bare.output() != nested.console.as_slice() {
-        let at = bare
-            .output()
-            .iter()
-            .zip(&nested.console)
-            .take_while(|(a, b)| a == b)
-            .count();
-        differences.push(format!(
-            "console: from byte {at}: bare {:?}, nested {:?}",
-            snippet(bare.output(), at),
-            snippet(&nested.console, at)
-        ));
-    }
+    let differences = differences(&bare, bare_exit, &nested, window, vpsw);
 
     // Per level.
     let mut levels = Vec::new();
@@ -491,36 +458,11 @@ pub fn run(
     for i in 0..asm_levels {
         let level = u32::try_from(i).unwrap_or(u32::MAX) + u32::from(opts.l0 == L0::Native);
         let base = host + i * VMM_K;
-        let h = |off: u64| nested.memory[(base + off) as usize];
-        // The monitor counts each emulation once, by opcode (one instruction on its hot
-        // paths instead of two): the total is the sum.
-        let mut by = BTreeMap::new();
-        let mut emulated = 0u64;
-        for op in 0..128u64 {
-            let count = h(header::BYOP + op);
-            emulated = emulated.saturating_add(count);
-            if count > 0 {
-                let name = isa.decode(op << 56).map_or_else(
-                    || format!("op {op:#x}"),
-                    |id| isa.insns[id].mnemonic.clone(),
-                );
-                by.insert(name, count);
-            }
-        }
-        levels.push(Level {
-            level,
-            role: "monitor",
-            base,
-            words: opts.q - base,
-            instructions: nested.per_level[level as usize],
-            traps: h(header::NTRAP),
-            emulated,
-            peeked: h(header::NPEEK),
-            reflected: h(header::NREFL),
-            single_steps: h(header::NSTEP),
-            timer_interrupts: h(header::NVINT),
-            emulated_by_mnemonic: by,
-        });
+        let mut l = monitor_level(isa, &nested.memory, base);
+        l.level = level;
+        l.words = opts.q - base;
+        l.instructions = nested.per_level[level as usize];
+        levels.push(l);
     }
     levels.push(Level {
         level: n,
@@ -571,6 +513,88 @@ pub fn run(
             largest: deepest(pgvm_machine::MAX_WORDS, opts.l0, gneed),
         },
     })
+}
+
+/// How the nested run's end differs from the bare run's: the stop, the PSW (the innermost
+/// monitor's virtual one, `vpsw`), the first differing words of the guest's `window`, and
+/// the first differing console byte. Empty when they are equivalent.
+fn differences(
+    bare: &Machine,
+    bare_exit: Exit,
+    nested: &levels::Nested,
+    window: &[u64],
+    vpsw: Psw,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    let halted = matches!(nested.exit, NestedExit::Halted);
+    if (bare_exit == Exit::Halted) != halted {
+        differences.push(format!(
+            "stopped: bare {}, nested {}",
+            exit_text(bare_exit),
+            nested.exit.text()
+        ));
+    }
+    if bare.psw() != vpsw {
+        differences.push(format!("PSW: bare {}, nested {}", bare.psw(), vpsw));
+    }
+    differences.extend(
+        bare.memory()
+            .iter()
+            .zip(window)
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .take(4)
+            .map(|(i, (a, b))| format!("E[{i:#x}]: bare {a:#x}, nested {b:#x}")),
+    );
+    if bare.output() != nested.console.as_slice() {
+        let at = bare
+            .output()
+            .iter()
+            .zip(&nested.console)
+            .take_while(|(a, b)| a == b)
+            .count();
+        differences.push(format!(
+            "console: from byte {at}: bare {:?}, nested {:?}",
+            snippet(bare.output(), at),
+            snippet(&nested.console, at)
+        ));
+    }
+    differences
+}
+
+/// What the assembly monitor at real word `base` counted in its header (the caller fills in
+/// its level, its words and its instructions).
+fn monitor_level(isa: &Isa, memory: &[u64], base: u64) -> Level {
+    let h = |off: u64| memory[(base + off) as usize];
+    // The monitor counts each emulation once, by opcode (one instruction on its hot paths
+    // instead of two): the total is the sum.
+    let mut by = BTreeMap::new();
+    let mut emulated = 0u64;
+    for op in 0..128u64 {
+        let count = h(header::BYOP + op);
+        emulated = emulated.saturating_add(count);
+        if count > 0 {
+            let name = isa.decode(op << 56).map_or_else(
+                || format!("op {op:#x}"),
+                |id| isa.insns[id].mnemonic.clone(),
+            );
+            by.insert(name, count);
+        }
+    }
+    Level {
+        level: 0,
+        role: "monitor",
+        base,
+        words: 0,
+        instructions: 0,
+        traps: h(header::NTRAP),
+        emulated,
+        peeked: h(header::NPEEK),
+        reflected: h(header::NREFL),
+        single_steps: h(header::NSTEP),
+        timer_interrupts: h(header::NVINT),
+        emulated_by_mnemonic: by,
+    }
 }
 
 /// The real instructions a nested run may take for a guest whose bare run took `bare`: a
