@@ -46,6 +46,55 @@ pub fn unary(op: UnOp, v: u64) -> u64 {
     }
 }
 
+/// A comparison operator in one branch-free form: `x' < y'` or `x' == y'`, negated or not,
+/// where `x'` and `y'` are the operands, swapped or not, with the sign bit flipped for a
+/// signed comparison. It means what [`alu`] means for the operator (a test checks every one),
+/// and it is here, beside `alu`, so that the operators' meaning stays in one place. The block
+/// engine's fused compare-and-branch evaluates it without dispatching on the operator: in a
+/// loop whose test is a compare and a branch, that dispatch was a mispredicted jump per lap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compare {
+    eq: bool,
+    swap: bool,
+    signed: bool,
+    negate: bool,
+}
+
+impl Compare {
+    /// The form of a comparison operator; `None` for any other.
+    pub fn of(op: BinOp) -> Option<Compare> {
+        let c = |eq, swap, signed, negate| {
+            Some(Compare {
+                eq,
+                swap,
+                signed,
+                negate,
+            })
+        };
+        match op {
+            BinOp::Eq => c(true, false, false, false),
+            BinOp::Ne => c(true, false, false, true),
+            BinOp::Lt => c(false, false, false, false),
+            BinOp::Gt => c(false, true, false, false),
+            BinOp::Ge => c(false, false, false, true),
+            BinOp::Le => c(false, true, false, true),
+            BinOp::Lts => c(false, false, true, false),
+            BinOp::Les => c(false, true, true, true),
+            _ => None,
+        }
+    }
+
+    /// `x op y` as a boolean: `alu(op, x, y) != 0`.
+    #[inline(always)]
+    pub fn eval(self, x: u64, y: u64) -> bool {
+        let bias = u64::from(self.signed) << 63;
+        let (a, b) = if self.swap { (y, x) } else { (x, y) };
+        let (a, b) = (a ^ bias, b ^ bias);
+        let r = if self.eq { a == b } else { a < b };
+        r != self.negate
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +111,42 @@ mod tests {
             assert_eq!(unary(UnOp::Neg, v), alu(BinOp::Sub, 0, v));
             assert_eq!(unary(UnOp::Not, v), alu(BinOp::Xor, v, u64::MAX));
             assert_eq!(unary(UnOp::LogicalNot, v), alu(BinOp::Eq, v, 0));
+        }
+    }
+
+    #[test]
+    fn the_branch_free_comparison_agrees_with_the_alu_on_every_operator_and_edge_value() {
+        let edges = [
+            0,
+            1,
+            2,
+            0x7fff_ffff_ffff_fffe,
+            i64::MAX as u64,
+            i64::MIN as u64,
+            (i64::MIN as u64) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let ops = [
+            BinOp::Eq,
+            BinOp::Ne,
+            BinOp::Lt,
+            BinOp::Le,
+            BinOp::Gt,
+            BinOp::Ge,
+            BinOp::Lts,
+            BinOp::Les,
+        ];
+        for op in ops {
+            let cmp = Compare::of(op).expect("a comparison");
+            for x in edges {
+                for y in edges {
+                    assert_eq!(cmp.eval(x, y), alu(op, x, y) != 0, "{op:?} {x:#x} {y:#x}");
+                }
+            }
+        }
+        for op in [BinOp::Add, BinOp::And, BinOp::Sar, BinOp::LogicalAnd] {
+            assert_eq!(Compare::of(op), None, "{op:?}");
         }
     }
 }

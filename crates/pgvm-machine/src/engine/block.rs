@@ -26,8 +26,9 @@
 //! Ops ([`super::block_ops`]) are derived from the ISA's statement shapes, one op per
 //! operator, with every operator evaluated by [`pgvm_isa::ops::alu`] on a constant operator
 //! (so it folds to the one operation, and the semantics stay written once). A pair that is
-//! common in any ISA with a compare-and-branch shape (an ALU op whose result a branch tests)
-//! is fused into one op. Since a block's mode and `R` are fixed, a read of a PSW register is a
+//! common in any ISA with a compare-and-branch shape (a comparison whose result a `jz`- or
+//! `jnz`-like branch tests) is fused into one op, which evaluates the comparison through
+//! [`pgvm_isa::ops::Compare`], the same module's branch-free form of it. Since a block's mode and `R` are fixed, a read of a PSW register is a
 //! constant of the block (`E[a] = PSW`), and the privileged instructions of the simple shapes
 //! (`PSW = E[a]`, `R = E[a]`, `out(E[a])`, `timer(E[a])`) are terminators that carry out the
 //! effect with the interpreter's own functions and end the stretch: a monitor resuming its

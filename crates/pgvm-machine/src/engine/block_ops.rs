@@ -2,6 +2,7 @@
 //! body, lowered for the window and mode a block is compiled for, and the pairs fused into
 //! one op. What runs them is [`super::block`].
 
+use pgvm_isa::ops::Compare;
 use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, UnOp};
 
 use crate::exec::{TrapKind, psw_reg};
@@ -55,7 +56,7 @@ pub(super) enum Op {
     SideNz(Pa, u64),
     SideZ(Pa, u64),
     SideIf(BinOp, Pa, u64, u64),
-    SideCmp(Cmp, Pa, Pa, Pa, bool, u64),
+    SideCmp(Compare, Pa, Pa, Pa, bool, u64),
     // Terminators: each ends the block.
     /// `P = t` (apparent).
     Jump(u64),
@@ -71,7 +72,7 @@ pub(super) enum Op {
     AddKBranchZ(Pa, Pa, u64, u64),
     /// `E[a] = E[b] cmp E[c]; if E[a] != 0 { P = t; }` (when `.4`; `== 0` otherwise): two
     /// instructions, a compare and a `jnz` or `jz` on its result.
-    CmpBranch(Cmp, Pa, Pa, Pa, bool, u64),
+    CmpBranch(Compare, Pa, Pa, Pa, bool, u64),
     /// `P = E[a]`.
     JumpInd(Pa),
     /// `E[a] = P + 1; P = t`.
@@ -159,54 +160,6 @@ pub(super) fn target(op: Op) -> Option<u64> {
     }
 }
 
-/// A comparison operator in one branch-free form: `x' < y'` or `x' == y'`, negated or not,
-/// where `x'` and `y'` are the operands, swapped or not, with the sign bit flipped for a
-/// signed comparison. A fused compare-and-branch evaluates it without dispatching on the
-/// operator: in a loop whose test is a compare and a branch (a sort's inner loop), the
-/// dispatch was a mispredicted jump per lap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Cmp {
-    eq: bool,
-    swap: bool,
-    signed: bool,
-    negate: bool,
-}
-
-impl Cmp {
-    /// The form of a comparison operator; `None` for any other.
-    pub(super) fn of(op: BinOp) -> Option<Cmp> {
-        let c = |eq, swap, signed, negate| {
-            Some(Cmp {
-                eq,
-                swap,
-                signed,
-                negate,
-            })
-        };
-        match op {
-            BinOp::Eq => c(true, false, false, false),
-            BinOp::Ne => c(true, false, false, true),
-            BinOp::Lt => c(false, false, false, false),
-            BinOp::Gt => c(false, true, false, false),
-            BinOp::Ge => c(false, false, false, true),
-            BinOp::Le => c(false, true, false, true),
-            BinOp::Lts => c(false, false, true, false),
-            BinOp::Les => c(false, true, true, true),
-            _ => None,
-        }
-    }
-
-    /// `x op y`, as [`pgvm_isa::ops::alu`] gives it (1 or 0), as a boolean.
-    #[inline(always)]
-    pub(super) fn eval(self, x: u64, y: u64) -> bool {
-        let bias = u64::from(self.signed) << 63;
-        let (a, b) = if self.swap { (y, x) } else { (x, y) };
-        let (a, b) = (a ^ bias, b ^ bias);
-        let r = if self.eq { a == b } else { a < b };
-        r != self.negate
-    }
-}
-
 /// The fused op for `prev` (the last op so far, one whole instruction) followed by `next`, a
 /// whole instruction's only op, if the pair has one.
 pub(super) fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option<Op> {
@@ -235,7 +188,7 @@ pub(super) fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option
                 Op::BranchZ(x, t) => (false, x, t),
                 _ => return None,
             };
-            (x == a).then_some(Op::CmpBranch(Cmp::of(op)?, a, b, c, nz, t))
+            (x == a).then_some(Op::CmpBranch(Compare::of(op)?, a, b, c, nz, t))
         }
     }
 }
@@ -551,47 +504,5 @@ fn one(w: &Word, stmt: &Stmt) -> Option<Shape> {
         Stmt::Trap(cause) => Some(Shape::Trap(TrapKind::from(*cause))),
         Stmt::Halt => Some(Shape::Halt),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pgvm_isa::ops::alu;
-
-    #[test]
-    fn the_branch_free_comparison_agrees_with_the_alu_on_every_operator_and_edge_value() {
-        let edges = [
-            0,
-            1,
-            2,
-            0x7fff_ffff_ffff_fffe,
-            i64::MAX as u64,
-            i64::MIN as u64,
-            (i64::MIN as u64) + 1,
-            u64::MAX - 1,
-            u64::MAX,
-        ];
-        let ops = [
-            BinOp::Eq,
-            BinOp::Ne,
-            BinOp::Lt,
-            BinOp::Le,
-            BinOp::Gt,
-            BinOp::Ge,
-            BinOp::Lts,
-            BinOp::Les,
-        ];
-        for op in ops {
-            let cmp = Cmp::of(op).expect("a comparison");
-            for x in edges {
-                for y in edges {
-                    assert_eq!(cmp.eval(x, y), alu(op, x, y) != 0, "{op:?} {x:#x} {y:#x}");
-                }
-            }
-        }
-        for op in [BinOp::Add, BinOp::And, BinOp::Sar, BinOp::LogicalAnd] {
-            assert_eq!(Cmp::of(op), None, "{op:?}");
-        }
     }
 }
