@@ -19,7 +19,11 @@ fn main() {
     let p = pgvm_lab::program::load(&path, None).expect("the guest loads");
     let isa = p.isa.clone();
     let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
-    let depth = arg.parse().unwrap_or(3);
+    let depth = if arg == "bare" {
+        3
+    } else {
+        arg.parse().expect("the first argument: bare or a depth")
+    };
     let times: u32 = std::env::args()
         .nth(2)
         .map_or(1, |t| t.parse().expect("TIMES: a number"));

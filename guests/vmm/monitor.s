@@ -47,7 +47,7 @@ m_gentry: .word 0                        ; 0x10  the guest's entry PSW (written 
 m_vpsw:   .word 0                        ; 0x11  the guest's virtual PSW
 m_w:      .word 0                        ; 0x12  the guest's memory size w
 m_ntrap:  .word 0                        ; 0x13  traps taken (E[0]/E[1])
-m_npeek:  .word 0                        ; 0x14  emulations found by a look ahead, without a trap
+m_npeek:  .word 0                        ; 0x14  instructions a look ahead found (no trap of theirs)
 m_nrefl:  .word 0                        ; 0x15  traps reflected into the guest
 m_nstep:  .word 0                        ; 0x16  single-step interrupts taken (E[2]/E[3])
 m_nvint:  .word 0                        ; 0x17  timer interrupts reflected into the guest

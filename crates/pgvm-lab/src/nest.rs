@@ -163,8 +163,9 @@ pub struct Level {
     pub traps: u64,
     /// Privileged instructions of its guest it emulated.
     pub emulated: u64,
-    /// Of those, the ones a look ahead after another emulation found and emulated without a
-    /// trap of their own: `traps + peeked = emulated + reflected`.
+    /// Privileged instructions of its guest that a look ahead after an emulation found and
+    /// handled (emulated, or reflected when an operand is outside the window) without a trap
+    /// of their own: `traps + peeked = emulated + reflected`.
     pub peeked: u64,
     /// Traps it reflected into its guest.
     pub reflected: u64,
