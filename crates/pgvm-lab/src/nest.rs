@@ -27,7 +27,7 @@ use crate::guest::{GuestError, guest_of, words_needed};
 mod levels;
 mod monitor;
 
-use levels::{Layout, NestedExit, run_native, run_self};
+use levels::{Layout, NestedExit, nonzero_runs, run_native, run_self};
 pub use monitor::{
     CodeCheck, MONITOR_FILES, MonitorBuild, TimingUse, assemble_monitor, check_code,
 };
@@ -269,9 +269,14 @@ pub struct NestedImage {
     pub w: u64,
     /// The guest, as the bare machine and the innermost monitor start it.
     pub guest: crate::guest::Guest,
-    /// The words of the first machine the assembly monitors see (the real machine's, or
-    /// the host-side monitor's VM).
-    pub image: Vec<u64>,
+    /// The size of the first machine the assembly monitors see (the real machine, or the
+    /// host-side monitor's VM), in words.
+    pub words: u64,
+    /// That machine's memory, as the runs of 64-word chunks that hold a non-zero word with
+    /// their addresses: all a fresh machine (zero everywhere) needs written. A nested image
+    /// is mostly the zeros of the windows; finding its words once, here, spares each run a
+    /// scan of all of them, and touching them would cost a page fault per page of host memory.
+    pub segments: Vec<(u64, Vec<u64>)>,
     /// Where that machine starts.
     pub first_entry: Psw,
 }
@@ -364,7 +369,8 @@ impl NestedImage {
             gbase,
             w,
             guest: g,
-            image,
+            words: first_words,
+            segments: nonzero_runs(&image),
             first_entry,
         })
     }
@@ -377,7 +383,7 @@ impl NestedImage {
             depth: self.depth,
             host: self.host,
         };
-        let n = run_self(isa, &self.image, self.first_entry, &layout, budget)?;
+        let n = run_self(isa, self, &layout, budget)?;
         Ok((
             n.per_level.iter().sum(),
             matches!(n.exit, NestedExit::Halted),
@@ -401,8 +407,8 @@ pub fn run(
         gbase,
         w,
         guest: ref g,
-        ref image,
         first_entry,
+        ..
     } = nested_image;
 
     // The bare run, on a machine of the guest's w.
@@ -422,8 +428,8 @@ pub fn run(
     let layout = Layout { depth: n, host };
     let t = Instant::now();
     let nested = match opts.l0 {
-        L0::SelfHosted => run_self(isa, image, first_entry, &layout, budget)?,
-        L0::Native => run_native(isa, image, first_entry, &layout, budget)?,
+        L0::SelfHosted => run_self(isa, &nested_image, &layout, budget)?,
+        L0::Native => run_native(isa, &nested_image, &layout, budget)?,
     };
     let nested_ns = t.elapsed();
 

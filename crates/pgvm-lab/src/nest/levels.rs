@@ -7,7 +7,7 @@ use pgvm_isa::{Isa, Mode};
 use pgvm_machine::{Devices, Exit, Machine, Processor, Psw, StateView, TrapPolicy, cycle};
 use pgvm_vmm::{Host, Monitor, TechniqueKind, VmExit};
 
-use super::{NestError, VMM_K};
+use super::{NestError, NestedImage, VMM_K};
 
 /// Where the levels are.
 #[derive(Debug, Clone, Copy)]
@@ -67,16 +67,15 @@ pub(super) struct Nested {
 /// whose code ran it ([`Machine::run_observed`]).
 pub(super) fn run_self(
     isa: &Arc<Isa>,
-    image: &[u64],
-    entry: Psw,
+    image: &NestedImage,
     layout: &Layout,
     budget: u64,
 ) -> Result<Nested, NestError> {
-    let mut m = Machine::new(isa.clone(), image.len() as u64)?;
-    for (org, words) in nonzero_chunks(image) {
-        m.write(org, words)?;
+    let mut m = Machine::new(isa.clone(), image.words)?;
+    for (org, words) in &image.segments {
+        m.write(*org, words)?;
     }
-    m.set_psw(entry);
+    m.set_psw(image.first_entry);
     // The hardware takes every trap and interrupt: level 0 is the assembly monitor.
     m.set_trap_policy(TrapPolicy::Hardware);
     let mut per_level = vec![0u64; layout.depth as usize + 1];
@@ -165,35 +164,43 @@ impl Host for LevelHost {
     }
 }
 
-/// The image's chunks that hold a non-zero word, with their addresses: all a fresh machine
-/// (zero everywhere) needs written. A nested image is mostly the zeros of the windows, and
-/// touching them would cost a page fault per page of host memory.
-fn nonzero_chunks(image: &[u64]) -> impl Iterator<Item = (u64, &[u64])> {
+/// The runs of 64-word chunks of `image` that hold a non-zero word, with their addresses.
+pub(super) fn nonzero_runs(image: &[u64]) -> Vec<(u64, Vec<u64>)> {
     const CHUNK: usize = 64;
-    image
-        .chunks(CHUNK)
-        .enumerate()
-        .filter(|(_, c)| c.iter().fold(0, |acc, &w| acc | w) != 0)
-        .map(|(i, c)| ((i * CHUNK) as u64, c))
+    let mut runs: Vec<(u64, Vec<u64>)> = Vec::new();
+    for (i, c) in image.chunks(CHUNK).enumerate() {
+        if c.iter().all(|&w| w == 0) {
+            continue;
+        }
+        let org = (i * CHUNK) as u64;
+        match runs.last_mut() {
+            Some((at, words)) if *at + words.len() as u64 == org => words.extend_from_slice(c),
+            _ => runs.push((org, c.to_vec())),
+        }
+    }
+    runs
 }
 
 /// Level 0 is the host-side monitor: the assembly monitors and the guest are its one VM.
 pub(super) fn run_native(
     isa: &Arc<Isa>,
-    image: &[u64],
-    entry: Psw,
+    image: &NestedImage,
     layout: &Layout,
     budget: u64,
 ) -> Result<Nested, NestError> {
-    let q = layout.host + image.len() as u64;
+    let q = layout.host + image.words;
     let host = LevelHost {
         machine: Machine::new(isa.clone(), q)?,
         layout: *layout,
         per_level: vec![0; layout.depth as usize + 1],
     };
     let mut mon = Monitor::on(isa.clone(), host, TechniqueKind::Tae.build::<LevelHost>());
-    let chunks: Vec<_> = nonzero_chunks(image).collect();
-    let id = mon.create_vm(image.len() as u64, &chunks, entry)?;
+    let chunks: Vec<_> = image
+        .segments
+        .iter()
+        .map(|(org, words)| (*org, &words[..]))
+        .collect();
+    let id = mon.create_vm(image.words, &chunks, image.first_entry)?;
     let mut left = budget;
     let exit = loop {
         let before = mon.vm(id).steps();
