@@ -44,8 +44,9 @@ use pgvm_isa::ops::alu;
 use pgvm_isa::{BinOp, InsnId, Isa, Mode};
 
 use super::Engine;
-use super::block_ops::{InsnOps, Op, Pa, Span, fuse, lower, target};
-use crate::exec::{Step, TrapKind, execute, set_reg, user_trap};
+use super::block_ops::{Op, Pa, Span, fuse, target};
+use super::shape::{InsnOps, Template, lower};
+use crate::exec::{Step, TrapKind, execute, set_reg};
 use crate::machine::Core;
 use crate::psw::{Psw, REG_MAX, Reloc};
 use crate::view::StateView;
@@ -114,8 +115,8 @@ fn key(r: Reloc, lim: u64, mode: Mode) -> u64 {
 /// code bitmap.
 #[derive(Debug, Clone)]
 pub struct Block {
-    /// By instruction: the trap its body takes first thing in user mode, if any.
-    user_traps: Vec<Option<TrapKind>>,
+    /// By instruction: its body matched against the shapes, once.
+    templates: Vec<Template>,
     /// One byte per physical word: non-zero when some compiled block covers it. A byte, not
     /// a bit: the test is on every store.
     code: Vec<u8>,
@@ -158,7 +159,7 @@ impl Engine for Block {
 
     fn new(isa: &Isa, q: u64) -> Block {
         Block {
-            user_traps: isa.insns.iter().map(|i| user_trap(&i.body)).collect(),
+            templates: Template::all(isa),
             code: vec![0; q as usize],
             map: vec![None; (q as usize).div_ceil(PAGE)],
             blocks: Vec::new(),
@@ -426,7 +427,7 @@ impl Block {
         let outcome = match id.or_else(|| isa.decode(word)) {
             Some(id) => {
                 if core.psw.mode == Mode::User
-                    && let Some(kind) = self.user_traps[id]
+                    && let Some(kind) = self.templates.get(id).and_then(Template::user_trap)
                 {
                     Step::Trapped(kind)
                 } else {
@@ -478,7 +479,10 @@ impl Block {
                         p: (ap + 1) & REG_MAX,
                         ..psw
                     };
-                    lower(isa, id, word, at, &self.user_traps, &dev)
+                    match self.templates.get(id) {
+                        Some(t) => lower(isa, t, id, word, at, &dev),
+                        None => InsnOps::one(Op::Generic(id)),
+                    }
                 }
                 None => InsnOps::one(Op::Trap(TrapKind::Illegal)),
             };
