@@ -42,7 +42,8 @@ impl std::fmt::Debug for Index {
 #[derive(Clone)]
 struct Layout {
     lo: u32,
-    width: u32,
+    /// `low_bits(width)` of the op field, kept so that decoding masks without a branch.
+    mask: u64,
     table: Table,
 }
 
@@ -91,7 +92,11 @@ impl Index {
                     }
                     Table::Sparse(t)
                 };
-                Layout { lo, width, table }
+                Layout {
+                    lo,
+                    mask: low_bits(width),
+                    table,
+                }
             })
             .collect();
         Index { by_name, layouts }
@@ -101,15 +106,21 @@ impl Index {
         self.by_name.get(mnemonic).copied()
     }
 
+    /// A plain loop, not an iterator chain: a monitor decodes every instruction it traps on,
+    /// and the chain did not fold into the one table look-up a profile's single layout needs.
     #[inline]
     pub(crate) fn decode(&self, word: u64) -> Option<InsnId> {
-        self.layouts.iter().find_map(|l| {
-            let op = (word >> l.lo) & low_bits(l.width);
-            match &l.table {
-                Table::Dense(t) => t.get(op as usize).copied().filter(|&id| id != NONE),
+        for l in &self.layouts {
+            let op = word.checked_shr(l.lo).unwrap_or(0) & l.mask;
+            let id = match &l.table {
+                Table::Dense(t) => t.get(op as usize).copied(),
                 Table::Sparse(t) => t.get(&op).copied(),
+            };
+            if let Some(id) = id.filter(|&id| id != NONE) {
+                return Some(id);
             }
-        })
+        }
+        None
     }
 }
 
