@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{InsnId, Isa, low_bits};
+use crate::shape::BodyShape;
 
 /// Op fields up to this wide get a dense table (at most 4096 entries); wider ones a hash map.
 const DENSE_BITS: u32 = 12;
@@ -22,6 +23,8 @@ const NONE: usize = usize::MAX;
 pub(crate) struct Index {
     by_name: HashMap<String, InsnId>,
     layouts: Vec<Layout>,
+    /// Each instruction's body shape, by instruction id.
+    shapes: Vec<BodyShape>,
 }
 
 impl PartialEq for Index {
@@ -99,7 +102,15 @@ impl Index {
                 }
             })
             .collect();
-        Index { by_name, layouts }
+        Index {
+            by_name,
+            layouts,
+            shapes: BodyShape::all(isa),
+        }
+    }
+
+    pub(crate) fn shape(&self, id: InsnId) -> Option<&BodyShape> {
+        self.shapes.get(id)
     }
 
     pub(crate) fn insn(&self, mnemonic: &str) -> Option<InsnId> {

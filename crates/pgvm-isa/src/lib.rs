@@ -13,6 +13,7 @@ mod model;
 pub mod ops;
 mod parse;
 mod read;
+pub mod shape;
 pub mod visit;
 
 pub use doc::{render_body, render_markdown};

@@ -401,9 +401,15 @@ impl Isa {
         self.index.insn(mnemonic)
     }
 
-    /// Rebuilds the opcode table and mnemonic index from `formats` and `insns`. The parser
-    /// does this once a description is read; code that edits those fields of a loaded ISA
-    /// must call it before [`Isa::decode`] or [`Isa::insn`].
+    /// The shape of an instruction's body, matched when the description was loaded
+    /// ([`crate::shape`]); `None` for an id out of range.
+    pub fn shape(&self, id: InsnId) -> Option<&crate::shape::BodyShape> {
+        self.index.shape(id)
+    }
+
+    /// Rebuilds the opcode table, the mnemonic index and the body shapes from `formats` and
+    /// `insns`. The parser does this once a description is read; code that edits those fields
+    /// of a loaded ISA must call it before [`Isa::decode`], [`Isa::insn`] or [`Isa::shape`].
     pub fn reindex(&mut self) {
         self.index = Index::build(self);
     }

@@ -5,7 +5,7 @@
 //! *blocked*: nothing it did before the trap is visible.
 
 use pgvm_isa::ops::{alu, unary};
-use pgvm_isa::{BinOp, Expr, InsnId, Isa, MODE_USER, Mode, Reg, Space, Stmt, TrapCause};
+use pgvm_isa::{BinOp, Expr, InsnId, Isa, Mode, Reg, Space, Stmt, TrapCause};
 use serde::Serialize;
 
 use crate::psw::{Psw, REG_MAX, Reloc};
@@ -174,20 +174,10 @@ fn commit<V: StateView + ?Sized>(view: &mut V, p: &Pending) {
 }
 
 /// The trap a body takes first in user mode: its first statement is `if M == user { trap; }`
-/// (the expansion of the `privileged` sugar, or the same written out), so in user mode it
-/// traps before it reads or writes anything else, and in supervisor mode it does nothing.
+/// ([`pgvm_isa::shape::user_trap`]), so in user mode it traps before it reads or writes
+/// anything else, and in supervisor mode it does nothing.
 pub(crate) fn user_trap(body: &[Stmt]) -> Option<TrapKind> {
-    let Some(Stmt::If(Expr::Binary(BinOp::Eq, a, b), then, otherwise)) = body.first() else {
-        return None;
-    };
-    let tests_user = matches!(
-        (a.as_ref(), b.as_ref()),
-        (Expr::Reg(Reg::M), Expr::Const(MODE_USER)) | (Expr::Const(MODE_USER), Expr::Reg(Reg::M))
-    );
-    match then.as_slice() {
-        [Stmt::Trap(cause)] if tests_user && otherwise.is_empty() => Some((*cause).into()),
-        _ => None,
-    }
+    pgvm_isa::shape::user_trap(body).map(TrapKind::from)
 }
 
 /// The value a body reads from register `r` when its PSW is `psw`; `None` for the assist bit,

@@ -11,6 +11,7 @@ pub mod engine;
 mod exec;
 mod machine;
 mod psw;
+mod shaped;
 mod view;
 mod window;
 
@@ -22,5 +23,6 @@ pub use exec::{MAX_BODY_EFFECTS, Step, TrapKind, execute, fetch, step};
 pub use machine::{Core, Machine, MachineError, Stats};
 pub use pgvm_isa::Mode;
 pub use psw::{DEFAULT_WORDS, MAX_WORDS, Psw, PswError, REG_BITS, REG_MAX, Reloc, develop};
+pub use shaped::execute_shaped;
 pub use view::StateView;
 pub use window::{GuestPa, HostPa, VirtualCpu, VmMap, Window};

@@ -398,7 +398,7 @@ pub(crate) fn run_on<H: Host>(
     vm: &mut Window<'_, H>,
 ) -> Result<(InsnId, Step), TrapKind> {
     let (id, word) = pgvm_machine::fetch(isa, vm)?;
-    Ok((id, pgvm_machine::execute(isa, id, word, vm)))
+    Ok((id, pgvm_machine::execute_shaped(isa, id, word, vm)))
 }
 
 /// The hybrid monitor of the paper's Theorem 3: *every* instruction of virtual supervisor mode

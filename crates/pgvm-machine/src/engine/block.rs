@@ -45,7 +45,7 @@ use pgvm_isa::{BinOp, InsnId, Isa, Mode};
 
 use super::Engine;
 use super::block_ops::{Op, Pa, Span, fuse, target};
-use super::shape::{InsnOps, Template, lower};
+use super::shape::{InsnOps, lower};
 use crate::exec::{Step, TrapKind, execute, set_reg};
 use crate::machine::Core;
 use crate::psw::{Psw, REG_MAX, Reloc};
@@ -115,8 +115,6 @@ fn key(r: Reloc, lim: u64, mode: Mode) -> u64 {
 /// code bitmap.
 #[derive(Debug, Clone)]
 pub struct Block {
-    /// By instruction: its body matched against the shapes, once.
-    templates: Vec<Template>,
     /// One byte per physical word: non-zero when some compiled block covers it. A byte, not
     /// a bit: the test is on every store.
     code: Vec<u8>,
@@ -157,9 +155,8 @@ enum Out {
 impl Engine for Block {
     const NAME: &'static str = "block";
 
-    fn new(isa: &Isa, q: u64) -> Block {
+    fn new(_isa: &Isa, q: u64) -> Block {
         Block {
-            templates: Template::all(isa),
             code: vec![0; q as usize],
             map: vec![None; (q as usize).div_ceil(PAGE)],
             blocks: Vec::new(),
@@ -427,9 +424,9 @@ impl Block {
         let outcome = match id.or_else(|| isa.decode(word)) {
             Some(id) => {
                 if core.psw.mode == Mode::User
-                    && let Some(kind) = self.templates.get(id).and_then(Template::user_trap)
+                    && let Some(cause) = isa.shape(id).and_then(|s| s.user_trap)
                 {
-                    Step::Trapped(kind)
+                    Step::Trapped(cause.into())
                 } else {
                     let mut view = BlockView { core, engine: self };
                     execute(&isa, id, word, &mut view)
@@ -479,7 +476,7 @@ impl Block {
                         p: (ap + 1) & REG_MAX,
                         ..psw
                     };
-                    match self.templates.get(id) {
+                    match isa.shape(id) {
                         Some(t) => lower(isa, t, id, word, at, &dev),
                         None => InsnOps::one(Op::Generic(id)),
                     }

@@ -19,7 +19,7 @@ mod block;
 mod block_ops;
 mod compile;
 mod fast;
-mod shape;
+pub(crate) mod shape;
 
 use std::fmt::Debug;
 
