@@ -43,10 +43,18 @@ pub fn execute_shaped<V: StateView + ?Sized>(
     };
     let v = |x: Val| value(isa, insn.format, x, word, next);
     let q = view.size();
-    let at = |a: u64| develop(a, start.r, q).ok_or(Step::Trapped(TrapKind::Memory));
-    let done = match s {
-        Shape::SetReg(reg, a) => at(v(a)).map(|pa| {
-            let value = view.load(pa);
+    // `E[a]`'s physical word, or the memory trap the body takes.
+    macro_rules! at {
+        ($a:expr) => {
+            match develop(v($a), start.r, q) {
+                Some(pa) => pa,
+                None => return Step::Trapped(TrapKind::Memory),
+            }
+        };
+    }
+    match s {
+        Shape::SetReg(reg, a) => {
+            let value = view.load(at!(a));
             let mut psw = next;
             let mut assist = view.assist();
             set_reg(&mut psw, &mut assist, reg, value);
@@ -54,32 +62,29 @@ pub fn execute_shaped<V: StateView + ?Sized>(
             if assist != view.assist() {
                 view.set_assist(assist);
             }
-        }),
-        Shape::Out(a) => at(v(a)).map(|pa| {
-            let byte = view.load(pa) as u8;
+        }
+        Shape::Out(a) => {
+            let byte = view.load(at!(a)) as u8;
             view.set_psw(next);
             view.console_out(byte);
-        }),
-        Shape::Timer(a) => at(v(a)).map(|pa| {
-            let n = view.load(pa);
+        }
+        Shape::Timer(a) => {
+            let n = view.load(at!(a));
             view.set_psw(next);
             view.set_timer(n);
-        }),
-        Shape::Set(a, k) => at(v(a)).map(|pa| {
+        }
+        Shape::Set(a, k) => {
+            let pa = at!(a);
             view.store(pa, v(k));
             view.set_psw(next);
-        }),
-        Shape::Mov(a, b) => at(v(b)).and_then(|from| {
-            let value = view.load(from);
-            at(v(a)).map(|pa| {
-                view.store(pa, value);
-                view.set_psw(next);
-            })
-        }),
+        }
+        Shape::Mov(a, b) => {
+            let value = view.load(at!(b));
+            let pa = at!(a);
+            view.store(pa, value);
+            view.set_psw(next);
+        }
         _ => return execute(isa, id, word, view),
-    };
-    match done {
-        Ok(()) => Step::Done,
-        Err(trapped) => trapped,
     }
+    Step::Done
 }

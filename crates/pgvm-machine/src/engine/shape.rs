@@ -11,7 +11,7 @@ use crate::psw::{Psw, REG_MAX};
 
 /// The value of `v` for instruction word `word` of format `f` in a block whose PSW, as the
 /// body reads it, is `psw`.
-#[inline]
+#[inline(always)]
 pub(crate) fn value(isa: &Isa, f: usize, v: Val, word: u64, psw: Psw) -> u64 {
     match v {
         Val::Const(k) => k,
