@@ -1,13 +1,15 @@
-//! Specialization for the fast engine: recognize common body *shapes* in the checked AST and
-//! turn a decoded word into a flat [`Op`] with its field values baked in.
+//! Specialization for the fast engine: a decoded word whose body has one of the common
+//! *shapes* ([`pgvm_isa::shape`]: `E[f] = E[g] op E[h]`, `if E[f] == 0 { P = imm; }`, ...)
+//! becomes a flat [`Op`] with its field values baked in.
 //!
-//! This is not a second copy of any instruction's semantics. It matches shapes of the
-//! description's own statements (`E[f] = E[g] op E[h]`, `if E[f] == 0 { P = imm; }`, ...), and
-//! the operators go through [`pgvm_isa::ops::alu`], the same function the interpreter uses. Anything
-//! that does not match runs through the interpreter. A property test compares the two on
+//! This is not a second copy of any instruction's semantics: the shapes are the description's
+//! own statements, matched once when it was loaded (the block engine lowers the same match),
+//! and the operators go through [`pgvm_isa::ops::alu`], the same function the interpreter
+//! uses. Anything else runs through the interpreter. A property test compares the two on
 //! random programs for every built-in profile.
 
-use pgvm_isa::{BinOp, Expr, InsnId, Isa, Reg, Space, Stmt};
+use pgvm_isa::shape::{BodyShape, Shape, Val};
+use pgvm_isa::{BinOp, InsnId, Isa};
 
 /// An apparent address, saturated to 32 bits. Every valid address is below `2^21`, so a
 /// saturated address still fails development exactly when the full one does; the saving is
@@ -61,40 +63,8 @@ fn target(t: u64) -> Addr {
     (t & crate::psw::REG_MAX) as Addr
 }
 
-/// A value that is fixed once the word is decoded.
-fn konst(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Const(v) => Some(*v),
-        Expr::Field(i) => Some(isa.formats[format].fields[*i].extract(word)),
-        _ => None,
-    }
-}
-
-/// `E[k]` with a fixed `k`.
-fn mem_at(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Load(Space::Relocated, a) => konst(isa, format, word, a),
-        _ => None,
-    }
-}
-
-/// `E[E[b] + E[c]]`.
-fn indexed(isa: &Isa, format: usize, word: u64, e: &Expr) -> Option<(u64, u64)> {
-    match e {
-        Expr::Binary(BinOp::Add, x, y) => {
-            Some((mem_at(isa, format, word, x)?, mem_at(isa, format, word, y)?))
-        }
-        _ => None,
-    }
-}
-
-/// Word-valued operators the fast path handles (comparisons yield 0/1 words too).
-fn word_op(op: BinOp) -> bool {
-    !matches!(op, BinOp::LogicalAnd | BinOp::LogicalOr)
-}
-
 pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
-    match shape(isa, id, word) {
+    match shape(isa, id, word).unwrap_or(Op::Generic(id)) {
         Op::BinK {
             op: BinOp::Add,
             a,
@@ -117,90 +87,55 @@ pub(crate) fn compile(isa: &Isa, id: InsnId, word: u64) -> Op {
     }
 }
 
-fn shape(isa: &Isa, id: InsnId, word: u64) -> Op {
-    let insn = &isa.insns[id];
-    let f = insn.format;
-    let generic = Op::Generic(id);
-    let [stmt] = insn.body.as_slice() else {
-        return generic;
+/// The op of a body that is one statement of a shape the engine has an op for, with no
+/// register read: the decode cache is not keyed by the PSW.
+fn shape(isa: &Isa, id: InsnId, word: u64) -> Option<Op> {
+    let BodyShape {
+        user_trap: None,
+        shapes: Some([Some(s), None]),
+    } = isa.shape(id)?
+    else {
+        return None;
     };
-    let k = |e| konst(isa, f, word, e);
-    let m = |e| mem_at(isa, f, word, e).map(addr);
-    match stmt {
-        Stmt::Store {
-            space: Space::Relocated,
-            addr,
-            value,
-        } => {
-            if let Some(a) = k(addr).map(self::addr) {
-                if let Some(kv) = k(value) {
-                    return Op::Set { a, k: kv };
-                }
-                if let Some(b) = m(value) {
-                    return Op::Mov { a, b };
-                }
-                if let Expr::Load(Space::Relocated, inner) = value
-                    && let Some((b, c)) = indexed(isa, f, word, inner)
-                {
-                    return Op::LoadX {
-                        a,
-                        b: self::addr(b),
-                        c: self::addr(c),
-                    };
-                }
-                if let Expr::Binary(op, x, y) = value
-                    && word_op(*op)
-                    && let Some(b) = m(x)
-                {
-                    if let Some(c) = m(y) {
-                        return Op::Bin { op: *op, a, b, c };
-                    }
-                    if let Some(kv) = k(y) {
-                        return Op::BinK {
-                            op: *op,
-                            a,
-                            b,
-                            k: kv,
-                        };
-                    }
-                }
-                if let Expr::Unary(pgvm_isa::UnOp::Bit, inner) = value
-                    && let Expr::Binary(op, x, y) = &**inner
-                    && word_op(*op)
-                    && let (Some(b), Some(c)) = (m(x), m(y))
-                {
-                    // bit(E[b] cmp E[c]): comparisons already yield 0 or 1.
-                    return Op::Bin { op: *op, a, b, c };
-                }
-            } else if let Some((b, c)) = indexed(isa, f, word, addr)
-                && let Some(a) = m(value)
-            {
-                return Op::StoreX {
-                    a,
-                    b: self::addr(b),
-                    c: self::addr(c),
-                };
-            }
-            generic
-        }
-        Stmt::Set(Reg::P, t) => match k(t) {
-            Some(t) => Op::Jump { t: target(t) },
-            None => generic,
+    let format = &isa.formats[isa.insns.get(id)?.format];
+    let k = |v: Val| match v {
+        Val::Const(c) => Some(c),
+        Val::Field(i) => Some(format.fields.get(i)?.extract(word)),
+        Val::Reg(_) => None,
+    };
+    let a = |v: Val| k(v).map(addr);
+    Some(match *s {
+        Shape::Bin(op, x, y, z) => Op::Bin {
+            op,
+            a: a(x)?,
+            b: a(y)?,
+            c: a(z)?,
         },
-        Stmt::If(Expr::Binary(op, x, y), then, els) if els.is_empty() && word_op(*op) => {
-            match (m(x), k(y), then.as_slice()) {
-                (Some(a), Some(kv), [Stmt::Set(Reg::P, t)]) => match k(t) {
-                    Some(t) => Op::Branch {
-                        op: *op,
-                        a,
-                        k: kv,
-                        t: target(t),
-                    },
-                    None => generic,
-                },
-                _ => generic,
-            }
-        }
-        _ => generic,
-    }
+        Shape::BinK(op, x, y, c) => Op::BinK {
+            op,
+            a: a(x)?,
+            b: a(y)?,
+            k: k(c)?,
+        },
+        Shape::Set(x, c) => Op::Set { a: a(x)?, k: k(c)? },
+        Shape::Mov(x, y) => Op::Mov { a: a(x)?, b: a(y)? },
+        Shape::LoadX(x, y, z) => Op::LoadX {
+            a: a(x)?,
+            b: a(y)?,
+            c: a(z)?,
+        },
+        Shape::StoreX(x, y, z) => Op::StoreX {
+            a: a(x)?,
+            b: a(y)?,
+            c: a(z)?,
+        },
+        Shape::Jump(t) => Op::Jump { t: target(k(t)?) },
+        Shape::Branch(op, x, c, t) => Op::Branch {
+            op,
+            a: a(x)?,
+            k: k(c)?,
+            t: target(k(t)?),
+        },
+        _ => return None,
+    })
 }
