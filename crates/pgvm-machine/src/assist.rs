@@ -16,7 +16,8 @@ use pgvm_isa::{InsnId, Isa, Mode};
 use serde::Serialize;
 
 use crate::cycle::{self, Entry};
-use crate::exec::{Step, TrapKind, execute, fetch};
+use crate::exec::{Step, TrapKind, fetch};
+use crate::shaped::execute_shaped;
 use crate::view::StateView;
 use crate::window::{VirtualCpu, VmMap, Window};
 
@@ -134,7 +135,7 @@ pub(crate) fn assist<H: StateView + ?Sized>(
     };
     // The instruction's own semantics on the virtual state, as the monitor's dispatcher runs
     // them: completed, it is done; trapped, it was blocked and the trap is the guest's.
-    let done = match execute(isa, id, word, &mut vm) {
+    let done = match execute_shaped(isa, id, word, &mut vm) {
         Step::Done => true,
         Step::Trapped(_) if action == AssistAction::Reflect => {
             matches!(cycle::trap(&mut vm), Entry::Taken)

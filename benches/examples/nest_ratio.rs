@@ -1,0 +1,85 @@
+//! The nested run's speed as a fraction of the bare run's, measured in pairs: `compute.s` (or
+//! the guest at path GUEST) bare, then nested DEPTH deep under the assembly monitor on s370,
+//! alternately, PAIRS times; prints each pair's bare/nested time ratio and their median.
+//!
+//! `nest_ratio [DEPTH] [PAIRS] [GUEST]` (3, 41 by default). Criterion's `nest_compute` times
+//! the two runs one after the other, each over seconds, so a change in the machine's load
+//! between them moves the ratio by several points; a pair here is two runs a few
+//! milliseconds apart, in one binary, so both see the same machine and the same code layout.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions, NestedImage};
+use pgvm_machine::{Exit, Machine, StateView};
+
+/// Each side of a pair repeats its run until it has taken at least this long.
+const SIDE: Duration = Duration::from_millis(20);
+
+fn main() {
+    let depth: u32 = std::env::args()
+        .nth(1)
+        .map_or(3, |d| d.parse().expect("DEPTH: a number"));
+    let pairs: usize = std::env::args()
+        .nth(2)
+        .map_or(41, |n| n.parse().expect("PAIRS: a number"))
+        .max(1);
+    let path = std::env::args().nth(3).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s"),
+        std::path::PathBuf::from,
+    );
+    let p = pgvm_lab::program::load(&path, None).expect("the guest loads");
+    let isa = p.isa.clone();
+    let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
+    let o = NestOptions {
+        depth,
+        l0: L0::SelfHosted,
+        q: pgvm_machine::DEFAULT_WORDS,
+        max_steps: 100_000_000,
+    };
+    let nested = NestedImage::new(&p.image, &build, &o).expect("fits");
+    let bare = || {
+        let mut m = Machine::new(isa.clone(), nested.w).expect("machine");
+        for (org, words) in &nested.guest.segments {
+            m.write(*org, words).expect("fits");
+        }
+        m.set_psw(nested.guest.entry);
+        assert_eq!(m.run(u64::MAX), Exit::Halted);
+    };
+    let deep = || {
+        let (_, halted) = nested.run_self(&isa, u64::MAX).expect("runs");
+        assert!(halted);
+    };
+    // Runs `f` until `SIDE` has passed; the time of one run.
+    let per_run = |f: &dyn Fn()| {
+        let (t, mut n) = (Instant::now(), 0u32);
+        while t.elapsed() < SIDE {
+            f();
+            n += 1;
+        }
+        t.elapsed() / n
+    };
+    per_run(&bare);
+    per_run(&deep);
+    let mut ratios: Vec<f64> = (0..pairs)
+        .map(|_| {
+            let (b, d) = (per_run(&bare), per_run(&deep));
+            println!(
+                "bare {b:?}  depth {depth} {d:?}  {:.1} %",
+                100.0 * ratio(b, d)
+            );
+            ratio(b, d)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "median of {pairs} pairs: {:.1} % of bare speed at depth {depth} (quartiles {:.1} to {:.1} %)",
+        100.0 * ratios[pairs / 2],
+        100.0 * ratios[pairs / 4],
+        100.0 * ratios[3 * pairs / 4],
+    );
+}
+
+fn ratio(bare: Duration, nested: Duration) -> f64 {
+    bare.as_secs_f64() / nested.as_secs_f64()
+}
