@@ -76,10 +76,7 @@ pub enum Exit {
 }
 
 /// What [`Exit::Escaped`] watches: the control state and whether the devices were reached.
-pub type Control = (Mode, crate::Reloc, bool, bool);
-
-/// The [`Control`] state of a processor.
-fn control<V: Processor + ?Sized>(v: &V) -> Control {
+fn control<V: Processor + ?Sized>(v: &V) -> (Mode, crate::Reloc, bool, bool) {
     let psw = v.psw();
     (psw.mode, psw.r, v.assist(), v.devices().touched())
 }
@@ -198,63 +195,38 @@ where
         if stopped(v) {
             return None;
         }
-        let stop = match next_stop(v, end) {
-            Ok(stop) => stop,
-            Err(exit) => break exit,
-        };
+        let clock = v.devices().clock;
+        if clock >= end {
+            break Exit::BudgetSpent;
+        }
+        let stop = v.devices().timer.stop(clock, end);
         let before = (policy == TrapPolicy::Exit).then(|| control(v));
         let event = stretch(v, stop);
-        if let Some(exit) = settle(v, event, policy, before) {
-            break exit;
+        let d = v.devices_mut();
+        d.timer.tick(d.clock);
+        match event {
+            None | Some(Step::Done) => {
+                if before.is_some_and(|b| b != control(v)) {
+                    break Exit::Escaped;
+                }
+            }
+            Some(Step::Halted) => break Exit::Halted,
+            Some(Step::Trapped(kind)) => {
+                if v.assist_trap(kind) {
+                    continue;
+                }
+                v.note(Event::Trap(kind));
+                match policy {
+                    TrapPolicy::Exit => break Exit::Trapped(kind),
+                    TrapPolicy::Hardware => {
+                        if trap(v).stuck() {
+                            break Exit::Stuck;
+                        }
+                    }
+                }
+            }
         }
     })
-}
-
-/// Where the next stretch must stop: the clock at the run's `end` or when the timer falls
-/// due, whichever is first; or the end of the run, when the budget is spent. The interrupt
-/// due at this boundary, if any, must have been delivered ([`interrupt`]).
-#[inline]
-pub fn next_stop<V: Processor + ?Sized>(v: &V, end: u64) -> Result<u64, Exit> {
-    let clock = v.devices().clock;
-    if clock >= end {
-        return Err(Exit::BudgetSpent);
-    }
-    Ok(v.devices().timer.stop(clock, end))
-}
-
-/// The cycle after a stretch that ended with `event`: the timer sees the clock, then a halt
-/// ends the run, and a trap is offered to the assist, counted, and taken by the hardware or
-/// handed to the monitor, as `policy` says. Under [`TrapPolicy::Exit`], `before` is the
-/// control state the stretch started with ([`Exit::Escaped`] when it changed without a
-/// trap). `Some` when the run ends here.
-///
-/// An engine that runs the whole cycle itself ([`crate::Engine::run_cycle`]) calls this and
-/// [`interrupt`] and [`next_stop`] between its stretches, so that the cycle stays written once.
-#[inline]
-pub fn settle<V: Processor + ?Sized>(
-    v: &mut V,
-    event: Option<Step>,
-    policy: TrapPolicy,
-    before: Option<Control>,
-) -> Option<Exit> {
-    let d = v.devices_mut();
-    d.timer.tick(d.clock);
-    match event {
-        None | Some(Step::Done) => before
-            .is_some_and(|b| b != control(v))
-            .then_some(Exit::Escaped),
-        Some(Step::Halted) => Some(Exit::Halted),
-        Some(Step::Trapped(kind)) => {
-            if v.assist_trap(kind) {
-                return None;
-            }
-            v.note(Event::Trap(kind));
-            match policy {
-                TrapPolicy::Exit => Some(Exit::Trapped(kind)),
-                TrapPolicy::Hardware => trap(v).stuck().then_some(Exit::Stuck),
-            }
-        }
-    }
 }
 
 /// One whole cycle, the hardware taking any trap: the reference for every engine.

@@ -41,7 +41,7 @@ impl Stats {
         self.memory + self.privileged + self.instruction + self.illegal
     }
 
-    pub(crate) fn count(&mut self, event: Event) {
+    fn count(&mut self, event: Event) {
         match event {
             Event::Trap(TrapKind::Memory) => self.memory += 1,
             Event::Trap(TrapKind::Privileged) => self.privileged += 1,
@@ -104,11 +104,6 @@ impl Core {
     /// The description being executed.
     pub fn isa(&self) -> &Arc<Isa> {
         &self.isa
-    }
-
-    /// The interrupt class of the timer: its vector pair is `(E[2t], E[2t+1])`.
-    pub(crate) fn timer_class(&self) -> u64 {
-        self.isa.features.timer.unwrap_or(1)
     }
 }
 
@@ -324,24 +319,10 @@ impl<E: Engine> Machine<E> {
 
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
-        if let Some(exit) = self.engine_cycle(budget, &mut |_, _| {}) {
-            return exit;
-        }
         let policy = self.policy;
         cycle::run(self, budget, policy, |m, stop| {
             m.engine.run(&mut m.core, stop)
         })
-    }
-
-    /// The whole cycle run by the engine itself, when it can ([`Engine::run_cycle`]): under
-    /// the hardware's trap policy, with no control block lent to the VM assist (the assist
-    /// needs the machine, not only its core).
-    #[inline]
-    fn engine_cycle<F: FnMut(Psw, u64)>(&mut self, budget: u64, observe: &mut F) -> Option<Exit> {
-        if self.policy != TrapPolicy::Hardware || self.control.is_some() {
-            return None;
-        }
-        self.engine.run_cycle(&mut self.core, budget, observe)
     }
 
     /// Runs like [`Machine::run`], and hands `observe` each stretch's instructions with the
@@ -350,9 +331,6 @@ impl<E: Engine> Machine<E> {
     /// two), so counting by that PSW is exact: how `pgvm nest` counts each level's
     /// instructions without leaving the cycle at every trap and every resume.
     pub fn run_observed<F: FnMut(Psw, u64)>(&mut self, budget: u64, mut observe: F) -> Exit {
-        if let Some(exit) = self.engine_cycle(budget, &mut observe) {
-            return exit;
-        }
         let policy = self.policy;
         cycle::run(self, budget, policy, |m, stop| {
             let (psw, before) = (m.core.psw, m.core.devices.clock);
@@ -398,7 +376,7 @@ impl<E: Engine> Processor for Machine<E> {
         &mut self.core.devices
     }
     fn timer_class(&self) -> u64 {
-        self.core.timer_class()
+        self.core.isa.features.timer.unwrap_or(1)
     }
     fn note(&mut self, event: Event) {
         self.core.stats.count(event);

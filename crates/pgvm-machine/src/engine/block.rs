@@ -46,8 +46,6 @@ use pgvm_isa::{BinOp, InsnId, Isa, Mode};
 use super::Engine;
 use super::block_ops::{Op, Pa, Span, fuse, target};
 use super::shape::{InsnOps, lower};
-use crate::cycle::{self, Event, Exit, Processor, TrapPolicy};
-use crate::devices::Devices;
 use crate::exec::{Step, TrapKind, execute, set_reg};
 use crate::machine::Core;
 use crate::psw::{Psw, REG_MAX, Reloc};
@@ -174,34 +172,6 @@ impl Engine for Block {
 
     fn run(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
         self.stretch::<false>(core, stop, None)
-    }
-
-    /// The cycle's loop with the stretch inlined into it: a trap, a resuming `lpsw` or a
-    /// console write leaves the block loop for the cycle's steps, but not the engine.
-    fn run_cycle<F: FnMut(Psw, u64)>(
-        &mut self,
-        core: &mut Core,
-        budget: u64,
-        observe: &mut F,
-    ) -> Option<Exit> {
-        let end = core.devices.clock.saturating_add(budget);
-        Some(loop {
-            let stop = {
-                let mut view = BlockView { core, engine: self };
-                cycle::interrupt(&mut view);
-                match cycle::next_stop(&view, end) {
-                    Ok(stop) => stop,
-                    Err(exit) => break exit,
-                }
-            };
-            let (psw, before) = (core.psw, core.devices.clock);
-            let event = self.stretch::<false>(core, stop, None);
-            observe(psw, core.devices.clock - before);
-            let mut view = BlockView { core, engine: self };
-            if let Some(exit) = cycle::settle(&mut view, event, TrapPolicy::Hardware, None) {
-                break exit;
-            }
-        })
     }
 }
 
@@ -807,21 +777,4 @@ impl StateView for BlockView<'_> {
         self.engine.invalidate(pa as usize);
     }
     crate::machine::core_methods!(core);
-}
-
-/// The processor as the cycle sees it between two of [`Block::run_cycle`]'s stretches: the
-/// machine's own answers, from its core (no VM assist block is lent then).
-impl Processor for BlockView<'_> {
-    fn devices(&self) -> &Devices {
-        &self.core.devices
-    }
-    fn devices_mut(&mut self) -> &mut Devices {
-        &mut self.core.devices
-    }
-    fn timer_class(&self) -> u64 {
-        self.core.timer_class()
-    }
-    fn note(&mut self, event: Event) {
-        self.core.stats.count(event);
-    }
 }

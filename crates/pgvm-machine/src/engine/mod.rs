@@ -28,10 +28,8 @@ use pgvm_isa::Isa;
 pub use block::{Block, MAX_BLOCK};
 pub use fast::Fast;
 
-use crate::cycle::Exit;
 use crate::exec::{Step, step};
 use crate::machine::Core;
-use crate::psw::Psw;
 
 /// A way of executing instructions on a [`Core`].
 pub trait Engine: Clone + Debug {
@@ -50,23 +48,6 @@ pub trait Engine: Clone + Debug {
     /// every executed instruction, trapped ones included, on the core's clock. May return
     /// `None` early, after any instruction that can change the mode, `R` or the devices.
     fn run(&mut self, core: &mut Core, stop: u64) -> Option<Step>;
-
-    /// Runs the whole processor cycle ([`crate::cycle::run`]) for at most `budget`
-    /// instructions under the hardware's trap policy, with no VM assist block lent, handing
-    /// `observe` each stretch's starting PSW and instructions as
-    /// [`crate::Machine::run_observed`] does; `None` when the engine leaves the cycle to
-    /// [`crate::cycle::run`] (as by default). An engine that runs it calls the cycle's own
-    /// steps ([`crate::cycle::settle`], [`crate::cycle::interrupt`],
-    /// [`crate::cycle::next_stop`]) between its stretches, and so saves only the return to
-    /// the cycle's loop and the re-entry into its own.
-    fn run_cycle<F: FnMut(Psw, u64)>(
-        &mut self,
-        _core: &mut Core,
-        _budget: u64,
-        _observe: &mut F,
-    ) -> Option<Exit> {
-        None
-    }
 }
 
 /// The reference engine: one instruction through the semantic interpreter per stretch.
