@@ -27,7 +27,7 @@ use crate::guest::{GuestError, guest_of, words_needed};
 mod levels;
 mod monitor;
 
-use levels::{Layout, NestedExit, nonzero_runs, run_native, run_self};
+use levels::{Layout, NestedExit, run_native, run_self};
 pub use monitor::{
     CodeCheck, MONITOR_FILES, MonitorBuild, TimingUse, assemble_monitor, check_code,
 };
@@ -391,6 +391,23 @@ impl NestedImage {
     }
 }
 
+/// The runs of 64-word chunks of `image` that hold a non-zero word, with their addresses.
+fn nonzero_runs(image: &[u64]) -> Vec<(u64, Vec<u64>)> {
+    const CHUNK: usize = 64;
+    let mut runs: Vec<(u64, Vec<u64>)> = Vec::new();
+    for (i, c) in image.chunks(CHUNK).enumerate() {
+        if c.iter().all(|&w| w == 0) {
+            continue;
+        }
+        let org = (i * CHUNK) as u64;
+        match runs.last_mut() {
+            Some((at, words)) if *at + words.len() as u64 == org => words.extend_from_slice(c),
+            _ => runs.push((org, c.to_vec())),
+        }
+    }
+    runs
+}
+
 /// Builds the nested image, runs it and the bare guest, and compares them.
 pub fn run(
     isa: &Arc<Isa>,
@@ -628,5 +645,30 @@ fn exit_text(e: Exit) -> &'static str {
         Exit::Halted => "halted",
         Exit::Stuck => "stuck",
         _ => "running",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nonzero_runs;
+
+    #[test]
+    fn the_runs_hold_every_non_zero_word_and_skip_the_zero_chunks() {
+        let mut image = vec![0u64; 64 * 10];
+        image[3] = 1; // chunk 0
+        image[64 + 63] = 2; // chunk 1, joined to chunk 0
+        image[64 * 5] = 3; // chunk 5, a run of its own
+        let runs = nonzero_runs(&image);
+        assert_eq!(
+            runs.iter()
+                .map(|(at, w)| (*at, w.len()))
+                .collect::<Vec<_>>(),
+            vec![(0, 128), (320, 64)]
+        );
+        let mut back = vec![0u64; image.len()];
+        for (at, words) in &runs {
+            back[*at as usize..*at as usize + words.len()].copy_from_slice(words);
+        }
+        assert_eq!(back, image);
     }
 }

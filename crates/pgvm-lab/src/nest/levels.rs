@@ -164,23 +164,6 @@ impl Host for LevelHost {
     }
 }
 
-/// The runs of 64-word chunks of `image` that hold a non-zero word, with their addresses.
-pub(super) fn nonzero_runs(image: &[u64]) -> Vec<(u64, Vec<u64>)> {
-    const CHUNK: usize = 64;
-    let mut runs: Vec<(u64, Vec<u64>)> = Vec::new();
-    for (i, c) in image.chunks(CHUNK).enumerate() {
-        if c.iter().all(|&w| w == 0) {
-            continue;
-        }
-        let org = (i * CHUNK) as u64;
-        match runs.last_mut() {
-            Some((at, words)) if *at + words.len() as u64 == org => words.extend_from_slice(c),
-            _ => runs.push((org, c.to_vec())),
-        }
-    }
-    runs
-}
-
 /// Level 0 is the host-side monitor: the assembly monitors and the guest are its one VM.
 pub(super) fn run_native(
     isa: &Arc<Isa>,

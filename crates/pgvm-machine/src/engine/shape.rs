@@ -26,7 +26,7 @@ pub(crate) fn value(isa: &Isa, f: usize, v: Val, word: u64, psw: Psw) -> u64 {
 }
 
 /// Shape `s` for one word and PSW. A jump target is an address: it keeps `P`'s bits.
-pub(crate) fn at(isa: &Isa, f: usize, s: Shape, word: u64, psw: Psw) -> Shape<u64> {
+fn at(isa: &Isa, f: usize, s: Shape, word: u64, psw: Psw) -> Shape<u64> {
     let v = |x: Val| value(isa, f, x, word, psw);
     let t = |x: Val| value(isa, f, x, word, psw) & REG_MAX;
     match s {
