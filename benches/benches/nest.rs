@@ -10,13 +10,12 @@
 //! Each iteration builds the machine afresh (the image is built once), so the numbers include
 //! copying the image into it; see docs/performance.md.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pgvm_benches::{nested_image, run_bare, run_nested};
 use pgvm_isa::Isa;
 use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions, NestedImage};
-use pgvm_machine::{Exit, Machine, StateView};
 
 const LPSW_LOOP: &str = "
         .entry go
@@ -45,29 +44,11 @@ fn image(isa: &Arc<Isa>, src: &str, depth: u32) -> NestedImage {
 }
 
 fn nest_compute(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");
-    let p = pgvm_lab::program::load(&path, None).expect("compute loads");
-    let isa = p.isa.clone();
-    let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
-    let nested = NestedImage::new(&p.image, &build, &opts(3)).expect("fits");
+    let (isa, nested) = nested_image(None, 3);
     let mut g = c.benchmark_group("nest_compute");
     g.sample_size(20);
-    g.bench_function("bare", |b| {
-        b.iter(|| {
-            let mut m = Machine::new(isa.clone(), nested.w).expect("machine");
-            for (org, words) in &nested.guest.segments {
-                m.write(*org, words).expect("fits");
-            }
-            m.set_psw(nested.guest.entry);
-            assert_eq!(m.run(u64::MAX), Exit::Halted);
-        });
-    });
-    g.bench_function("depth3", |b| {
-        b.iter(|| {
-            let (_, halted) = nested.run_self(&isa, u64::MAX).expect("runs");
-            assert!(halted);
-        });
-    });
+    g.bench_function("bare", |b| b.iter(|| run_bare(&isa, &nested)));
+    g.bench_function("depth3", |b| b.iter(|| run_nested(&isa, &nested)));
     g.finish();
 }
 

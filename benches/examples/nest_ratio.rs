@@ -7,11 +7,10 @@
 //! between them moves the ratio by several points; a pair here is two runs a few
 //! milliseconds apart, in one binary, so both see the same machine and the same code layout.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions, NestedImage};
-use pgvm_machine::{Exit, Machine, StateView};
+use pgvm_benches::{nested_image, run_bare, run_nested};
 
 /// Each side of a pair repeats its run until it has taken at least this long.
 const SIDE: Duration = Duration::from_millis(20);
@@ -24,32 +23,10 @@ fn main() {
         .nth(2)
         .map_or(41, |n| n.parse().expect("PAIRS: a number"))
         .max(1);
-    let path = std::env::args().nth(3).map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s"),
-        std::path::PathBuf::from,
-    );
-    let p = pgvm_lab::program::load(&path, None).expect("the guest loads");
-    let isa = p.isa.clone();
-    let build = nest::assemble_monitor(&isa, MONITOR_FILES).expect("the monitor assembles");
-    let o = NestOptions {
-        depth,
-        l0: L0::SelfHosted,
-        q: pgvm_machine::DEFAULT_WORDS,
-        max_steps: 100_000_000,
-    };
-    let nested = NestedImage::new(&p.image, &build, &o).expect("fits");
-    let bare = || {
-        let mut m = Machine::new(isa.clone(), nested.w).expect("machine");
-        for (org, words) in &nested.guest.segments {
-            m.write(*org, words).expect("fits");
-        }
-        m.set_psw(nested.guest.entry);
-        assert_eq!(m.run(u64::MAX), Exit::Halted);
-    };
-    let deep = || {
-        let (_, halted) = nested.run_self(&isa, u64::MAX).expect("runs");
-        assert!(halted);
-    };
+    let path = std::env::args().nth(3).map(PathBuf::from);
+    let (isa, nested) = nested_image(path.as_deref(), depth);
+    let bare = || run_bare(&isa, &nested);
+    let deep = || run_nested(&isa, &nested);
     // Runs `f` until `SIDE` has passed; the time of one run.
     let per_run = |f: &dyn Fn()| {
         let (t, mut n) = (Instant::now(), 0u32);

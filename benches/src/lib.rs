@@ -96,3 +96,38 @@ pub fn workload<E: Engine>(profile: &str, rel: &str, budget: u64) -> (Machine<E>
     );
     (m, probe.steps())
 }
+
+/// A guest program (`guests/workloads/compute.s` when `path` is `None`) nested `depth` deep
+/// under the assembly monitor of `guests/vmm/`, level 0 on the real machine, in the default
+/// memory: what `nest_compute`, `nest_ir` and `nest_ratio` time.
+pub fn nested_image(path: Option<&Path>, depth: u32) -> (Arc<Isa>, pgvm_lab::nest::NestedImage) {
+    use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions, NestedImage};
+    let compute = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");
+    let p = pgvm_lab::program::load(path.unwrap_or(&compute), None).expect("the guest loads");
+    let build = nest::assemble_monitor(&p.isa, MONITOR_FILES).expect("the monitor assembles");
+    let opts = NestOptions {
+        depth,
+        l0: L0::SelfHosted,
+        q: pgvm_machine::DEFAULT_WORDS,
+        max_steps: 100_000_000,
+    };
+    let image = NestedImage::new(&p.image, &build, &opts).expect("fits");
+    (p.isa, image)
+}
+
+/// The nested image's guest run bare to its halt, on a fresh machine of its `w`: the run a
+/// nested one is compared with.
+pub fn run_bare(isa: &Arc<Isa>, nested: &pgvm_lab::nest::NestedImage) {
+    let mut m = Machine::new(isa.clone(), nested.w).expect("machine");
+    for (org, words) in &nested.guest.segments {
+        m.write(*org, words).expect("fits");
+    }
+    m.set_psw(nested.guest.entry);
+    assert_eq!(m.run(u64::MAX), Exit::Halted);
+}
+
+/// The nested image run to its halt, the assembly monitor at level 0.
+pub fn run_nested(isa: &Arc<Isa>, nested: &pgvm_lab::nest::NestedImage) {
+    let (_, halted) = nested.run_self(isa, u64::MAX).expect("runs");
+    assert!(halted);
+}
