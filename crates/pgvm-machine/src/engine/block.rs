@@ -23,13 +23,15 @@
 //! only in an interpreted instruction, a register-setting op or the cycle's trap entry, and
 //! each of those ends the engine's stretch.
 //!
-//! Ops ([`super::block_ops`]) are derived from the ISA's statement shapes, one op per
-//! operator, with every operator evaluated by [`pgvm_isa::ops::alu`] on a constant operator
-//! (so it folds to the one operation, and the semantics stay written once). A pair that is
+//! Ops ([`super::block_ops`]) are lowered from the ISA's statement shapes
+//! ([`pgvm_isa::shape`], through [`super::shape`]), one op per operator, with every operator
+//! evaluated by [`pgvm_isa::ops::alu`] on a constant operator (so it folds to the one
+//! operation, and the semantics stay written once). A pair that is
 //! common in any ISA with a compare-and-branch shape (a comparison whose result a `jz`- or
 //! `jnz`-like branch tests) is fused into one op, which evaluates the comparison through
-//! [`pgvm_isa::ops::Compare`], the same module's branch-free form of it. Since a block's mode and `R` are fixed, a read of a PSW register is a
-//! constant of the block (`E[a] = PSW`), and the privileged instructions of the simple shapes
+//! [`pgvm_isa::ops::Compare`], the same module's branch-free form of it. Since a block's
+//! mode and `R` are fixed, a read of a PSW register is a constant of the block
+//! (`E[a] = PSW`), and the privileged instructions of the simple shapes
 //! (`PSW = E[a]`, `R = E[a]`, `out(E[a])`, `timer(E[a])`) are terminators that carry out the
 //! effect with the interpreter's own functions and end the stretch: a monitor resuming its
 //! guest, or a kernel its process, does not pay the general interpreter. Everything else runs
