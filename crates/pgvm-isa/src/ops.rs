@@ -84,6 +84,20 @@ impl Compare {
         }
     }
 
+    /// The operator this is the form of: `Compare::of(op)?.op() == op`.
+    pub fn op(self) -> BinOp {
+        match (self.eq, self.swap, self.signed, self.negate) {
+            (true, _, _, false) => BinOp::Eq,
+            (true, _, _, true) => BinOp::Ne,
+            (false, false, false, false) => BinOp::Lt,
+            (false, true, false, false) => BinOp::Gt,
+            (false, false, false, true) => BinOp::Ge,
+            (false, true, false, true) => BinOp::Le,
+            (false, false, true, _) => BinOp::Lts,
+            (false, true, true, _) => BinOp::Les,
+        }
+    }
+
     /// `x op y` as a boolean: `alu(op, x, y) != 0`.
     #[inline(always)]
     pub fn eval(self, x: u64, y: u64) -> bool {
@@ -144,6 +158,9 @@ mod tests {
                     assert_eq!(cmp.eval(x, y), alu(op, x, y) != 0, "{op:?} {x:#x} {y:#x}");
                 }
             }
+        }
+        for op in ops {
+            assert_eq!(Compare::of(op).map(Compare::op), Some(op));
         }
         for op in [BinOp::Add, BinOp::And, BinOp::Sar, BinOp::LogicalAnd] {
             assert_eq!(Compare::of(op), None, "{op:?}");

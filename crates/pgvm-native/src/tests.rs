@@ -1,0 +1,184 @@
+//! The emitted code against `pgvm_isa::ops::alu` and against the promises the crate makes
+//! about memory.
+
+#![allow(clippy::unwrap_used)]
+
+use pgvm_isa::BinOp;
+use pgvm_isa::ops::alu;
+
+use crate::{Arg, Emitter, Exit, NativeError, Reg};
+
+const DONE: u32 = 7;
+const CODE: u32 = 8;
+const OUT: u32 = 9;
+
+fn exit(kind: u32, a: Arg, b: u64) -> Exit {
+    Exit { kind, a, b }
+}
+
+/// `mem[2] = mem[0] op mem[1]`, run on `x` and `y`.
+fn run_op(op: BinOp, x: u64, y: u64) -> u64 {
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    e.load(Reg::A, 0);
+    e.load(Reg::B, 1);
+    e.alu(op);
+    e.store(2, Reg::A);
+    e.exit(exit(DONE, Arg::A, 5));
+    let native = e.finish().unwrap();
+    let mut mem = vec![0u64; 16];
+    mem[0] = x;
+    mem[1] = y;
+    let left = native.run(&mut mem, &[0; 16], &mut 100).unwrap();
+    assert_eq!((left.kind, left.a, left.b), (DONE, mem[2], 5));
+    mem[2]
+}
+
+#[test]
+fn every_operator_agrees_with_the_alu_on_edge_values() {
+    let edges = [
+        0,
+        1,
+        2,
+        3,
+        63,
+        64,
+        65,
+        0x7fff_ffff_ffff_fffe,
+        i64::MAX as u64,
+        i64::MIN as u64,
+        (i64::MIN as u64) + 1,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+    use BinOp::*;
+    for op in [
+        Add, Sub, Mul, And, Or, Xor, Shl, Shr, Sar, Eq, Ne, Lt, Le, Gt, Ge, Lts, Les,
+    ] {
+        for x in edges {
+            for y in edges {
+                assert_eq!(run_op(op, x, y), alu(op, x, y), "{op:?} {x:#x} {y:#x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn division_has_no_native_form() {
+    for op in [BinOp::Div, BinOp::Rem, BinOp::LogicalAnd] {
+        let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+        e.alu(op);
+        e.exit(exit(DONE, Arg::A, 0));
+        assert_eq!(e.finish().err(), Some(NativeError::Operator(op)));
+    }
+}
+
+#[test]
+fn fixed_words_past_the_machine_and_windows_outside_it_are_refused() {
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    e.store(16, Reg::A);
+    e.exit(exit(DONE, Arg::A, 0));
+    assert_eq!(e.finish().err(), Some(NativeError::OutOfRange(16, 16)));
+    assert!(matches!(
+        Emitter::new(16, 8, 9, &[]).err(),
+        Some(NativeError::Window { l: 8, lim: 9, .. })
+    ));
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    e.exit(exit(DONE, Arg::A, 0));
+    let native = e.finish().unwrap();
+    assert!(native.run(&mut [0; 15], &[0; 16], &mut 1).is_err());
+    assert!(native.run(&mut [0; 16], &[0; 15], &mut 1).is_err());
+}
+
+/// `mem[l + mem[0]] = mem[1]` in window `<4, 8>`, leaving through `OUT` with the address when
+/// it is outside.
+fn window_store(mem: &mut [u64], code: &[u8]) -> (u32, u64) {
+    let mut e = Emitter::new(16, 4, 8, &[]).unwrap();
+    e.load(Reg::A, 0);
+    e.window(exit(OUT, Arg::A, 0));
+    e.load(Reg::C, 1);
+    e.store_window(Reg::C);
+    e.exit_if_code_window(exit(CODE, Arg::Window, 0));
+    e.load_window(Reg::A);
+    e.exit(exit(DONE, Arg::A, 0));
+    let left = e.finish().unwrap().run(mem, code, &mut 1).unwrap();
+    (left.kind, left.a)
+}
+
+#[test]
+fn window_words_are_checked_against_the_limit_and_the_code_map() {
+    let mut code = [0u8; 16];
+    let mut mem = [0u64; 16];
+    mem[1] = 42;
+    for x in [0, 3, 7] {
+        mem[0] = x;
+        assert_eq!(window_store(&mut mem, &code), (DONE, 42));
+        assert_eq!(mem[4 + x as usize], 42);
+    }
+    for x in [8, 9, u64::MAX] {
+        mem[0] = x;
+        let before = mem;
+        assert_eq!(window_store(&mut mem, &code), (OUT, x));
+        assert_eq!(mem, before, "nothing is stored outside the window");
+    }
+    code[9] = 1;
+    mem[0] = 5;
+    assert_eq!(window_store(&mut mem, &code), (CODE, 9));
+}
+
+#[test]
+fn a_pinned_word_stored_through_the_window_is_read_again() {
+    // mem[4 + mem[0]] = mem[1], then mem[2] = mem[5], with 5 and 1 pinned.
+    let mut e = Emitter::new(16, 4, 8, &[5, 1]).unwrap();
+    e.load(Reg::A, 0);
+    e.window(exit(OUT, Arg::A, 0));
+    e.load(Reg::C, 1);
+    e.store_window(Reg::C);
+    e.load(Reg::A, 5);
+    e.store(2, Reg::A);
+    e.exit(exit(DONE, Arg::A, 0));
+    let native = e.finish().unwrap();
+    let mut mem = [0u64; 16];
+    mem[1] = 42;
+    mem[5] = 7;
+    assert_eq!(native.run(&mut mem, &[0; 16], &mut 1).unwrap().a, 7);
+    mem[0] = 1;
+    assert_eq!(native.run(&mut mem, &[0; 16], &mut 1).unwrap().a, 42);
+    assert_eq!(mem[2], 42);
+}
+
+#[test]
+fn a_loop_laps_while_two_laps_fit_and_a_fixed_store_to_code_leaves() {
+    for pins in [&[][..], &[0]] {
+        a_loop(pins);
+    }
+}
+
+fn a_loop(pins: &[u64]) {
+    // mem[0] -= 1 until zero, three instructions a lap; then the room left comes back.
+    let native = {
+        let mut e = Emitter::new(16, 0, 16, pins).unwrap();
+        e.load(Reg::A, 0);
+        e.konst(Reg::B, 1);
+        e.alu(BinOp::Sub);
+        e.store(0, Reg::A);
+        e.exit_if_code(0, exit(CODE, Arg::Const(0), 0));
+        e.exit_if(false, exit(DONE, Arg::Const(0), 0));
+        e.lap(3, exit(OUT, Arg::Const(0), 0));
+        e.finish().unwrap()
+    };
+    let mut mem = [0u64; 16];
+    mem[0] = 10;
+    let mut room = 100;
+    let left = native.run(&mut mem, &[0; 16], &mut room).unwrap();
+    // Nine laps go round (27 instructions); the tenth leaves, for the caller to count.
+    assert_eq!((left.kind, mem[0], room), (DONE, 0, 73));
+    mem[0] = 10;
+    let mut room = 10;
+    let left = native.run(&mut mem, &[0; 16], &mut room).unwrap();
+    // Room for three laps: two go round, the third leaves with room for itself.
+    assert_eq!((left.kind, mem[0], room), (OUT, 7, 4));
+    let mut code = [0u8; 16];
+    code[0] = 1;
+    let left = native.run(&mut mem, &code, &mut 100).unwrap();
+    assert_eq!((left.kind, mem[0], room), (CODE, 6, 4));
+}

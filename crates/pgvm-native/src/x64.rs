@@ -1,0 +1,361 @@
+//! The x86-64 emitter. Registers: `rdi` the context record, `rsi` memory, `rdx` the code map,
+//! `r8` the room, `rax`/`rcx`/`r9` the value registers, `r10` the window index, and
+//! `r12`-`r15` the pinned words (saved and restored: the System V convention has the callee
+//! keep them).
+//!
+//! A pinned word is held in a register as well as in memory: a load reads the register, a
+//! store writes both. Memory is therefore always current, and an exit has nothing to write
+//! back; what the register saves is the load, which in a loop would otherwise wait for the
+//! store of the lap before (a store-to-load forwarding, about five cycles, on every lap's
+//! counter). A store through the window may hit a pinned word, so it reloads them all.
+
+// `dynasm!`'s dynamic registers expand to an `.into()` of their number.
+#![allow(clippy::useless_conversion)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use dynasmrt::x64::Assembler;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
+use pgvm_isa::BinOp;
+
+use crate::{Arg, Ctx, Exit, Left, NativeError, Reg};
+
+/// The emitted code's entry: the context record in, the exit's kind out.
+type Entry = unsafe extern "sysv64" fn(*mut Ctx) -> u32;
+
+/// Words that can be pinned at once.
+pub const PINS: usize = 4;
+
+/// The register of pinned word `k`.
+fn pin_reg(k: usize) -> u8 {
+    12 + k as u8
+}
+
+/// Register numbers as the encoder counts them.
+fn num(r: Reg) -> u8 {
+    match r {
+        Reg::A => 0,
+        Reg::B => 1,
+        Reg::C => 9,
+    }
+}
+
+/// Native code in the making, for one machine size and one window.
+pub struct Emitter {
+    ops: Assembler,
+    words: u64,
+    l: u64,
+    lim: u64,
+    start: DynamicLabel,
+    /// The pinned words, the `k`th in register `pin_reg(k)`.
+    pins: Vec<u64>,
+    exits: Vec<(DynamicLabel, Exit)>,
+    /// The first error met; the emitter goes on accepting calls and [`Emitter::finish`]
+    /// reports it, so a lowering need not check every call.
+    error: Option<NativeError>,
+}
+
+impl Emitter {
+    /// An emitter for a machine of `words` words whose window is `<l, lim>` (apparent
+    /// addresses below `lim`, at physical `l` onward), holding the fixed words `pins` (at
+    /// most [`PINS`]; any more are not pinned) in registers.
+    pub fn new(words: u64, l: u64, lim: u64, pins: &[u64]) -> Result<Emitter, NativeError> {
+        // Offsets are 32-bit: a fixed word's byte offset must fit.
+        if words > (i32::MAX as u64) / 8 {
+            return Err(NativeError::OutOfRange(words, (i32::MAX as u64) / 8));
+        }
+        if l.checked_add(lim).is_none_or(|end| end > words) {
+            return Err(NativeError::Window { l, lim, words });
+        }
+        let mut ops = Assembler::new().map_err(|_| NativeError::Map)?;
+        let start = ops.new_dynamic_label();
+        dynasm!(ops
+            ; .arch x64
+            ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
+            ; mov rsi, [rdi]
+            ; mov rdx, [rdi + 8]
+            ; mov r8, [rdi + 16]
+        );
+        let mut e = Emitter {
+            ops,
+            words,
+            l,
+            lim,
+            start,
+            pins: Vec::new(),
+            exits: Vec::new(),
+            error: None,
+        };
+        for &cell in pins.iter().take(PINS) {
+            e.at(cell);
+            e.pins.push(cell);
+        }
+        e.reload_pins();
+        dynasm!(e.ops ; .arch x64 ; =>start);
+        Ok(e)
+    }
+
+    /// The pinned registers, read again from memory.
+    fn reload_pins(&mut self) {
+        for k in 0..self.pins.len() {
+            let d = self.at(self.pins[k]) * 8;
+            dynasm!(self.ops ; .arch x64 ; mov Rq(pin_reg(k)), QWORD [rsi + d]);
+        }
+    }
+
+    /// The register word `cell` is pinned in, if it is.
+    fn pinned(&self, cell: u64) -> Option<u8> {
+        self.pins.iter().position(|&c| c == cell).map(pin_reg)
+    }
+
+    /// The byte offset of fixed word `cell`, or the error that it is past the machine.
+    fn at(&mut self, cell: u64) -> i32 {
+        if cell >= self.words {
+            self.error
+                .get_or_insert(NativeError::OutOfRange(cell, self.words));
+            return 0;
+        }
+        // Below `i32::MAX / 8` (checked in `new`).
+        cell as i32
+    }
+
+    /// A label that takes exit `e`, emitted with the others at the end.
+    fn exit_label(&mut self, e: Exit) -> DynamicLabel {
+        let label = self.ops.new_dynamic_label();
+        self.exits.push((label, e));
+        label
+    }
+
+    /// `r = mem[cell]`.
+    pub fn load(&mut self, r: Reg, cell: u64) {
+        let d = self.at(cell) * 8;
+        match self.pinned(cell) {
+            Some(p) => dynasm!(self.ops ; .arch x64 ; mov Rq(num(r)), Rq(p)),
+            None => dynasm!(self.ops ; .arch x64 ; mov Rq(num(r)), QWORD [rsi + d]),
+        }
+    }
+
+    /// `r = k`.
+    pub fn konst(&mut self, r: Reg, k: u64) {
+        dynasm!(self.ops ; .arch x64 ; mov Rq(num(r)), QWORD k as i64);
+    }
+
+    /// `mem[cell] = r`.
+    pub fn store(&mut self, cell: u64, r: Reg) {
+        let d = self.at(cell) * 8;
+        dynasm!(self.ops ; .arch x64 ; mov QWORD [rsi + d], Rq(num(r)));
+        if let Some(p) = self.pinned(cell) {
+            dynasm!(self.ops ; .arch x64 ; mov Rq(p), Rq(num(r)));
+        }
+    }
+
+    /// Takes exit `e` when the code map marks word `cell`.
+    pub fn exit_if_code(&mut self, cell: u64, e: Exit) {
+        let d = self.at(cell);
+        let to = self.exit_label(e);
+        dynasm!(self.ops ; .arch x64 ; cmp BYTE [rdx + d], 0 ; jne =>to);
+    }
+
+    /// `A = A op B`, with [`pgvm_isa::ops::alu`]'s meaning: wrapping arithmetic, shifts by
+    /// the count's low six bits, comparisons that yield 0 or 1.
+    pub fn alu(&mut self, op: BinOp) {
+        macro_rules! set {
+            ($cc:ident) => {
+                dynasm!(self.ops ; .arch x64 ; cmp rax, rcx ; $cc al ; movzx eax, al)
+            };
+        }
+        match op {
+            BinOp::Add => dynasm!(self.ops ; .arch x64 ; add rax, rcx),
+            BinOp::Sub => dynasm!(self.ops ; .arch x64 ; sub rax, rcx),
+            BinOp::Mul => dynasm!(self.ops ; .arch x64 ; imul rax, rcx),
+            BinOp::And => dynasm!(self.ops ; .arch x64 ; and rax, rcx),
+            BinOp::Or => dynasm!(self.ops ; .arch x64 ; or rax, rcx),
+            BinOp::Xor => dynasm!(self.ops ; .arch x64 ; xor rax, rcx),
+            // The hardware masks a 64-bit shift's count to six bits, as `alu` does.
+            BinOp::Shl => dynasm!(self.ops ; .arch x64 ; shl rax, cl),
+            BinOp::Shr => dynasm!(self.ops ; .arch x64 ; shr rax, cl),
+            BinOp::Sar => dynasm!(self.ops ; .arch x64 ; sar rax, cl),
+            BinOp::Eq => set!(sete),
+            BinOp::Ne => set!(setne),
+            BinOp::Lt => set!(setb),
+            BinOp::Le => set!(setbe),
+            BinOp::Gt => set!(seta),
+            BinOp::Ge => set!(setae),
+            BinOp::Lts => set!(setl),
+            BinOp::Les => set!(setle),
+            BinOp::Div | BinOp::Rem | BinOp::LogicalAnd | BinOp::LogicalOr => {
+                self.error.get_or_insert(NativeError::Operator(op));
+            }
+        }
+    }
+
+    /// Develops apparent address `A` in the window: takes exit `e` when it is at or past the
+    /// limit, and otherwise makes it the window index that [`Emitter::load_window`] and
+    /// [`Emitter::store_window`] use.
+    pub fn window(&mut self, e: Exit) {
+        let to = self.exit_label(e);
+        // `lim` and `l` are below 2^28 (checked in `new`), so both fit the immediates.
+        let (lim, l) = (self.lim as i32, self.l as i32);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov r10, QWORD lim as i64
+            ; cmp rax, r10
+            ; jae =>to
+            ; lea r10, [rax + l]
+        );
+    }
+
+    /// `r = mem[window index]`.
+    pub fn load_window(&mut self, r: Reg) {
+        dynasm!(self.ops ; .arch x64 ; mov Rq(num(r)), QWORD [rsi + r10 * 8]);
+    }
+
+    /// `mem[window index] = r`.
+    pub fn store_window(&mut self, r: Reg) {
+        dynasm!(self.ops ; .arch x64 ; mov QWORD [rsi + r10 * 8], Rq(num(r)));
+        self.reload_pins();
+    }
+
+    /// Takes exit `e` when the code map marks the window index's word.
+    pub fn exit_if_code_window(&mut self, e: Exit) {
+        let to = self.exit_label(e);
+        dynasm!(self.ops ; .arch x64 ; cmp BYTE [rdx + r10], 0 ; jne =>to);
+    }
+
+    /// Takes exit `e` when `A` is non-zero (`nonzero`) or zero (not `nonzero`).
+    pub fn exit_if(&mut self, nonzero: bool, e: Exit) {
+        let to = self.exit_label(e);
+        if nonzero {
+            dynasm!(self.ops ; .arch x64 ; test rax, rax ; jnz =>to);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; test rax, rax ; jz =>to);
+        }
+    }
+
+    /// Takes exit `e`.
+    pub fn exit(&mut self, e: Exit) {
+        let to = self.exit_label(e);
+        dynasm!(self.ops ; .arch x64 ; jmp =>to);
+    }
+
+    /// Goes round to the start again, `len` less room, while the room left holds two laps of
+    /// `len` (this one and the next, which the caller counts); otherwise takes exit `e`.
+    pub fn lap(&mut self, len: u64, e: Exit) {
+        let Ok(len) = i32::try_from(len) else {
+            self.error
+                .get_or_insert(NativeError::OutOfRange(len, i32::MAX as u64));
+            return;
+        };
+        let Some(two) = len.checked_mul(2) else {
+            self.error
+                .get_or_insert(NativeError::OutOfRange(len as u64, i32::MAX as u64));
+            return;
+        };
+        let to = self.exit_label(e);
+        let start = self.start;
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp r8, two
+            ; jb =>to
+            ; sub r8, len
+            ; jmp =>start
+        );
+    }
+
+    /// The code, ready to run, or the first error met.
+    pub fn finish(mut self) -> Result<Native, NativeError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        for (label, e) in std::mem::take(&mut self.exits) {
+            dynasm!(self.ops ; .arch x64 ; =>label ; mov [rdi + 16], r8);
+            match e.a {
+                Arg::A => dynasm!(self.ops ; .arch x64 ; mov [rdi + 24], rax),
+                Arg::Window => dynasm!(self.ops ; .arch x64 ; mov [rdi + 24], r10),
+                Arg::Const(k) => {
+                    dynasm!(self.ops ; .arch x64 ; mov rax, QWORD k as i64 ; mov [rdi + 24], rax)
+                }
+            }
+            let (b, kind) = (e.b as i64, e.kind as i32);
+            dynasm!(self.ops
+                ; .arch x64
+                ; mov rax, QWORD b
+                ; mov [rdi + 32], rax
+                ; mov eax, DWORD kind
+                ; pop r15
+                ; pop r14
+                ; pop r13
+                ; pop r12
+                ; ret
+            );
+        }
+        let buf = self.ops.finalize().map_err(|_| NativeError::Map)?;
+        let ptr = buf.ptr(dynasmrt::AssemblyOffset(0));
+        // SAFETY: `ptr` is the start of the code emitted above, which begins with the prologue
+        // and follows the System V convention for `Entry`: it reads its one argument as a
+        // `Ctx`, touches only the memory the crate documentation lists, restores the four
+        // callee-saved registers it pushed, and returns a `u32` in `eax` through `ret` on
+        // every path (each path ends at an exit stub, which pops them). The buffer
+        // that holds it lives as long as the `Native` that holds this pointer.
+        #[allow(unsafe_code)]
+        let entry = unsafe { std::mem::transmute::<*const u8, Entry>(ptr) };
+        Ok(Native {
+            code: Arc::new(buf),
+            entry,
+            words: self.words,
+        })
+    }
+}
+
+/// Emitted code, ready to run. Cloning shares the code.
+#[derive(Clone)]
+pub struct Native {
+    code: Arc<ExecutableBuffer>,
+    entry: Entry,
+    words: u64,
+}
+
+impl fmt::Debug for Native {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Native({} bytes, {} words)", self.code.len(), self.words)
+    }
+}
+
+impl Native {
+    /// Runs the code on `mem` with code map `code` and `room` instructions of room (the code
+    /// takes some through [`Emitter::lap`]), until it takes an exit. Refuses memory or a
+    /// code map shorter than the machine it was emitted for.
+    #[inline]
+    pub fn run(&self, mem: &mut [u64], code: &[u8], room: &mut u64) -> Result<Left, NativeError> {
+        if (mem.len() as u64) < self.words || (code.len() as u64) < self.words {
+            return Err(NativeError::OutOfRange(
+                self.words,
+                mem.len().min(code.len()) as u64,
+            ));
+        }
+        let mut ctx = Ctx {
+            mem: mem.as_mut_ptr(),
+            code: code.as_ptr(),
+            room: *room,
+            a: 0,
+            b: 0,
+        };
+        // SAFETY: `entry` is code this crate emitted (see `Emitter::finish`), still mapped
+        // (`self.code` holds it). Every fixed index it uses is below `self.words`, and every
+        // window index is below `l + lim <= self.words`, compared in the code before use;
+        // `mem` and `code` were just checked to be at least that long, and `&mut` on `mem`
+        // means nothing else reads or writes it meanwhile. `ctx` outlives the call.
+        #[allow(unsafe_code)]
+        let kind = unsafe { (self.entry)(&mut ctx) };
+        *room = ctx.room;
+        Ok(Left {
+            kind,
+            a: ctx.a,
+            b: ctx.b,
+        })
+    }
+}
