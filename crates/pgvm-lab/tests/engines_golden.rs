@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pgvm_isa::Isa;
-use pgvm_machine::{Block, DEFAULT_WORDS, Engine, Exit, Fast, Interpreter, Machine, StateView};
+use pgvm_machine::{
+    Block, BlockOps, DEFAULT_WORDS, Engine, Exit, Fast, Interpreter, Machine, StateView,
+};
 
 /// What a run ends with, for comparison across engines.
 #[derive(Debug, PartialEq)]
@@ -58,7 +60,7 @@ fn guests() -> Vec<(PathBuf, pgvm_lab::program::Program)> {
         .collect()
 }
 
-/// Compares the three engines on every guest for `budget(steps)` instructions, where `steps`
+/// Compares the engines on every guest for `budget(steps)` instructions, where `steps`
 /// is how long the guest runs on the block engine within `cap`; returns how many halted.
 fn compare_all(cap: u64, budget: impl Fn(u64) -> u64) -> usize {
     let all = guests();
@@ -68,12 +70,17 @@ fn compare_all(cap: u64, budget: impl Fn(u64) -> u64) -> usize {
         let probe = run::<Block>(&p.isa, &p.image, cap);
         let b = budget(probe.steps);
         let block = run::<Block>(&p.isa, &p.image, b);
+        let ops = run::<BlockOps>(&p.isa, &p.image, b);
         let fast = run::<Fast>(&p.isa, &p.image, b);
         let reference = run::<Interpreter>(&p.isa, &p.image, b);
         let name = path.display();
         assert!(
             block == reference,
             "{name}: block engine differs from the interpreter"
+        );
+        assert!(
+            ops == reference,
+            "{name}: block engine without native code differs from the interpreter"
         );
         assert!(
             fast == reference,

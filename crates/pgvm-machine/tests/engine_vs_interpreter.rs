@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::Reference;
 use pgvm_isa::Isa;
-use pgvm_machine::{Block, Engine, Exit, Fast, Interpreter, Machine, StateView};
+use pgvm_machine::{Block, BlockOps, Engine, Exit, Fast, Interpreter, Machine, StateView};
 use pgvm_testkit::{PROFILES, Program, block_guest, hostile_guest, random_guest};
 use proptest::prelude::*;
 
@@ -75,6 +75,7 @@ fn compare<E: Engine>(program: &Program, isa: &Arc<Isa>, seed: u64) -> Result<()
 
 fn check(program: Program, isa: &Arc<Isa>, seed: u64) -> Result<(), TestCaseError> {
     compare::<Block>(&program, isa, seed)?;
+    compare::<BlockOps>(&program, isa, seed)?;
     compare::<Fast>(&program, isa, seed)?;
     compare::<Interpreter>(&program, isa, seed)
 }

@@ -44,9 +44,11 @@ use std::sync::Arc;
 
 use pgvm_isa::ops::alu;
 use pgvm_isa::{BinOp, InsnId, Isa, Mode};
+use pgvm_native::Native;
 
 use super::Engine;
 use super::block_ops::{Op, Pa, Span, fuse, target};
+use super::native::{self, Frame};
 use super::shape::{InsnOps, lower};
 use crate::exec::{Step, TrapKind, execute, set_reg};
 use crate::machine::Core;
@@ -95,6 +97,8 @@ struct Compiled {
     index: u32,
     /// Whether its terminator can jump to its own start (a loop within the block).
     laps: bool,
+    /// Native code for it, for a block that laps ([`super::native`]).
+    native: Option<Native>,
 }
 
 /// `Compiled::p` of a block that is no longer valid.
@@ -114,9 +118,10 @@ fn key(r: Reloc, lim: u64, mode: Mode) -> u64 {
 }
 
 /// The block engine's state: blocks, the map from physical entry points to blocks, and the
-/// code bitmap.
+/// code bitmap. With `NATIVE`, a block that loops on itself also runs as native code
+/// ([`super::native`]) where the host has it; see [`Block`] and [`BlockOps`].
 #[derive(Debug, Clone)]
-pub struct Block {
+pub struct Blocks<const NATIVE: bool> {
     /// One byte per physical word: non-zero when some compiled block covers it. A byte, not
     /// a bit: the test is on every store.
     code: Vec<u8>,
@@ -125,10 +130,24 @@ pub struct Block {
     blocks: Vec<Compiled>,
     /// The ops and spans of the block being compiled, kept to be reused.
     scratch: (Vec<Op>, Vec<Span>),
+    /// Blocks given native code since the blocks were last all dropped: each holds a page of
+    /// executable memory, so there are at most [`MAX_NATIVE`].
+    natives: usize,
 }
 
+/// The block engine, the default: ops for every block, and native code for a block that
+/// loops on itself, on x86-64 hosts.
+pub type Block = Blocks<true>;
+
+/// The block engine with its ops only, never native code: what [`Block`] does on a host
+/// without native code, kept to compare against and to test the native tier.
+pub type BlockOps = Blocks<false>;
+
+/// Blocks with native code at once, at most.
+const MAX_NATIVE: usize = 1 << 10;
+
 /// What a block run ended with. An op is named by its index in the block, for its span.
-enum Out {
+pub(super) enum Out {
     /// The block ran whole and flow goes on to `P = .0` through exit `.1`: 0 for the
     /// terminator's target (a jump, a branch taken, a call, an indirect jump), 1 past the
     /// block's end. Each exit has its own link ([`Compiled::next`]).
@@ -154,15 +173,16 @@ enum Out {
     Effect(usize),
 }
 
-impl Engine for Block {
-    const NAME: &'static str = "block";
+impl<const NATIVE: bool> Engine for Blocks<NATIVE> {
+    const NAME: &'static str = if NATIVE { "block" } else { "block-ops" };
 
-    fn new(_isa: &Isa, q: u64) -> Block {
-        Block {
+    fn new(_isa: &Isa, q: u64) -> Blocks<NATIVE> {
+        Blocks {
             code: vec![0; q as usize],
             map: vec![None; (q as usize).div_ceil(PAGE)],
             blocks: Vec::new(),
             scratch: (Vec::new(), Vec::new()),
+            natives: 0,
         }
     }
 
@@ -206,7 +226,7 @@ fn invalidate(map: &mut [Option<Box<[u32]>>], blocks: &mut [Compiled], pa: u64) 
     }
 }
 
-impl Block {
+impl<const NATIVE: bool> Blocks<NATIVE> {
     /// Pages of the block map allocated so far: a machine allocates them as its code is
     /// first run, not for all of memory up front.
     pub fn pages_allocated(&self) -> usize {
@@ -317,7 +337,17 @@ impl Block {
                 // Two copies of `exec`: the one for a loop within one block keeps its laps
                 // inside, and the other has no lap state to keep in registers.
                 let out = if blk.laps && whole {
-                    exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
+                    // `run` refuses only memory shorter than the code was made for, which a
+                    // machine's never is; the ops run then.
+                    match blk.native.as_ref().filter(|_| NATIVE) {
+                        Some(n) => match n.run(mem, code, &mut room) {
+                            Ok(left) => native::out(left, ops, blk.end),
+                            Err(_) => {
+                                exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
+                            }
+                        },
+                        None => exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
+                    }
                 } else {
                     exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
                 };
@@ -447,6 +477,7 @@ impl Block {
         let l = psw.r.l;
         if self.blocks.len() >= MAX_BLOCKS {
             self.blocks.clear();
+            self.natives = 0;
             self.map.iter_mut().for_each(|p| *p = None);
             self.code.iter_mut().for_each(|w| *w = 0);
         }
@@ -527,6 +558,20 @@ impl Block {
         }
         let len = spans.last().map_or(0, |s| u64::from(s.ends));
         let idx = self.blocks.len();
+        let laps = ops.last().is_some_and(|&o| target(o) == Some(p));
+        let native = if NATIVE && laps && self.natives < MAX_NATIVE {
+            let frame = Frame {
+                p0: p,
+                end: p + len,
+                l,
+                lim,
+                words: mem.len() as u64,
+            };
+            native::emit(&ops, &frame)
+        } else {
+            None
+        };
+        self.natives += usize::from(native.is_some());
         self.blocks.push(Compiled {
             p,
             len,
@@ -536,7 +581,8 @@ impl Block {
             key: key(psw.r, lim, psw.mode),
             end: p + len,
             index: idx as u32,
-            laps: ops.last().is_some_and(|&o| target(o) == Some(p)),
+            laps,
+            native,
             ops: ops[..].into(),
         });
         self.scratch = (ops, spans);
@@ -768,12 +814,12 @@ fn exec<const LAP: bool>(
 }
 
 /// The core seen by the interpreter from inside the block engine: stores keep blocks true.
-struct BlockView<'a> {
+struct BlockView<'a, const NATIVE: bool> {
     core: &'a mut Core,
-    engine: &'a mut Block,
+    engine: &'a mut Blocks<NATIVE>,
 }
 
-impl StateView for BlockView<'_> {
+impl<const NATIVE: bool> StateView for BlockView<'_, NATIVE> {
     fn store(&mut self, pa: u64, value: u64) {
         self.core.mem[pa as usize] = value;
         self.engine.invalidate(pa as usize);

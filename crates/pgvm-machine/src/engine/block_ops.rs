@@ -93,6 +93,63 @@ pub(super) enum Op {
 }
 
 impl Op {
+    /// A three-address op (`E[a] = E[b] op E[c]`) as its operator and operands.
+    pub(super) fn three(self) -> Option<(BinOp, Pa, Pa, Pa)> {
+        Some(match self {
+            Op::Add(a, b, c) => (BinOp::Add, a, b, c),
+            Op::Sub(a, b, c) => (BinOp::Sub, a, b, c),
+            Op::Mul(a, b, c) => (BinOp::Mul, a, b, c),
+            Op::Div(a, b, c) => (BinOp::Div, a, b, c),
+            Op::Rem(a, b, c) => (BinOp::Rem, a, b, c),
+            Op::And(a, b, c) => (BinOp::And, a, b, c),
+            Op::Or(a, b, c) => (BinOp::Or, a, b, c),
+            Op::Xor(a, b, c) => (BinOp::Xor, a, b, c),
+            Op::Shl(a, b, c) => (BinOp::Shl, a, b, c),
+            Op::Shr(a, b, c) => (BinOp::Shr, a, b, c),
+            Op::Sar(a, b, c) => (BinOp::Sar, a, b, c),
+            Op::Eq(a, b, c) => (BinOp::Eq, a, b, c),
+            Op::Ne(a, b, c) => (BinOp::Ne, a, b, c),
+            Op::Lt(a, b, c) => (BinOp::Lt, a, b, c),
+            Op::Le(a, b, c) => (BinOp::Le, a, b, c),
+            Op::Gt(a, b, c) => (BinOp::Gt, a, b, c),
+            Op::Ge(a, b, c) => (BinOp::Ge, a, b, c),
+            Op::Lts(a, b, c) => (BinOp::Lts, a, b, c),
+            Op::Les(a, b, c) => (BinOp::Les, a, b, c),
+            _ => return None,
+        })
+    }
+
+    /// The fixed words the op reads (its operands' cells, not a word an index develops).
+    pub(super) fn reads(self) -> [Option<Pa>; 3] {
+        match self {
+            Op::AddK(_, b, _)
+            | Op::BinK(_, _, b, _)
+            | Op::Mov(_, b)
+            | Op::AddKBranchNz(_, b, ..)
+            | Op::AddKBranchZ(_, b, ..) => [Some(b), None, None],
+            Op::LoadX(_, b, c) | Op::SideCmp(_, _, b, c, ..) | Op::CmpBranch(_, _, b, c, ..) => {
+                [Some(b), Some(c), None]
+            }
+            Op::StoreX(a, b, c) => [Some(b), Some(c), Some(a)],
+            Op::TrapIf(_, a, ..)
+            | Op::TrapIfZero(a, _)
+            | Op::SideNz(a, _)
+            | Op::SideZ(a, _)
+            | Op::SideIf(_, a, ..)
+            | Op::BranchNz(a, _)
+            | Op::BranchZ(a, _)
+            | Op::Branch(_, a, ..)
+            | Op::JumpInd(a)
+            | Op::SetReg(_, a)
+            | Op::Out(a)
+            | Op::Timer(a) => [Some(a), None, None],
+            op => match op.three() {
+                Some((_, _, b, c)) => [Some(b), Some(c), None],
+                None => [None; 3],
+            },
+        }
+    }
+
     /// Whether the op ends its block.
     pub(super) fn ends_block(self) -> bool {
         matches!(

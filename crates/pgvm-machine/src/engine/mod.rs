@@ -19,13 +19,14 @@ mod block;
 mod block_ops;
 mod compile;
 mod fast;
+mod native;
 pub(crate) mod shape;
 
 use std::fmt::Debug;
 
 use pgvm_isa::Isa;
 
-pub use block::{Block, MAX_BLOCK};
+pub use block::{Block, BlockOps, Blocks, MAX_BLOCK};
 pub use fast::Fast;
 
 use crate::exec::{Step, step};
