@@ -3,9 +3,11 @@
 //! - `compute_loop/<profile>`: `acc += i; i -= 1; until i == 0` (3 instructions a lap) on the
 //!   default engine (the block engine); the name is the one earlier measurements used.
 //! - `alu_loop/<profile>/<engine>`: issue 14's ALU loop (`add`, `xor`, `addi`, `jnz`), the
-//!   loop `bench/peer/` runs under QEMU and natively, on the block and the fast engine.
+//!   loop `bench/peer/` runs under QEMU and natively, on the block engine (`block`: native
+//!   code for a block that loops on itself, on x86-64), the same without native code
+//!   (`block-ops`) and the fast engine.
 //! - `workload_bare/<guest>/<engine>`: the workloads of `guests/workloads` and tsos on s370,
-//!   bare, on the block and the fast engine.
+//!   bare, on the same three engines.
 //!
 //! Targets (issue 14): at least 1e9 guest instructions per second for the loops and the
 //! compute workload, 4e8 for the syscall-heavy and context-switch-heavy workloads and tsos.
@@ -14,7 +16,7 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use pgvm_benches::{alu_loop, compute_loop, workload};
-use pgvm_machine::{Block, Engine, Fast, Machine};
+use pgvm_machine::{Block, BlockOps, Engine, Fast, Machine};
 
 const ITERATIONS: u64 = 1_000_000;
 
@@ -65,6 +67,8 @@ fn alu(c: &mut Criterion) {
     for (name, isa) in profiles() {
         let (block, steps) = alu_loop::<Block>(isa.clone(), ITERATIONS);
         timed(&mut group, &format!("{name}/block"), &block, steps);
+        let (ops, steps) = alu_loop::<BlockOps>(isa.clone(), ITERATIONS);
+        timed(&mut group, &format!("{name}/block-ops"), &ops, steps);
         let (fast, steps) = alu_loop::<Fast>(isa, ITERATIONS);
         timed(&mut group, &format!("{name}/fast"), &fast, steps);
     }
@@ -83,6 +87,8 @@ fn workloads(c: &mut Criterion) {
     ] {
         let (block, steps) = workload::<Block>(profile, rel, u64::MAX);
         timed(&mut group, &format!("{rel}/block"), &block, steps);
+        let (ops, steps) = workload::<BlockOps>(profile, rel, u64::MAX);
+        timed(&mut group, &format!("{rel}/block-ops"), &ops, steps);
         let (fast, steps) = workload::<Fast>(profile, rel, u64::MAX);
         timed(&mut group, &format!("{rel}/fast"), &fast, steps);
     }

@@ -37,6 +37,10 @@
 //! guest, or a kernel its process, does not pay the general interpreter. Everything else runs
 //! through the interpreter.
 //!
+//! A block that loops on itself (its terminator may jump to its own start) is also lowered
+//! into native code when it is compiled ([`super::native`]), which runs its laps in place of
+//! the ops' loop and leaves through the same outcomes ([`Out`]).
+//!
 //! All memory lives in pages allocated on first touch: a machine of `2^21` words whose program
 //! touches a few pages allocates a few pages of block tables.
 

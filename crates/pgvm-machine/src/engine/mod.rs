@@ -3,7 +3,7 @@
 //! An engine runs a stretch of instructions on a machine's [`Core`] and stops at a halt, a
 //! trap (the instruction blocked, `P` at it), or when the clock reaches the stop it was given.
 //! The cycle around the stretch (interrupts, the timer, trap entry) is
-//! [`crate::cycle::run`], the same for every engine. Two engines exist:
+//! [`crate::cycle::run`], the same for every engine. These engines exist:
 //!
 //! - [`Interpreter`]: every instruction through [`crate::step`], one per stretch. It is the
 //!   reference: slow, with nothing to get wrong beyond the semantics themselves.
@@ -11,7 +11,9 @@
 //!   instruction per turn of its loop. Kept to compare against (the speed history).
 //! - [`Block`]: basic blocks compiled for a fixed `R` and mode and chained block to block
 //!   (one budget check and one link check per block), fused pairs, a code map for
-//!   self-modifying code. The default.
+//!   self-modifying code. The default. A block that loops on itself also runs as native
+//!   x86-64 code (`native`, through the `pgvm-native` crate).
+//! - [`BlockOps`]: the block engine without native code, as it is on other hosts.
 //!
 //! Each is tested against the reference on the same random and hostile programs.
 
