@@ -18,7 +18,7 @@ mod window;
 pub use assist::{AssistAction, ControlBlock};
 pub use cycle::{Exit, Processor, TrapPolicy, trap_entry};
 pub use devices::{Console, Devices, MAX_CONSOLE_OUTPUT, Timer};
-pub use engine::{Block, BlockOps, Blocks, Engine, Fast, Interpreter};
+pub use engine::{Block, BlockOps, Blocks, Engine, Fast, Interpreter, NEVER_NATIVE};
 pub use exec::{MAX_BODY_EFFECTS, Step, TrapKind, execute, fetch, step};
 pub use machine::{Core, Machine, MachineError, Stats};
 pub use pgvm_isa::Mode;

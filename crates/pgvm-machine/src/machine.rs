@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::assist::{AssistAction, ControlBlock};
 use crate::cycle::{self, Event, Exit, Processor, TrapPolicy};
 use crate::devices::{Devices, Timer};
-use crate::engine::{Block, Engine};
+use crate::engine::{Block, Blocks, Engine};
 use crate::exec::TrapKind;
 use crate::psw::{MAX_WORDS, Psw, Reloc};
 use crate::view::StateView;
@@ -341,7 +341,7 @@ impl<E: Engine> Machine<E> {
     }
 }
 
-impl Machine<Block> {
+impl<const HOT: u32> Machine<Blocks<HOT>> {
     /// Runs like [`Machine::run`], but stops before the instruction at apparent address `at`
     /// when execution reaches it (`None` then; that instruction has not run): blocks run
     /// directly up to it. What a binary translator needs to run a block up to its first

@@ -1,6 +1,8 @@
 //! Every engine must agree, state for state, with the processor cycle run on a plain state
-//! one instruction at a time: the reference interpreter engine and the fast engine, which
-//! specializes common instruction shapes.
+//! one instruction at a time: the reference interpreter engine, the fast engine, which
+//! specializes common instruction shapes, and the block engine: with native code for its
+//! loops once they are hot (`Block`), at once (`Eager`: the random programs are too short to
+//! make any loop hot), and never (`BlockOps`).
 
 mod common;
 
@@ -8,9 +10,12 @@ use std::sync::Arc;
 
 use common::Reference;
 use pgvm_isa::Isa;
-use pgvm_machine::{Block, BlockOps, Engine, Exit, Fast, Interpreter, Machine, StateView};
+use pgvm_machine::{Block, BlockOps, Blocks, Engine, Exit, Fast, Interpreter, Machine, StateView};
 use pgvm_testkit::{PROFILES, Program, block_guest, hostile_guest, random_guest};
 use proptest::prelude::*;
+
+/// The block engine giving every looping block native code the first time it runs.
+type Eager = Blocks<0>;
 
 /// Runs a program on engine `E` and on the reference and compares the states.
 fn compare<E: Engine>(program: &Program, isa: &Arc<Isa>, seed: u64) -> Result<(), TestCaseError> {
@@ -76,6 +81,7 @@ fn compare<E: Engine>(program: &Program, isa: &Arc<Isa>, seed: u64) -> Result<()
 fn check(program: Program, isa: &Arc<Isa>, seed: u64) -> Result<(), TestCaseError> {
     compare::<Block>(&program, isa, seed)?;
     compare::<BlockOps>(&program, isa, seed)?;
+    compare::<Eager>(&program, isa, seed)?;
     compare::<Fast>(&program, isa, seed)?;
     compare::<Interpreter>(&program, isa, seed)
 }
@@ -156,7 +162,8 @@ fn compare_at_every_stop<E: Engine>(
     Ok(())
 }
 
-/// The block engine against the reference, stop by stop, on 1000 programs of each kind
+/// The block engine (as the default and with native code at once) against the reference,
+/// stop by stop, on 1000 programs of each kind
 /// (random, hostile, and block-attacking: self-modifying lines, `R` loaded mid-line, timer
 /// interrupts falling due mid-line) for every built-in profile.
 #[test]
@@ -173,6 +180,9 @@ fn the_block_engine_agrees_at_every_stop_on_a_thousand_programs_of_each_kind_per
             ];
             for program in &programs {
                 if let Err(e) = compare_at_every_stop::<Block>(program, &isa, seed, 400) {
+                    failures.push(e);
+                }
+                if let Err(e) = compare_at_every_stop::<Eager>(program, &isa, seed, 400) {
                     failures.push(e);
                 }
             }
@@ -222,7 +232,7 @@ fn the_block_engine_stops_at_the_first_arrival_at_a_stop_point() {
             };
             let mut rng = pgvm_testkit::Rng::new(seed);
             let at = rng.below(program.w);
-            let mut m = Machine::<Block>::with_engine(isa.clone(), program.w).expect("machine");
+            let mut m = Machine::<Eager>::with_engine(isa.clone(), program.w).expect("machine");
             m.write(0, &program.image).expect("fits");
             m.set_psw(program.entry);
             m.push_input(&program.input);

@@ -245,6 +245,45 @@ fn a_machine_of_two_to_the_21_words_allocates_only_the_pages_its_code_runs_in() 
     assert!(m.memory()[0x1000..0x2000].iter().all(|&w| w == 0));
 }
 
+/// A loop within one block is given native code once it is hot, not before, and only by the
+/// engine that makes native code (on an x86-64 host); with or without it, the loop computes
+/// the same sum.
+#[test]
+fn a_looping_block_gets_native_code_once_it_is_hot() {
+    let s = isa("s370");
+    let run = |n: u64, native: bool| {
+        let program = [
+            enc(&s, "add", &[0x40, 0x40, 0x41]),
+            enc(&s, "addi", &[0x41, -1]),
+            enc(&s, "jnz", &[0x41, 0x10]),
+            enc(&s, "halt", &[]),
+        ];
+        let load = |m: &mut dyn FnMut(u64, &[u64])| {
+            m(0x10, &program);
+            m(0x41, &[n]);
+        };
+        if native {
+            let mut m = Machine::new(s.clone(), 0x100).expect("machine");
+            load(&mut |a, w| m.write(a, w).expect("fits"));
+            m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+            assert_eq!(m.run(10 * n), Exit::Halted);
+            (m.memory()[0x40], m.engine().native_blocks())
+        } else {
+            let mut m =
+                Machine::<pgvm_machine::BlockOps>::with_engine(s.clone(), 0x100).expect("machine");
+            load(&mut |a, w| m.write(a, w).expect("fits"));
+            m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+            assert_eq!(m.run(10 * n), Exit::Halted);
+            (m.memory()[0x40], m.engine().native_blocks())
+        }
+    };
+    let on_host = usize::from(cfg!(target_arch = "x86_64"));
+    // 3 000 instructions: below the threshold.
+    assert_eq!(run(1000, true), (500_500, 0));
+    assert_eq!(run(100_000, true), (5_000_050_000, on_host));
+    assert_eq!(run(100_000, false), (5_000_050_000, 0));
+}
+
 /// The block engine links a block to the one it ran next; a link to code that changed since
 /// (from outside the run, here) must not be followed: the new code runs, not the old block.
 #[test]

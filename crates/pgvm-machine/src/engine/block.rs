@@ -122,10 +122,11 @@ fn key(r: Reloc, lim: u64, mode: Mode) -> u64 {
 }
 
 /// The block engine's state: blocks, the map from physical entry points to blocks, and the
-/// code bitmap. With `NATIVE`, a block that loops on itself also runs as native code
-/// ([`super::native`]) where the host has it; see [`Block`] and [`BlockOps`].
+/// code bitmap. A block that loops on itself is also given native code ([`super::native`],
+/// where the host has it) once its laps have run `HOT` instructions on the ops, or never when
+/// `HOT` is [`NEVER_NATIVE`]; see [`Block`] and [`BlockOps`].
 #[derive(Debug, Clone)]
-pub struct Blocks<const NATIVE: bool> {
+pub struct Blocks<const HOT: u32> {
     /// One byte per physical word: non-zero when some compiled block covers it. A byte, not
     /// a bit: the test is on every store.
     code: Vec<u8>,
@@ -137,18 +138,30 @@ pub struct Blocks<const NATIVE: bool> {
     /// Blocks given native code since the blocks were last all dropped: each holds a page of
     /// executable memory, so there are at most [`MAX_NATIVE`].
     natives: usize,
+    /// For each block, the instructions its laps have run on the ops, up to `HOT`, or
+    /// [`TRIED`] once native code was made (or could not be) for it.
+    heat: Vec<u32>,
 }
 
 /// The block engine, the default: ops for every block, and native code for a block that
-/// loops on itself, on x86-64 hosts.
-pub type Block = Blocks<true>;
+/// loops on itself once it is hot, on x86-64 hosts. Making the code maps a page of
+/// executable memory, some microseconds, as long as a few thousand instructions on the ops:
+/// a loop that runs less than that in all (most of a kernel's or a monitor's) would lose
+/// more than it gains.
+pub type Block = Blocks<4096>;
 
 /// The block engine with its ops only, never native code: what [`Block`] does on a host
-/// without native code, kept to compare against and to test the native tier.
-pub type BlockOps = Blocks<false>;
+/// without native code, kept to compare against.
+pub type BlockOps = Blocks<NEVER_NATIVE>;
+
+/// `Blocks::<NEVER_NATIVE>` never makes native code.
+pub const NEVER_NATIVE: u32 = u32::MAX;
 
 /// Blocks with native code at once, at most.
 const MAX_NATIVE: usize = 1 << 10;
+
+/// [`Blocks::heat`] once native code was tried.
+const TRIED: u32 = NEVER_NATIVE;
 
 /// What a block run ended with. An op is named by its index in the block, for its span.
 pub(super) enum Out {
@@ -177,16 +190,21 @@ pub(super) enum Out {
     Effect(usize),
 }
 
-impl<const NATIVE: bool> Engine for Blocks<NATIVE> {
-    const NAME: &'static str = if NATIVE { "block" } else { "block-ops" };
+impl<const HOT: u32> Engine for Blocks<HOT> {
+    const NAME: &'static str = match HOT {
+        NEVER_NATIVE => "block-ops",
+        0 => "block-native",
+        _ => "block",
+    };
 
-    fn new(_isa: &Isa, q: u64) -> Blocks<NATIVE> {
+    fn new(_isa: &Isa, q: u64) -> Blocks<HOT> {
         Blocks {
             code: vec![0; q as usize],
             map: vec![None; (q as usize).div_ceil(PAGE)],
             blocks: Vec::new(),
             scratch: (Vec::new(), Vec::new()),
             natives: 0,
+            heat: Vec::new(),
         }
     }
 
@@ -230,11 +248,20 @@ fn invalidate(map: &mut [Option<Box<[u32]>>], blocks: &mut [Compiled], pa: u64) 
     }
 }
 
-impl<const NATIVE: bool> Blocks<NATIVE> {
+impl<const HOT: u32> Blocks<HOT> {
+    /// Whether this engine makes native code at all.
+    const NATIVE: bool = HOT != NEVER_NATIVE;
+
     /// Pages of the block map allocated so far: a machine allocates them as its code is
     /// first run, not for all of memory up front.
     pub fn pages_allocated(&self) -> usize {
         self.map.iter().filter(|p| p.is_some()).count()
+    }
+
+    /// Blocks that have native code (still valid or not, until the blocks are next all
+    /// dropped).
+    pub fn native_blocks(&self) -> usize {
+        self.blocks.iter().filter(|b| b.native.is_some()).count()
     }
 
     /// Blocks compiled and still valid.
@@ -280,7 +307,12 @@ impl<const NATIVE: bool> Blocks<NATIVE> {
         let mut p = core.psw.p;
         // The block last run and the exit it left through, to link to the next one.
         let mut from: Option<(usize, usize)> = None;
+        // A looping block that has become hot, to be given native code before it runs again.
+        let mut hot: Option<usize> = None;
         let event = 'stretch: loop {
+            if let Some(i) = hot.take() {
+                self.make_native(i, l, lim, core.mem.len() as u64);
+            }
             // A missed link: the budget, the stop point, the window, the map.
             if room == 0 || (STOPS && stop_at == p) {
                 break None;
@@ -343,14 +375,39 @@ impl<const NATIVE: bool> Blocks<NATIVE> {
                 let out = if blk.laps && whole {
                     // `run` refuses only memory shorter than the code was made for, which a
                     // machine's never is; the ops run then.
-                    match blk.native.as_ref().filter(|_| NATIVE) {
-                        Some(n) => match n.run(mem, code, &mut room) {
+                    match &blk.native {
+                        Some(n) if Self::NATIVE => match n.run(mem, code, &mut room) {
                             Ok(left) => native::out(left, ops, blk.end),
                             Err(_) => {
                                 exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
                             }
                         },
-                        None => exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
+                        None if Self::NATIVE => {
+                            let i = blk.index as usize;
+                            let heat = self.heat.get(i).copied().unwrap_or(TRIED);
+                            if heat < HOT {
+                                // Laps counted towards `HOT`, a bounded number at a time.
+                                let cap = room.min(u64::from(HOT).max(1));
+                                let mut left = cap;
+                                let out =
+                                    exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut left);
+                                room -= cap - left;
+                                if let Some(h) = self.heat.get_mut(i) {
+                                    *h =
+                                        heat.saturating_add((cap - left + blk.len) as u32).min(HOT);
+                                }
+                                out
+                            } else if heat != TRIED {
+                                // Hot: out to the map, which finds this block again once it
+                                // has native code.
+                                hot = Some(i);
+                                p = blk.p;
+                                continue 'stretch;
+                            } else {
+                                exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
+                            }
+                        }
+                        _ => exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
                     }
                 } else {
                     exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
@@ -474,6 +531,29 @@ impl<const NATIVE: bool> Blocks<NATIVE> {
         (outcome != Step::Done).then_some(outcome)
     }
 
+    /// Gives block `i`, a looping one, native code for window `<l, lim>` in a machine of
+    /// `words` words, if each of its ops has a native form and the cap on native blocks
+    /// allows; it is tried once.
+    #[cold]
+    fn make_native(&mut self, i: usize, l: u64, lim: u64, words: u64) {
+        let (Some(b), Some(heat)) = (self.blocks.get_mut(i), self.heat.get_mut(i)) else {
+            return;
+        };
+        *heat = TRIED;
+        if self.natives >= MAX_NATIVE {
+            return;
+        }
+        let frame = Frame {
+            p0: b.p,
+            end: b.end,
+            l,
+            lim,
+            words,
+        };
+        b.native = native::emit(&b.ops, &frame);
+        self.natives += usize::from(b.native.is_some());
+    }
+
     /// Compiles the block entered at apparent `p` (physical `pa`) for the PSW `psw` (its `P`
     /// aside) and the address limit `lim`, and returns its index.
     #[cold]
@@ -481,6 +561,7 @@ impl<const NATIVE: bool> Blocks<NATIVE> {
         let l = psw.r.l;
         if self.blocks.len() >= MAX_BLOCKS {
             self.blocks.clear();
+            self.heat.clear();
             self.natives = 0;
             self.map.iter_mut().for_each(|p| *p = None);
             self.code.iter_mut().for_each(|w| *w = 0);
@@ -563,19 +644,7 @@ impl<const NATIVE: bool> Blocks<NATIVE> {
         let len = spans.last().map_or(0, |s| u64::from(s.ends));
         let idx = self.blocks.len();
         let laps = ops.last().is_some_and(|&o| target(o) == Some(p));
-        let native = if NATIVE && laps && self.natives < MAX_NATIVE {
-            let frame = Frame {
-                p0: p,
-                end: p + len,
-                l,
-                lim,
-                words: mem.len() as u64,
-            };
-            native::emit(&ops, &frame)
-        } else {
-            None
-        };
-        self.natives += usize::from(native.is_some());
+        self.heat.push(0);
         self.blocks.push(Compiled {
             p,
             len,
@@ -586,7 +655,7 @@ impl<const NATIVE: bool> Blocks<NATIVE> {
             end: p + len,
             index: idx as u32,
             laps,
-            native,
+            native: None,
             ops: ops[..].into(),
         });
         self.scratch = (ops, spans);
@@ -818,12 +887,12 @@ fn exec<const LAP: bool>(
 }
 
 /// The core seen by the interpreter from inside the block engine: stores keep blocks true.
-struct BlockView<'a, const NATIVE: bool> {
+struct BlockView<'a, const HOT: u32> {
     core: &'a mut Core,
-    engine: &'a mut Blocks<NATIVE>,
+    engine: &'a mut Blocks<HOT>,
 }
 
-impl<const NATIVE: bool> StateView for BlockView<'_, NATIVE> {
+impl<const HOT: u32> StateView for BlockView<'_, HOT> {
     fn store(&mut self, pa: u64, value: u64) {
         self.core.mem[pa as usize] = value;
         self.engine.invalidate(pa as usize);

@@ -28,7 +28,7 @@ use std::fmt::Debug;
 
 use pgvm_isa::Isa;
 
-pub use block::{Block, BlockOps, Blocks, MAX_BLOCK};
+pub use block::{Block, BlockOps, Blocks, MAX_BLOCK, NEVER_NATIVE};
 pub use fast::Fast;
 
 use crate::exec::{Step, step};
