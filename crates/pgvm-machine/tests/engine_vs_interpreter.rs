@@ -2,7 +2,7 @@
 //! one instruction at a time: the reference interpreter engine, the fast engine, which
 //! specializes common instruction shapes, and the block engine: with native code for its
 //! loops once they are hot (`Block`), at once (`Eager`: the random programs are too short to
-//! make any loop hot), and never (`BlockOps`).
+//! make any loop hot), after a few laps (`Warm`, for detours), and never (`BlockOps`).
 
 mod common;
 
@@ -11,11 +11,15 @@ use std::sync::Arc;
 use common::Reference;
 use pgvm_isa::Isa;
 use pgvm_machine::{Block, BlockOps, Blocks, Engine, Exit, Fast, Interpreter, Machine, StateView};
-use pgvm_testkit::{PROFILES, Program, block_guest, hostile_guest, random_guest};
+use pgvm_testkit::{PROFILES, Program, block_guest, hostile_guest, loop_guest, random_guest};
 use proptest::prelude::*;
 
 /// The block engine giving every looping block native code the first time it runs.
 type Eager = Blocks<0>;
+
+/// The block engine giving a looping block native code after a few laps, by when its side
+/// exits have led somewhere: its native code takes those blocks in as detours.
+type Warm = Blocks<16>;
 
 /// Runs a program on engine `E` and on the reference and compares the states.
 fn compare<E: Engine>(program: &Program, isa: &Arc<Isa>, seed: u64) -> Result<(), TestCaseError> {
@@ -82,6 +86,7 @@ fn check(program: Program, isa: &Arc<Isa>, seed: u64) -> Result<(), TestCaseErro
     compare::<Block>(&program, isa, seed)?;
     compare::<BlockOps>(&program, isa, seed)?;
     compare::<Eager>(&program, isa, seed)?;
+    compare::<Warm>(&program, isa, seed)?;
     compare::<Fast>(&program, isa, seed)?;
     compare::<Interpreter>(&program, isa, seed)
 }
@@ -177,12 +182,16 @@ fn the_block_engine_agrees_at_every_stop_on_a_thousand_programs_of_each_kind_per
                 random_guest(&isa, seed),
                 hostile_guest(&isa, seed),
                 block_guest(&isa, seed),
+                loop_guest(&isa, seed),
             ];
             for program in &programs {
                 if let Err(e) = compare_at_every_stop::<Block>(program, &isa, seed, 400) {
                     failures.push(e);
                 }
                 if let Err(e) = compare_at_every_stop::<Eager>(program, &isa, seed, 400) {
+                    failures.push(e);
+                }
+                if let Err(e) = compare_at_every_stop::<Warm>(program, &isa, seed, 400) {
                     failures.push(e);
                 }
             }
@@ -232,7 +241,7 @@ fn the_block_engine_stops_at_the_first_arrival_at_a_stop_point() {
             };
             let mut rng = pgvm_testkit::Rng::new(seed);
             let at = rng.below(program.w);
-            let mut m = Machine::<Eager>::with_engine(isa.clone(), program.w).expect("machine");
+            let mut m = Machine::<Block>::with_engine(isa.clone(), program.w).expect("machine");
             m.write(0, &program.image).expect("fits");
             m.set_psw(program.entry);
             m.push_input(&program.input);

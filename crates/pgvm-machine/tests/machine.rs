@@ -284,6 +284,68 @@ fn a_looping_block_gets_native_code_once_it_is_hot() {
     assert_eq!(run(100_000, false), (5_000_050_000, 0));
 }
 
+/// A loop whose detour (the other arm of its test) stores through an index that walks up
+/// memory, into the detour's own first instruction after a while: the native code that holds
+/// the detour must be dropped then, and the new instruction run, as on the reference.
+#[test]
+fn a_store_from_a_detour_into_its_own_code_drops_the_native_code_that_holds_it() {
+    let s = isa("s370");
+    let (c, t, x, one, sum, base, idx, val) = (0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77);
+    let program = [
+        (0x10, enc(&s, "li", &[c, 200])),
+        (0x11, enc(&s, "and", &[t, x, one])),
+        (0x12, enc(&s, "jz", &[t, 0x20])),
+        (0x13, enc(&s, "xor", &[x, x, one])),
+        (0x14, enc(&s, "add", &[sum, sum, x])),
+        (0x15, enc(&s, "addi", &[c, -1])),
+        (0x16, enc(&s, "jnz", &[c, 0x11])),
+        (0x17, enc(&s, "halt", &[])),
+        (0x20, enc(&s, "xor", &[x, x, one])),
+        (0x21, enc(&s, "stx", &[val, base, idx])),
+        (0x22, enc(&s, "addi", &[idx, 1])),
+        (0x23, enc(&s, "jmp", &[0x11])),
+        (one as u64, 1),
+        (idx as u64, 0x18),
+        (val as u64, enc(&s, "addi", &[sum, 100])),
+    ];
+    let load = |m: &mut dyn FnMut(u64, u64)| program.iter().for_each(|&(a, w)| m(a, w));
+    let entry = Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw");
+    let mut native =
+        Machine::<pgvm_machine::Blocks<16>>::with_engine(s.clone(), 0x100).expect("machine");
+    load(&mut |a, w| native.write(a, &[w]).expect("fits"));
+    native.set_psw(entry);
+    let mut reference =
+        Machine::<pgvm_machine::Interpreter>::with_engine(s.clone(), 0x100).expect("machine");
+    load(&mut |a, w| reference.write(a, &[w]).expect("fits"));
+    reference.set_psw(entry);
+    // In stretches of 97, the two compared after each.
+    let mut most = 0;
+    while native.steps() < 3000 {
+        let exit = native.run(97);
+        assert_eq!(reference.run(97), exit, "exit at {}", native.steps());
+        assert_eq!(native.steps(), reference.steps(), "clock");
+        assert_eq!(native.psw(), reference.psw(), "PSW at {}", native.steps());
+        assert!(
+            native.memory() == reference.memory(),
+            "memory at {}",
+            native.steps()
+        );
+        most = most.max(native.engine().native_blocks());
+        if matches!(exit, Exit::Halted | Exit::Stuck) {
+            break;
+        }
+    }
+    assert!(
+        most >= usize::from(cfg!(target_arch = "x86_64")),
+        "the loop never ran as native code"
+    );
+    assert_ne!(
+        native.memory()[0x20],
+        program[8].1,
+        "the detour was rewritten"
+    );
+}
+
 /// The block engine links a block to the one it ran next; a link to code that changed since
 /// (from outside the run, here) must not be followed: the new code runs, not the old block.
 #[test]

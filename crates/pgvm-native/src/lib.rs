@@ -51,7 +51,14 @@ pub enum NativeError {
     /// Executable memory could not be mapped.
     #[error("Could not map executable memory")]
     Map,
+    /// A label was jumped to but never bound, or bound twice.
+    #[error("A label is unbound or bound twice")]
+    Label,
 }
+
+/// A place in the emitted code ([`Emitter::label`]), for jumps within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label(usize);
 
 /// A value register of the emitted code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +92,9 @@ pub struct Exit {
     pub a: Arg,
     /// The second word.
     pub b: u64,
+    /// Instructions to count off the room on the way out (the room holds them: the code
+    /// checked it before running them).
+    pub done: u64,
 }
 
 /// An exit taken: what [`Native::run`] returns.

@@ -2,7 +2,7 @@
 
 use pgvm_isa::BinOp;
 
-use crate::{Exit, Left, NativeError, Reg};
+use crate::{Exit, Label, Left, NativeError, Reg};
 
 /// Words that can be pinned at once (none here).
 pub const PINS: usize = 0;
@@ -30,6 +30,14 @@ impl Emitter {
     pub fn exit_if_code_window(&mut self, _e: Exit) {}
     pub fn exit_if(&mut self, _nonzero: bool, _e: Exit) {}
     pub fn exit(&mut self, _e: Exit) {}
+    pub fn label(&mut self) -> Label {
+        Label(0)
+    }
+    pub fn bind(&mut self, _l: Label) {}
+    pub fn jump_if(&mut self, _nonzero: bool, _l: Label) {}
+    pub fn exit_if_room_below(&mut self, _k: u64, _e: Exit) {}
+    pub fn take_room(&mut self, _k: u64) {}
+    pub fn restart(&mut self) {}
     pub fn lap(&mut self, _len: u64, _e: Exit) {}
     pub fn finish(self) -> Result<Native, NativeError> {
         Err(NativeError::Unsupported)

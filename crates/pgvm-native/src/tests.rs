@@ -13,7 +13,12 @@ const CODE: u32 = 8;
 const OUT: u32 = 9;
 
 fn exit(kind: u32, a: Arg, b: u64) -> Exit {
-    Exit { kind, a, b }
+    Exit {
+        kind,
+        a,
+        b,
+        done: 0,
+    }
 }
 
 /// `mem[2] = mem[0] op mem[1]`, run on `x` and `y`.

@@ -19,7 +19,7 @@ use dynasmrt::x64::Assembler;
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
 use pgvm_isa::BinOp;
 
-use crate::{Arg, Ctx, Exit, Left, NativeError, Reg};
+use crate::{Arg, Ctx, Exit, Label, Left, NativeError, Reg};
 
 /// The emitted code's entry: the context record in, the exit's kind out.
 type Entry = unsafe extern "sysv64" fn(*mut Ctx) -> u32;
@@ -50,6 +50,8 @@ pub struct Emitter {
     start: DynamicLabel,
     /// The pinned words, the `k`th in register `pin_reg(k)`.
     pins: Vec<u64>,
+    /// The labels made by [`Emitter::label`], by [`Label`]'s index.
+    labels: Vec<DynamicLabel>,
     exits: Vec<(DynamicLabel, Exit)>,
     /// The first error met; the emitter goes on accepting calls and [`Emitter::finish`]
     /// reports it, so a lowering need not check every call.
@@ -87,6 +89,7 @@ impl Emitter {
             lim,
             start,
             pins: Vec::new(),
+            labels: Vec::new(),
             exits: Vec::new(),
             error: None,
         };
@@ -236,6 +239,63 @@ impl Emitter {
         }
     }
 
+    /// A place in the code, to be bound once with [`Emitter::bind`].
+    pub fn label(&mut self) -> Label {
+        let l = self.ops.new_dynamic_label();
+        self.labels.push(l);
+        Label(self.labels.len() - 1)
+    }
+
+    /// The dynamic label of `l`: labels are only made by [`Emitter::label`], in order.
+    fn dynamic(&self, l: Label) -> DynamicLabel {
+        self.labels.get(l.0).copied().unwrap_or(self.start)
+    }
+
+    /// Puts label `l` here.
+    pub fn bind(&mut self, l: Label) {
+        let to = self.dynamic(l);
+        dynasm!(self.ops ; .arch x64 ; =>to);
+    }
+
+    /// Goes on at label `l` when `A` is non-zero (`nonzero`) or zero (not `nonzero`).
+    pub fn jump_if(&mut self, nonzero: bool, l: Label) {
+        let to = self.dynamic(l);
+        if nonzero {
+            dynasm!(self.ops ; .arch x64 ; test rax, rax ; jnz =>to);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; test rax, rax ; jz =>to);
+        }
+    }
+
+    /// Takes exit `e` when the room left is below `k`.
+    pub fn exit_if_room_below(&mut self, k: u64, e: Exit) {
+        let Ok(k) = i32::try_from(k) else {
+            self.error
+                .get_or_insert(NativeError::OutOfRange(k, i32::MAX as u64));
+            return;
+        };
+        let to = self.exit_label(e);
+        dynasm!(self.ops ; .arch x64 ; cmp r8, k ; jb =>to);
+    }
+
+    /// Counts `k` instructions off the room (after a check that it holds them).
+    pub fn take_room(&mut self, k: u64) {
+        let Ok(k) = i32::try_from(k) else {
+            self.error
+                .get_or_insert(NativeError::OutOfRange(k, i32::MAX as u64));
+            return;
+        };
+        if k > 0 {
+            dynasm!(self.ops ; .arch x64 ; sub r8, k);
+        }
+    }
+
+    /// Goes on at the start of the code.
+    pub fn restart(&mut self) {
+        let start = self.start;
+        dynasm!(self.ops ; .arch x64 ; jmp =>start);
+    }
+
     /// Takes exit `e`.
     pub fn exit(&mut self, e: Exit) {
         let to = self.exit_label(e);
@@ -272,7 +332,9 @@ impl Emitter {
             return Err(e);
         }
         for (label, e) in std::mem::take(&mut self.exits) {
-            dynasm!(self.ops ; .arch x64 ; =>label ; mov [rdi + 16], r8);
+            dynasm!(self.ops ; .arch x64 ; =>label);
+            self.take_room(e.done);
+            dynasm!(self.ops ; .arch x64 ; mov [rdi + 16], r8);
             match e.a {
                 Arg::A => dynasm!(self.ops ; .arch x64 ; mov [rdi + 24], rax),
                 Arg::Window => dynasm!(self.ops ; .arch x64 ; mov [rdi + 24], r10),
@@ -293,6 +355,9 @@ impl Emitter {
                 ; ret
             );
         }
+        // A label bound twice or never (one from another emitter) is an error here, where
+        // `finalize` would panic on it.
+        self.ops.commit().map_err(|_| NativeError::Label)?;
         let buf = self.ops.finalize().map_err(|_| NativeError::Map)?;
         let ptr = buf.ptr(dynasmrt::AssemblyOffset(0));
         // SAFETY: `ptr` is the start of the code emitted above, which begins with the prologue

@@ -339,6 +339,137 @@ pub fn block_guest(isa: &Isa, seed: u64) -> Program {
     }
 }
 
+/// A program of counted loops whose bodies branch out to a detour and back, for a block
+/// engine that runs a loop and its detours as one piece of native code: each loop is a
+/// line of ALU instructions with a test (`and` or a comparison) and a conditional branch to
+/// its detour in the middle, ending in `addi` + `jnz` back to its start, and each detour is
+/// a short line that jumps back to its loop's start (sometimes elsewhere, or indirectly).
+/// Inside the lines: stores into the loop's or the detour's own code, indexed loads and
+/// stores with indexes that leave the window, `div` by zero, `svc`, and, in user runs, the
+/// timer's interrupts. Same layout and handlers as [`block_guest`].
+pub fn loop_guest(isa: &Isa, seed: u64) -> Program {
+    let mut rng = Rng::new(seed ^ 0x100b);
+    let w = BLOCK_WORDS;
+    let mut image = vec![0u64; w as usize];
+    let code_end = BLOCK_DATA - 8;
+    let enc = |m: &str, ops: &[i128]| -> Option<u64> { isa.encode(isa.insn(m)?, ops).ok() };
+    let data = |rng: &mut Rng| (BLOCK_DATA + rng.below(w - BLOCK_DATA)) as i128;
+    let one_p = 1u64 << (2 * pgvm_machine::REG_BITS);
+    let (th, ih) = (code_end, code_end + 3);
+    let words = [
+        (th, enc("add", &[0, 0, (th + 2) as i128])),
+        (th + 1, enc("lpsw", &[0])),
+        (th + 2, Some(one_p)),
+        (ih, enc("stmr", &[190])),
+        (ih + 1, enc("lpsw", &[2])),
+        (190, Some(20 + rng.below(200))),
+    ];
+    for (at, word) in words {
+        image[at as usize] = word.unwrap_or(0);
+    }
+    image[1] = psw(Mode::Supervisor, th, 0, w).pack();
+    image[3] = psw(Mode::Supervisor, ih, 0, w).pack();
+    for a in BLOCK_DATA..w {
+        image[a as usize] = match rng.below(6) {
+            0..=3 => rng.below(50),
+            4 => 16 + rng.below(code_end - 16),
+            _ => rng.next_u64(),
+        };
+    }
+    let user = rng.one_in(2);
+    image[189] = psw(if user { Mode::User } else { Mode::Supervisor }, 20, 0, w).pack();
+    image[16] = enc("stmr", &[190]).unwrap_or(0);
+    image[17] = enc("lpsw", &[189]).unwrap_or(0);
+    let alu = [
+        "add", "sub", "xor", "and", "or", "mul", "shr", "seq", "sltu", "slt",
+    ];
+    // An instruction of a loop's or a detour's line, which may write over `code` words.
+    let body = |rng: &mut Rng, code: (u64, u64)| -> Option<u64> {
+        match rng.below(20) {
+            0..=9 => {
+                let m = alu[rng.below(alu.len() as u64) as usize];
+                enc(m, &[data(rng), data(rng), data(rng)])
+            }
+            10..=12 => enc("addi", &[data(rng), rng.below(7) as i128 - 3]),
+            13 => enc("mov", &[data(rng), data(rng)]),
+            14 => enc(
+                ["ldx", "stx"][rng.below(2) as usize],
+                &[data(rng), data(rng), data(rng)],
+            ),
+            15 if rng.one_in(3) => {
+                // Over one of the lines' own words: an instruction word or a data word.
+                let at = code.0 + rng.below(code.1 - code.0);
+                enc("mov", &[at as i128, data(rng)])
+            }
+            16 if rng.one_in(4) => enc("div", &[data(rng), data(rng), data(rng)]),
+            17 if rng.one_in(4) => enc("svc", &[0]),
+            _ => enc("li", &[data(rng), rng.below(9) as i128]),
+        }
+    };
+    // Loops from 20, detours after them, up to `code_end`.
+    let loops = 1 + rng.below(3);
+    let mut heads = Vec::new();
+    let mut i = 20u64;
+    let mut pending = Vec::new();
+    for _ in 0..loops {
+        let counter = data(&mut rng);
+        image[i as usize] = enc("li", &[counter, 5 + rng.below(40) as i128]).unwrap_or(0);
+        i += 1;
+        let head = i;
+        heads.push(head);
+        let lines = (head, (head + 20).min(code_end));
+        for _ in 0..rng.below(4) {
+            image[i as usize] = body(&mut rng, lines).unwrap_or(0);
+            i += 1;
+        }
+        let t = data(&mut rng);
+        let one = data(&mut rng);
+        let test = ["and", "seq", "sltu"][rng.below(3) as usize];
+        image[i as usize] = enc(test, &[t, t, one]).unwrap_or(0);
+        image[i as usize + 1] = 0; // the branch, once the detour's place is known
+        pending.push((i + 1, t, head));
+        i += 2;
+        for _ in 0..rng.below(4) {
+            image[i as usize] = body(&mut rng, lines).unwrap_or(0);
+            i += 1;
+        }
+        image[i as usize] = enc("addi", &[counter, -1]).unwrap_or(0);
+        image[i as usize + 1] = enc("jnz", &[counter, head as i128]).unwrap_or(0);
+        i += 2;
+    }
+    image[i as usize] = enc("halt", &[]).unwrap_or(0);
+    i += 1;
+    for (branch, t, head) in pending {
+        let detour = i;
+        let jump = if rng.one_in(2) { "jz" } else { "jnz" };
+        image[branch as usize] = enc(jump, &[t, detour as i128]).unwrap_or(0);
+        let lines = (head, (detour + 6).min(code_end));
+        for _ in 0..rng.below(4) {
+            if i + 2 >= code_end {
+                break;
+            }
+            image[i as usize] = body(&mut rng, lines).unwrap_or(0);
+            i += 1;
+        }
+        image[i as usize] = match rng.below(8) {
+            0 => enc(
+                "jmp",
+                &[heads[rng.below(heads.len() as u64) as usize] as i128],
+            ),
+            1 => enc("jr", &[data(&mut rng)]),
+            _ => enc("jmp", &[head as i128]),
+        }
+        .unwrap_or(0);
+        i += 1;
+    }
+    Program {
+        w,
+        image,
+        entry: psw(Mode::Supervisor, 16, 0, w),
+        input: b"ab".to_vec(),
+    }
+}
+
 /// The largest memory of a [`hostile_guest`] program, in words.
 pub const HOSTILE_MAX_WORDS: u64 = 256;
 

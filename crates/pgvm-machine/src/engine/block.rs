@@ -51,8 +51,8 @@ use pgvm_isa::{BinOp, InsnId, Isa, Mode};
 use pgvm_native::Native;
 
 use super::Engine;
-use super::block_ops::{Op, Pa, Span, fuse, target};
-use super::native::{self, Frame};
+use super::block_ops::{Op, Pa, Span, fuse, side_target, target};
+use super::native::{self, Frame, Part};
 use super::shape::{InsnOps, lower};
 use crate::exec::{Step, TrapKind, execute, set_reg};
 use crate::machine::Core;
@@ -104,6 +104,22 @@ struct Compiled {
     /// Native code for it, for a block that laps ([`super::native`]).
     native: Option<Native>,
 }
+
+impl Compiled {
+    /// The block as native code lowers it.
+    fn part(&self) -> Part<'_> {
+        Part {
+            ops: &self.ops,
+            spans: &self.spans,
+            p0: self.p,
+            end: self.end,
+        }
+    }
+}
+
+/// A code-map byte for a word that a block's native code holds a copy of, as a detour: a
+/// store to it drops all native code.
+const INLINED: u8 = 2;
 
 /// `Compiled::p` of a block that is no longer valid.
 const DEAD: u64 = u64::MAX;
@@ -188,6 +204,9 @@ pub(super) enum Out {
     /// Op `.0` sets a register or reaches a device ([`effect`] carries it out): the stretch
     /// ends after it.
     Effect(usize),
+    /// Native code ran a detour ([`super::native`]) and counted its room itself: flow goes on
+    /// at `P = .0`, after invalidating code word `.1`, if any.
+    Jumped(u64, Option<u64>),
 }
 
 impl<const HOT: u32> Engine for Blocks<HOT> {
@@ -210,7 +229,7 @@ impl<const HOT: u32> Engine for Blocks<HOT> {
 
     fn invalidate(&mut self, pa: usize) {
         if is_code(&self.code, pa) {
-            invalidate(&mut self.map, &mut self.blocks, pa as u64);
+            invalidate(&mut self.map, &mut self.blocks, &self.code, pa as u64);
         }
     }
 
@@ -224,9 +243,13 @@ fn is_code(code: &[u8], pa: usize) -> bool {
     code.get(pa).is_some_and(|&c| c != 0)
 }
 
-/// Removes from the map every block that covers physical word `pa`.
+/// Removes from the map every block that covers physical word `pa` (whose code-map byte is
+/// in `code`); drops all native code when some holds a copy of the word.
 #[cold]
-fn invalidate(map: &mut [Option<Box<[u32]>>], blocks: &mut [Compiled], pa: u64) {
+fn invalidate(map: &mut [Option<Box<[u32]>>], blocks: &mut [Compiled], code: &[u8], pa: u64) {
+    if code.get(pa as usize) == Some(&INLINED) {
+        blocks.iter_mut().for_each(|b| b.native = None);
+    }
     let first = pa.saturating_sub(MAX_BLOCK as u64 - 1);
     for s in first..=pa {
         let Some(page) = map
@@ -374,15 +397,16 @@ impl<const HOT: u32> Blocks<HOT> {
                 // inside, and the other has no lap state to keep in registers.
                 let out = if blk.laps && whole {
                     // `run` refuses only memory shorter than the code was made for, which a
-                    // machine's never is; the ops run then.
+                    // machine's never is; the ops run then. Not with stop points: native code
+                    // runs detours, which the stop-point test above does not cover.
                     match &blk.native {
-                        Some(n) if Self::NATIVE => match n.run(mem, code, &mut room) {
+                        Some(n) if Self::NATIVE && !STOPS => match n.run(mem, code, &mut room) {
                             Ok(left) => native::out(left, ops, blk.end),
                             Err(_) => {
                                 exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
                             }
                         },
-                        None if Self::NATIVE => {
+                        None if Self::NATIVE && !STOPS => {
                             let i = blk.index as usize;
                             let heat = self.heat.get(i).copied().unwrap_or(TRIED);
                             if heat < HOT {
@@ -440,13 +464,20 @@ impl<const HOT: u32> Blocks<HOT> {
                         let done = if first { at + 1 } else { ends };
                         room -= done;
                         p = blk.p + done;
-                        invalidate(&mut self.map, &mut self.blocks, wpa);
+                        invalidate(&mut self.map, &mut self.blocks, code, wpa);
                         continue 'stretch;
                     }
                     Out::CodeWriteJump(wpa, t) => {
                         room -= blk.len;
                         p = t;
-                        invalidate(&mut self.map, &mut self.blocks, wpa);
+                        invalidate(&mut self.map, &mut self.blocks, code, wpa);
+                        continue 'stretch;
+                    }
+                    Out::Jumped(np, word) => {
+                        if let Some(wpa) = word {
+                            invalidate(&mut self.map, &mut self.blocks, code, wpa);
+                        }
+                        p = np;
                         continue 'stretch;
                     }
                     Out::Trap(kind, i) => {
@@ -536,22 +567,46 @@ impl<const HOT: u32> Blocks<HOT> {
     /// allows; it is tried once.
     #[cold]
     fn make_native(&mut self, i: usize, l: u64, lim: u64, words: u64) {
-        let (Some(b), Some(heat)) = (self.blocks.get_mut(i), self.heat.get_mut(i)) else {
+        let Some(heat) = self.heat.get_mut(i) else {
             return;
         };
         *heat = TRIED;
+        let Some(b) = self.blocks.get(i) else {
+            return;
+        };
         if self.natives >= MAX_NATIVE {
             return;
         }
-        let frame = Frame {
-            p0: b.p,
-            end: b.end,
-            l,
-            lim,
-            words,
-        };
-        b.native = native::emit(&b.ops, &frame);
-        self.natives += usize::from(b.native.is_some());
+        // The blocks its side exits last led to (links are within one key), still live.
+        let detours: Vec<(usize, usize)> = b
+            .spans
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.exit != 0)
+            .filter_map(|(j, s)| {
+                let d = *b.next.get(usize::from(s.exit))? as usize;
+                let t = side_target(*b.ops.get(j)?)?;
+                let blk = self.blocks.get(d)?;
+                (d != i && blk.p == t).then_some((j, d))
+            })
+            .collect();
+        let parts: Vec<(usize, Part)> = detours
+            .iter()
+            .map(|&(j, d)| (j, self.blocks[d].part()))
+            .collect();
+        let native = native::emit(b.part(), &parts, &Frame { l, lim, words });
+        if native.is_some() {
+            // A store to a detour's code must also drop this code, which holds a copy.
+            for &(_, d) in &detours {
+                let c = &self.blocks[d];
+                let words = self.code.get_mut(c.pa as usize..(c.pa + c.len) as usize);
+                words.into_iter().flatten().for_each(|w| *w = INLINED);
+            }
+            self.natives += 1;
+        }
+        if let Some(b) = self.blocks.get_mut(i) {
+            b.native = native;
+        }
     }
 
     /// Compiles the block entered at apparent `p` (physical `pa`) for the PSW `psw` (its `P`
@@ -601,7 +656,7 @@ impl<const HOT: u32> Blocks<HOT> {
                 }
                 None => InsnOps::one(Op::Trap(TrapKind::Illegal)),
             };
-            self.code[wpa] = 1;
+            self.code[wpa] = self.code[wpa].max(1);
             let insn_ops = insn_ops.as_slice();
             let last = insn_ops.len().saturating_sub(1);
             for (j, &op) in insn_ops.iter().enumerate() {
