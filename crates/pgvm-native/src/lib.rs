@@ -106,6 +106,8 @@ pub struct Left {
     pub a: u64,
     /// [`Exit::b`].
     pub b: u64,
+    /// The room left.
+    pub room: u64,
 }
 
 /// The record the code reads its memory from and leaves its exit in: the one interface

@@ -33,7 +33,7 @@ fn run_op(op: BinOp, x: u64, y: u64) -> u64 {
     let mut mem = vec![0u64; 16];
     mem[0] = x;
     mem[1] = y;
-    let left = native.run(&mut mem, &[0; 16], &mut 100).unwrap();
+    let left = native.run(&mut mem, &[0; 16], 100).unwrap();
     assert_eq!((left.kind, left.a, left.b), (DONE, mem[2], 5));
     mem[2]
 }
@@ -90,8 +90,8 @@ fn fixed_words_past_the_machine_and_windows_outside_it_are_refused() {
     let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
     e.exit(exit(DONE, Arg::A, 0));
     let native = e.finish().unwrap();
-    assert!(native.run(&mut [0; 15], &[0; 16], &mut 1).is_err());
-    assert!(native.run(&mut [0; 16], &[0; 15], &mut 1).is_err());
+    assert!(native.run(&mut [0; 15], &[0; 16], 1).is_err());
+    assert!(native.run(&mut [0; 16], &[0; 15], 1).is_err());
 }
 
 /// `mem[l + mem[0]] = mem[1]` in window `<4, 8>`, leaving through `OUT` with the address when
@@ -105,7 +105,7 @@ fn window_store(mem: &mut [u64], code: &[u8]) -> (u32, u64) {
     e.exit_if_code_window(exit(CODE, Arg::Window, 0));
     e.load_window(Reg::A);
     e.exit(exit(DONE, Arg::A, 0));
-    let left = e.finish().unwrap().run(mem, code, &mut 1).unwrap();
+    let left = e.finish().unwrap().run(mem, code, 1).unwrap();
     (left.kind, left.a)
 }
 
@@ -145,9 +145,9 @@ fn a_pinned_word_stored_through_the_window_is_read_again() {
     let mut mem = [0u64; 16];
     mem[1] = 42;
     mem[5] = 7;
-    assert_eq!(native.run(&mut mem, &[0; 16], &mut 1).unwrap().a, 7);
+    assert_eq!(native.run(&mut mem, &[0; 16], 1).unwrap().a, 7);
     mem[0] = 1;
-    assert_eq!(native.run(&mut mem, &[0; 16], &mut 1).unwrap().a, 42);
+    assert_eq!(native.run(&mut mem, &[0; 16], 1).unwrap().a, 42);
     assert_eq!(mem[2], 42);
 }
 
@@ -173,17 +173,17 @@ fn a_loop(pins: &[u64]) {
     };
     let mut mem = [0u64; 16];
     mem[0] = 10;
-    let mut room = 100;
-    let left = native.run(&mut mem, &[0; 16], &mut room).unwrap();
+    let left = native.run(&mut mem, &[0; 16], 100).unwrap();
+    let room = left.room;
     // Nine laps go round (27 instructions); the tenth leaves, for the caller to count.
     assert_eq!((left.kind, mem[0], room), (DONE, 0, 73));
     mem[0] = 10;
-    let mut room = 10;
-    let left = native.run(&mut mem, &[0; 16], &mut room).unwrap();
+    let left = native.run(&mut mem, &[0; 16], 10).unwrap();
+    let room = left.room;
     // Room for three laps: two go round, the third leaves with room for itself.
     assert_eq!((left.kind, mem[0], room), (OUT, 7, 4));
     let mut code = [0u8; 16];
     code[0] = 1;
-    let left = native.run(&mut mem, &code, &mut 100).unwrap();
+    let left = native.run(&mut mem, &code, 100).unwrap();
     assert_eq!((left.kind, mem[0], room), (CODE, 6, 4));
 }

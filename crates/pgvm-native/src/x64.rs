@@ -392,10 +392,11 @@ impl fmt::Debug for Native {
 
 impl Native {
     /// Runs the code on `mem` with code map `code` and `room` instructions of room (the code
-    /// takes some through [`Emitter::lap`]), until it takes an exit. Refuses memory or a
-    /// code map shorter than the machine it was emitted for.
+    /// takes some through [`Emitter::lap`] and the exits), until it takes an exit, which
+    /// comes back with the room left. Refuses memory or a code map shorter than the machine
+    /// it was emitted for.
     #[inline]
-    pub fn run(&self, mem: &mut [u64], code: &[u8], room: &mut u64) -> Result<Left, NativeError> {
+    pub fn run(&self, mem: &mut [u64], code: &[u8], room: u64) -> Result<Left, NativeError> {
         if (mem.len() as u64) < self.words || (code.len() as u64) < self.words {
             return Err(NativeError::OutOfRange(
                 self.words,
@@ -405,7 +406,7 @@ impl Native {
         let mut ctx = Ctx {
             mem: mem.as_mut_ptr(),
             code: code.as_ptr(),
-            room: *room,
+            room,
             a: 0,
             b: 0,
         };
@@ -416,11 +417,11 @@ impl Native {
         // means nothing else reads or writes it meanwhile. `ctx` outlives the call.
         #[allow(unsafe_code)]
         let kind = unsafe { (self.entry)(&mut ctx) };
-        *room = ctx.room;
         Ok(Left {
             kind,
             a: ctx.a,
             b: ctx.b,
+            room: ctx.room,
         })
     }
 }

@@ -160,11 +160,12 @@ pub struct Blocks<const HOT: u32> {
 }
 
 /// The block engine, the default: ops for every block, and native code for a block that
-/// loops on itself once it is hot, on x86-64 hosts. Making the code maps a page of
-/// executable memory, some microseconds, as long as a few thousand instructions on the ops:
-/// a loop that runs less than that in all (most of a kernel's or a monitor's) would lose
-/// more than it gains.
-pub type Block = Blocks<4096>;
+/// loops on itself once its laps have run 16384 instructions, on x86-64 hosts. Making the
+/// code maps and later unmaps a page of executable memory: 15 µs a block measured in a loop
+/// on this project's machine, as long as a few thousand instructions on the ops, and more in
+/// a short run (docs/performance.md, "The native tier"). A loop that runs less than that in
+/// all (most of a kernel's or a monitor's) would lose more than it gains.
+pub type Block = Blocks<16384>;
 
 /// The block engine with its ops only, never native code: what [`Block`] does on a host
 /// without native code, kept to compare against.
@@ -400,8 +401,11 @@ impl<const HOT: u32> Blocks<HOT> {
                     // machine's never is; the ops run then. Not with stop points: native code
                     // runs detours, which the stop-point test above does not cover.
                     match &blk.native {
-                        Some(n) if Self::NATIVE && !STOPS => match n.run(mem, code, &mut room) {
-                            Ok(left) => native::out(left, ops, blk.end),
+                        Some(n) if Self::NATIVE && !STOPS => match n.run(mem, code, room) {
+                            Ok(left) => {
+                                room = left.room;
+                                native::out(left, ops, blk.end)
+                            }
                             Err(_) => {
                                 exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
                             }
@@ -587,7 +591,7 @@ impl<const HOT: u32> Blocks<HOT> {
                 let d = *b.next.get(usize::from(s.exit))? as usize;
                 let t = side_target(*b.ops.get(j)?)?;
                 let blk = self.blocks.get(d)?;
-                (d != i && blk.p == t).then_some((j, d))
+                (d != i && blk.p == t && native::lowerable(&blk.ops)).then_some((j, d))
             })
             .collect();
         let parts: Vec<(usize, Part)> = detours

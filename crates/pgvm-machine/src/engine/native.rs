@@ -321,6 +321,22 @@ fn lower(e: &mut Emitter, part: Part, role: Role, detours: &[(usize, Label)]) {
     }
 }
 
+/// Whether every op of `ops` has a native form: all but division and remainder, whose
+/// results for a zero divisor the guest defines. A detour is taken in only then, so that one
+/// without leaves its head native code of its own.
+pub(super) fn lowerable(ops: &[Op]) -> bool {
+    ops.iter().all(|&op| {
+        let bin = match op {
+            Op::BinK(b, ..) | Op::TrapIf(b, ..) | Op::SideIf(b, ..) | Op::Branch(b, ..) => Some(b),
+            op => op.three().map(|(b, ..)| b),
+        };
+        !matches!(
+            bin,
+            Some(BinOp::Div | BinOp::Rem | BinOp::LogicalAnd | BinOp::LogicalOr)
+        )
+    })
+}
+
 /// The fixed words the ops read most, most first, at most [`PINS`]: the ones worth a
 /// register ([`Emitter::new`]).
 fn most_read(ops: &[Op]) -> Vec<u64> {
