@@ -188,6 +188,38 @@ pub const BLOCK_WORDS: u64 = 256;
 /// Where a [`block_guest`] program's data cells start; its code is below them.
 const BLOCK_DATA: u64 = 192;
 
+/// The handlers of [`block_guest`] and [`loop_guest`] programs, and their vectors: the trap
+/// handler skips the trapping instruction; the timer handler re-arms the timer with `timer`
+/// (kept in `E[190]`) and resumes.
+fn block_handlers(isa: &Isa, image: &mut [u64], timer: u64) {
+    let enc = |m: &str, ops: &[i128]| -> Option<u64> { isa.encode(isa.insn(m)?, ops).ok() };
+    let one_p = 1u64 << (2 * pgvm_machine::REG_BITS);
+    let (th, ih) = (BLOCK_DATA - 8, BLOCK_DATA - 5);
+    let words = [
+        (th, enc("add", &[0, 0, (th + 2) as i128])),
+        (th + 1, enc("lpsw", &[0])),
+        (th + 2, Some(one_p)),
+        (ih, enc("stmr", &[190])),
+        (ih + 1, enc("lpsw", &[2])),
+        (190, Some(timer)),
+    ];
+    for (at, word) in words {
+        image[at as usize] = word.unwrap_or(0);
+    }
+    image[1] = psw(Mode::Supervisor, th, 0, BLOCK_WORDS).pack();
+    image[3] = psw(Mode::Supervisor, ih, 0, BLOCK_WORDS).pack();
+}
+
+/// The prologue of [`block_guest`] and [`loop_guest`] programs, at 16: arm the timer, then
+/// enter the code at 20, in user mode (where the timer interrupts) or supervisor mode.
+fn block_prologue(isa: &Isa, image: &mut [u64], user: bool) {
+    let enc = |m: &str, ops: &[i128]| -> Option<u64> { isa.encode(isa.insn(m)?, ops).ok() };
+    let mode = if user { Mode::User } else { Mode::Supervisor };
+    image[189] = psw(mode, 20, 0, BLOCK_WORDS).pack();
+    image[16] = enc("stmr", &[190]).unwrap_or(0);
+    image[17] = enc("lpsw", &[189]).unwrap_or(0);
+}
+
 /// A program that attacks a block engine: long straight lines of ALU instructions ending in
 /// fused pairs (`addi` + `jnz`, compare + branch), with, inside those lines, stores into the
 /// program's own later instructions (instruction words copied or loaded over them), `R` and
@@ -207,23 +239,8 @@ pub fn block_guest(isa: &Isa, seed: u64) -> Program {
     let enc = |m: &str, ops: &[i128]| -> Option<u64> { isa.encode(isa.insn(m)?, ops).ok() };
     let data = |rng: &mut Rng| (BLOCK_DATA + rng.below(w - BLOCK_DATA)) as i128;
     let code = |rng: &mut Rng| (16 + rng.below(code_end - 16)) as i128;
-    // Handlers: the trap handler skips the trapping instruction; the timer handler re-arms
-    // the timer from E[190] and resumes.
-    let one_p = 1u64 << (2 * pgvm_machine::REG_BITS);
-    let (th, ih) = (code_end, code_end + 3);
-    let words = [
-        (th, enc("add", &[0, 0, (th + 2) as i128])),
-        (th + 1, enc("lpsw", &[0])),
-        (th + 2, Some(one_p)),
-        (ih, enc("stmr", &[190])),
-        (ih + 1, enc("lpsw", &[2])),
-        (190, Some(1 + rng.below(40))),
-    ];
-    for (at, word) in words {
-        image[at as usize] = word.unwrap_or(0);
-    }
-    image[1] = psw(Mode::Supervisor, th, 0, w).pack();
-    image[3] = psw(Mode::Supervisor, ih, 0, w).pack();
+    let timer = 1 + rng.below(40);
+    block_handlers(isa, &mut image, timer);
     // Data cells: small numbers, instruction words, code addresses, PSW and R words.
     for a in BLOCK_DATA..w {
         image[a as usize] = match rng.below(8) {
@@ -238,12 +255,7 @@ pub fn block_guest(isa: &Isa, seed: u64) -> Program {
             _ => rng.next_u64(),
         };
     }
-    let user = rng.one_in(2);
-    // Prologue at 16: arm the timer (in user runs), then enter the code at 20.
-    let entry_psw = psw(if user { Mode::User } else { Mode::Supervisor }, 20, 0, w);
-    image[189] = entry_psw.pack();
-    image[16] = enc("stmr", &[190]).unwrap_or(0);
-    image[17] = enc("lpsw", &[189]).unwrap_or(0);
+    block_prologue(isa, &mut image, rng.one_in(2));
     let alu = [
         "add", "sub", "xor", "and", "or", "mul", "shl", "shr", "sar", "seq", "sltu", "slt",
     ];
@@ -354,21 +366,8 @@ pub fn loop_guest(isa: &Isa, seed: u64) -> Program {
     let code_end = BLOCK_DATA - 8;
     let enc = |m: &str, ops: &[i128]| -> Option<u64> { isa.encode(isa.insn(m)?, ops).ok() };
     let data = |rng: &mut Rng| (BLOCK_DATA + rng.below(w - BLOCK_DATA)) as i128;
-    let one_p = 1u64 << (2 * pgvm_machine::REG_BITS);
-    let (th, ih) = (code_end, code_end + 3);
-    let words = [
-        (th, enc("add", &[0, 0, (th + 2) as i128])),
-        (th + 1, enc("lpsw", &[0])),
-        (th + 2, Some(one_p)),
-        (ih, enc("stmr", &[190])),
-        (ih + 1, enc("lpsw", &[2])),
-        (190, Some(20 + rng.below(200))),
-    ];
-    for (at, word) in words {
-        image[at as usize] = word.unwrap_or(0);
-    }
-    image[1] = psw(Mode::Supervisor, th, 0, w).pack();
-    image[3] = psw(Mode::Supervisor, ih, 0, w).pack();
+    let timer = 20 + rng.below(200);
+    block_handlers(isa, &mut image, timer);
     for a in BLOCK_DATA..w {
         image[a as usize] = match rng.below(6) {
             0..=3 => rng.below(50),
@@ -376,10 +375,7 @@ pub fn loop_guest(isa: &Isa, seed: u64) -> Program {
             _ => rng.next_u64(),
         };
     }
-    let user = rng.one_in(2);
-    image[189] = psw(if user { Mode::User } else { Mode::Supervisor }, 20, 0, w).pack();
-    image[16] = enc("stmr", &[190]).unwrap_or(0);
-    image[17] = enc("lpsw", &[189]).unwrap_or(0);
+    block_prologue(isa, &mut image, rng.one_in(2));
     let alu = [
         "add", "sub", "xor", "and", "or", "mul", "shr", "seq", "sltu", "slt",
     ];

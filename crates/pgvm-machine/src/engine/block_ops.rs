@@ -235,17 +235,8 @@ pub(super) fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option
         (Op::AddK(a, b, kv), Op::BranchNz(x, t)) if a == x => Some(Op::AddKBranchNz(a, b, kv, t)),
         (Op::AddK(a, b, kv), Op::BranchZ(x, t)) if a == x => Some(Op::AddKBranchZ(a, b, kv, t)),
         (prev, branch) => {
-            let (op, a, b, c) = match prev {
-                Op::Eq(a, b, c) => (BinOp::Eq, a, b, c),
-                Op::Ne(a, b, c) => (BinOp::Ne, a, b, c),
-                Op::Lt(a, b, c) => (BinOp::Lt, a, b, c),
-                Op::Le(a, b, c) => (BinOp::Le, a, b, c),
-                Op::Gt(a, b, c) => (BinOp::Gt, a, b, c),
-                Op::Ge(a, b, c) => (BinOp::Ge, a, b, c),
-                Op::Lts(a, b, c) => (BinOp::Lts, a, b, c),
-                Op::Les(a, b, c) => (BinOp::Les, a, b, c),
-                _ => return None,
-            };
+            // A comparison (`Compare::of` refuses any other operator).
+            let (op, a, b, c) = prev.three()?;
             let (nz, x, t) = match branch {
                 Op::BranchNz(x, t) => (true, x, t),
                 Op::BranchZ(x, t) => (false, x, t),
