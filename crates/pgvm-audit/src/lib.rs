@@ -6,7 +6,7 @@
 //! - [`family`]: the 68000 family as an [`Oracle`](pgvm_classify::Oracle), and how the
 //!   paper's terms map to it;
 //! - [`groups`]: the 65,536 opcode words, grouped by the instruction the emulator decodes;
-//! - [`audit`]: every group on sampled states, and Theorems 1 and 3;
+//! - [`mod@audit`]: every group on sampled states, and Theorems 1 and 3;
 //! - [`compare`]: the derived table beside a built-in profile's verdicts.
 //!
 //! No `proof` is claimed here: pgvm cannot read the emulator's semantics. Every sensitivity

@@ -117,7 +117,7 @@ events! {
     guest_trap: "A trap delivered to the guest's own handler by the hardware (the bare machine pays it too).",
     exit: "The round trip of a privileged instruction's trap into the monitor and back (a VM exit and entry).",
     emulate: "The monitor's work to emulate one trapped privileged instruction.",
-    reflect: "The whole monitor round trip of one of the guest's own traps (a supervisor call, a fault), reflected into its E[0]/E[1].",
+    reflect: "The whole monitor round trip of one of the guest's own traps (a supervisor call, a fault), reflected into its E\\[0\\]/E\\[1\\].",
     interpret: "One guest instruction interpreted in software (hvm).",
     translate: "One critical instruction a binary translator carried out on the virtual state.",
     block_scan: "One basic block scanned by a binary translator.",

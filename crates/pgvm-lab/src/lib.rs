@@ -18,7 +18,7 @@
 //! - [`assist`]: the gate that refuses a monitor turning an unsound assist on.
 //! - [`matrix`]: every profile against every technique, checked against the theorems.
 //! - [`cost`]: the cost model: a price in model cycles for each event a run counts.
-//! - [`bench`]: every workload in every configuration, measured and priced by the cost model.
+//! - [`mod@bench`]: every workload in every configuration, measured and priced by the cost model.
 //! - [`plot`]: the bench's SVG plots and its one-page HTML report.
 //! - [`nest`]: the assembly monitor of `guests/vmm/` nested under itself (Theorem 2).
 //!

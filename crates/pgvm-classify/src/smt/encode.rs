@@ -658,7 +658,7 @@ impl Outcome {
 
     /// The word at window offset `o` after the run, for a run that did not trap and an
     /// offset inside the starting window (`o < b`, which the caller asserts): physical
-    /// `l + o`, read as [`MemReader::load_in_window`] reads it.
+    /// `l + o`, read as `MemReader::load_in_window` reads it.
     pub fn final_window_word(&self, b: &mut Builder, input: &Input, o: T) -> T {
         let mut r = MemReader { mem: input.mem };
         let pa = b.add(o, input.l);

@@ -1,0 +1,189 @@
+//! Making blocks: a block's ops compiled from the words at its entry point, and native code
+//! for a looping block that has become hot.
+
+use pgvm_isa::Isa;
+
+use super::{
+    Blocks, Compiled, DEAD, INLINED, MAX_BLOCK, MAX_BLOCKS, MAX_NATIVE, NONE, PAGE, PAGE_BITS,
+    SIDE_EXITS, Span, TRIED, key,
+};
+use crate::engine::block_ops::{Op, Pa, fuse, side_target, target};
+use crate::engine::native::{self, Frame, Part};
+use crate::engine::shape::{InsnOps, lower};
+use crate::exec::TrapKind;
+use crate::psw::{Psw, REG_MAX};
+
+impl<const HOT: u32> Blocks<HOT> {
+    /// Gives block `i`, a looping one, native code for window `<l, lim>` in a machine of
+    /// `words` words, if each of its ops has a native form and the cap on native blocks
+    /// allows; it is tried once.
+    #[cold]
+    pub(super) fn make_native(&mut self, i: usize, l: u64, lim: u64, words: u64) {
+        let Some(heat) = self.heat.get_mut(i) else {
+            return;
+        };
+        *heat = TRIED;
+        let Some(b) = self.blocks.get(i) else {
+            return;
+        };
+        if self.natives >= MAX_NATIVE {
+            return;
+        }
+        // The blocks its side exits last led to (links are within one key), still live.
+        let detours: Vec<(usize, usize)> = b
+            .spans
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.exit != 0)
+            .filter_map(|(j, s)| {
+                let d = *b.next.get(usize::from(s.exit))? as usize;
+                let t = side_target(*b.ops.get(j)?)?;
+                let blk = self.blocks.get(d)?;
+                (d != i && blk.p == t && native::lowerable(&blk.ops)).then_some((j, d))
+            })
+            .collect();
+        let parts: Vec<(usize, Part)> = detours
+            .iter()
+            .map(|&(j, d)| (j, self.blocks[d].part()))
+            .collect();
+        let native = native::emit(b.part(), &parts, &Frame { l, lim, words });
+        if native.is_some() {
+            // A store to a detour's code must also drop this code, which holds a copy.
+            for &(_, d) in &detours {
+                let c = &self.blocks[d];
+                let words = self.code.get_mut(c.pa as usize..(c.pa + c.len) as usize);
+                words.into_iter().flatten().for_each(|w| *w = INLINED);
+            }
+            self.natives += 1;
+        }
+        if let Some(b) = self.blocks.get_mut(i) {
+            b.native = native;
+        }
+    }
+
+    /// Compiles the block entered at apparent `p` (physical `pa`) for the PSW `psw` (its `P`
+    /// aside) and the address limit `lim`, and returns its index.
+    #[cold]
+    pub(super) fn compile(
+        &mut self,
+        isa: &Isa,
+        mem: &[u64],
+        pa: u64,
+        p: u64,
+        lim: u64,
+        psw: Psw,
+    ) -> usize {
+        let l = psw.r.l;
+        if self.blocks.len() >= MAX_BLOCKS {
+            self.blocks.clear();
+            self.heat.clear();
+            self.natives = 0;
+            self.map.iter_mut().for_each(|p| *p = None);
+            self.code.iter_mut().for_each(|w| *w = 0);
+        }
+        // Scratch lists kept between compilations, so that a block costs two allocations.
+        let (mut ops, mut spans) = std::mem::take(&mut self.scratch);
+        ops.clear();
+        spans.clear();
+        let mut k: u64 = 0;
+        let mut sides = 0;
+        let dev = |a: u64| (a < lim).then(|| (a + l) as Pa);
+        loop {
+            let ap = p + k;
+            if ap >= lim || k as usize >= MAX_BLOCK {
+                // Ends at the window's edge (the next fetch traps) or at the length cap.
+                ops.push(Op::Fall);
+                spans.push(Span {
+                    at: k as u16,
+                    ends: k as u16,
+                    exit: 0,
+                });
+                break;
+            }
+            let wpa = (ap + l) as usize;
+            let word = mem[wpa];
+            let insn_ops = match isa.decode(word) {
+                Some(id) => {
+                    // The PSW as the body reads it: `P` past the instruction.
+                    let at = Psw {
+                        p: (ap + 1) & REG_MAX,
+                        ..psw
+                    };
+                    match isa.shape(id) {
+                        Some(t) => lower(isa, t, id, word, at, &dev),
+                        None => InsnOps::one(Op::Generic(id)),
+                    }
+                }
+                None => InsnOps::one(Op::Trap(TrapKind::Illegal)),
+            };
+            self.code[wpa] = self.code[wpa].max(1);
+            let insn_ops = insn_ops.as_slice();
+            let last = insn_ops.len().saturating_sub(1);
+            for (j, &op) in insn_ops.iter().enumerate() {
+                let done = if j == last { k + 1 } else { k };
+                // A one-instruction ALU op followed by a branch that tests its result.
+                if let Some(fused) = fuse(ops.last().copied(), op, &spans, k)
+                    && j == 0
+                    && last == 0
+                {
+                    *ops.last_mut().unwrap_or(&mut Op::Fall) = fused;
+                    if let Some(s) = spans.last_mut() {
+                        s.ends = done as u16;
+                    }
+                    continue;
+                }
+                ops.push(op);
+                spans.push(Span {
+                    at: k as u16,
+                    ends: done as u16,
+                    exit: 0,
+                });
+            }
+            k += 1;
+            if let Some(&last) = ops.last()
+                && last.ends_block()
+            {
+                // A conditional branch that is not a loop back to the start is a side exit
+                // while links for them are left; anything else ends the block.
+                let side = (target(last) != Some(p) && sides < SIDE_EXITS)
+                    .then(|| last.side())
+                    .flatten();
+                let (Some(side), Some(s)) = (side, spans.last_mut()) else {
+                    break;
+                };
+                s.exit = (2 + sides) as u8;
+                sides += 1;
+                *ops.last_mut().unwrap_or(&mut Op::Fall) = side;
+            }
+        }
+        let len = spans.last().map_or(0, |s| u64::from(s.ends));
+        let idx = self.blocks.len();
+        let laps = ops.last().is_some_and(|&o| target(o) == Some(p));
+        self.heat.push(0);
+        self.blocks.push(Compiled {
+            p,
+            len,
+            spans: spans[..].into(),
+            next: [NONE; 2 + SIDE_EXITS],
+            pa,
+            key: key(psw.r, lim, psw.mode),
+            end: p + len,
+            index: idx as u32,
+            laps,
+            native: None,
+            ops: ops[..].into(),
+        });
+        self.scratch = (ops, spans);
+        let page = &mut self.map[(pa >> PAGE_BITS) as usize];
+        let page = page.get_or_insert_with(|| vec![0u32; PAGE].into_boxed_slice());
+        let slot = &mut page[(pa as usize) & (PAGE - 1)];
+        if let Some(old) = (*slot as usize)
+            .checked_sub(1)
+            .and_then(|i| self.blocks.get_mut(i))
+        {
+            old.p = DEAD;
+        }
+        *slot = idx as u32 + 1;
+        idx
+    }
+}
