@@ -13,8 +13,9 @@
 //! - a fixed word below the machine's size, checked when it is emitted (the same index into
 //!   the code map, which has one byte per word);
 //! - a word of the window `<l, lim>`, whose index the emitted code itself compares with `lim`
-//!   just before, where `l + lim` was checked against the machine's size when the emitter
-//!   was made;
+//!   before, where `l + lim` was checked against the machine's size when the emitter was
+//!   made; the emitter refuses such an access unless the check is on every path to it (it
+//!   was emitted since the last label, and nothing else writes the index's register);
 //! - the call's own context record.
 //!
 //! [`Native::run`] refuses memory or a code map shorter than the size the code was emitted
@@ -54,6 +55,10 @@ pub enum NativeError {
     /// A label was jumped to but never bound, or bound twice.
     #[error("A label is unbound or bound twice")]
     Label,
+    /// A window word was read or written where no window index checked by
+    /// [`Emitter::window`] reaches (none before it, or a label between).
+    #[error("A window access without a checked index")]
+    Unchecked,
 }
 
 /// A place in the emitted code ([`Emitter::label`]), for jumps within it.

@@ -187,3 +187,28 @@ fn a_loop(pins: &[u64]) {
     let left = native.run(&mut mem, &code, 100).unwrap();
     assert_eq!((left.kind, mem[0], room), (CODE, 6, 4));
 }
+
+#[test]
+fn a_window_access_without_a_checked_index_on_every_path_is_refused() {
+    // None at all.
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    e.load_window(Reg::A);
+    e.exit(exit(DONE, Arg::A, 0));
+    assert_eq!(e.finish().err(), Some(NativeError::Unchecked));
+    // One, but a label after it: another path may reach the access.
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    let join = e.label();
+    e.load(Reg::A, 0);
+    e.jump_if(true, join);
+    e.window(exit(OUT, Arg::A, 0));
+    e.bind(join);
+    e.store_window(Reg::A);
+    e.exit(exit(DONE, Arg::A, 0));
+    assert_eq!(e.finish().err(), Some(NativeError::Unchecked));
+    // A label never bound.
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    let nowhere = e.label();
+    e.jump_if(true, nowhere);
+    e.exit(exit(DONE, Arg::A, 0));
+    assert_eq!(e.finish().err(), Some(NativeError::Label));
+}

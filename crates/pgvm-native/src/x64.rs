@@ -52,6 +52,10 @@ pub struct Emitter {
     pins: Vec<u64>,
     /// The labels made by [`Emitter::label`], by [`Label`]'s index.
     labels: Vec<DynamicLabel>,
+    /// Whether `r10` holds a window index that [`Emitter::window`] checked, on every path to
+    /// the code emitted next: set by `window`, cleared where paths join (a label, the start).
+    /// The window accesses are refused without it: that is what makes them safe.
+    window_checked: bool,
     exits: Vec<(DynamicLabel, Exit)>,
     /// The first error met; the emitter goes on accepting calls and [`Emitter::finish`]
     /// reports it, so a lowering need not check every call.
@@ -90,6 +94,7 @@ impl Emitter {
             start,
             pins: Vec::new(),
             labels: Vec::new(),
+            window_checked: false,
             exits: Vec::new(),
             error: None,
         };
@@ -210,21 +215,31 @@ impl Emitter {
             ; jae =>to
             ; lea r10, [rax + l]
         );
+        self.window_checked = true;
     }
 
     /// `r = mem[window index]`.
     pub fn load_window(&mut self, r: Reg) {
+        if !self.checked_window() {
+            return;
+        }
         dynasm!(self.ops ; .arch x64 ; mov Rq(num(r)), QWORD [rsi + r10 * 8]);
     }
 
     /// `mem[window index] = r`.
     pub fn store_window(&mut self, r: Reg) {
+        if !self.checked_window() {
+            return;
+        }
         dynasm!(self.ops ; .arch x64 ; mov QWORD [rsi + r10 * 8], Rq(num(r)));
         self.reload_pins();
     }
 
     /// Takes exit `e` when the code map marks the window index's word.
     pub fn exit_if_code_window(&mut self, e: Exit) {
+        if !self.checked_window() {
+            return;
+        }
         let to = self.exit_label(e);
         dynasm!(self.ops ; .arch x64 ; cmp BYTE [rdx + r10], 0 ; jne =>to);
     }
@@ -255,6 +270,15 @@ impl Emitter {
     pub fn bind(&mut self, l: Label) {
         let to = self.dynamic(l);
         dynasm!(self.ops ; .arch x64 ; =>to);
+        self.window_checked = false;
+    }
+
+    /// Refuses a window access where no checked window index reaches.
+    fn checked_window(&mut self) -> bool {
+        if !self.window_checked {
+            self.error.get_or_insert(NativeError::Unchecked);
+        }
+        self.window_checked
     }
 
     /// Goes on at label `l` when `A` is non-zero (`nonzero`) or zero (not `nonzero`).
