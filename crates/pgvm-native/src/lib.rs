@@ -19,7 +19,9 @@
 //! - the call's own context record.
 //!
 //! [`Native::run`] refuses memory or a code map shorter than the size the code was emitted
-//! for. The code uses no stack beyond its return address and calls nothing.
+//! for. Every path of the code ends in an exit or a jump back to its start ([`Emitter::finish`]
+//! refuses code that can run past its end), and it uses no stack beyond the four registers
+//! it saves, and calls nothing.
 //!
 //! On any other host, [`Emitter::new`] says [`NativeError::Unsupported`] and the engine keeps
 //! its safe loop.
@@ -55,6 +57,9 @@ pub enum NativeError {
     /// A label was jumped to but never bound, or bound twice.
     #[error("A label is unbound or bound twice")]
     Label,
+    /// The end of the code can be reached: it would run on past it.
+    #[error("The code can run past its end")]
+    FallsOff,
     /// A window word was read or written where no window index checked by
     /// [`Emitter::window`] reaches (none before it, or a label between).
     #[error("A window access without a checked index")]
@@ -131,7 +136,9 @@ mod x64;
 #[cfg(target_arch = "x86_64")]
 pub use x64::{Emitter, Native, PINS};
 
-#[cfg(not(target_arch = "x86_64"))]
+// Compiled in tests on every host, so that its signatures are checked against the
+// emitter's (`tests::the_other_hosts_stub_has_the_same_interface`).
+#[cfg(any(not(target_arch = "x86_64"), test))]
 mod other;
 #[cfg(not(target_arch = "x86_64"))]
 pub use other::{Emitter, Native, PINS};

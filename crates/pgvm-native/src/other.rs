@@ -46,12 +46,7 @@ impl Emitter {
 
 impl Native {
     /// Never called on this host.
-    pub fn run(
-        &self,
-        _mem: &mut [u64],
-        _code: &[u8],
-        _room: &mut u64,
-    ) -> Result<Left, NativeError> {
+    pub fn run(&self, _mem: &mut [u64], _code: &[u8], _room: u64) -> Result<Left, NativeError> {
         Err(NativeError::Unsupported)
     }
 }

@@ -212,3 +212,73 @@ fn a_window_access_without_a_checked_index_on_every_path_is_refused() {
     e.exit(exit(DONE, Arg::A, 0));
     assert_eq!(e.finish().err(), Some(NativeError::Label));
 }
+
+#[test]
+fn code_that_can_run_past_its_end_is_refused() {
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    e.konst(Reg::A, 7);
+    assert_eq!(e.finish().err(), Some(NativeError::FallsOff));
+    // A label after the last exit makes the end reachable again.
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    let l = e.label();
+    e.load(Reg::A, 0);
+    e.jump_if(true, l);
+    e.exit(exit(DONE, Arg::A, 0));
+    e.bind(l);
+    assert_eq!(e.finish().err(), Some(NativeError::FallsOff));
+    e = Emitter::new(16, 0, 16, &[]).unwrap();
+    e.restart();
+    assert!(e.finish().is_ok(), "a jump back to the start ends the code");
+}
+
+#[test]
+fn a_label_of_another_emitter_is_refused() {
+    let mut other = Emitter::new(16, 0, 16, &[]).unwrap();
+    let (_, foreign) = (other.label(), other.label());
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    e.load(Reg::A, 0);
+    e.jump_if(true, foreign);
+    e.exit(exit(DONE, Arg::A, 0));
+    assert_eq!(e.finish().err(), Some(NativeError::Label));
+}
+
+/// Every call the block engine makes, on an emitter type: the same source must compile for
+/// the x86-64 emitter and for the other hosts' stub.
+macro_rules! every_call {
+    ($emitter:ty) => {{
+        let mut e = <$emitter>::new(16, 0, 16, &[1])?;
+        let l = e.label();
+        e.load(Reg::A, 0);
+        e.konst(Reg::B, 1);
+        e.alu(BinOp::Add);
+        e.store(2, Reg::A);
+        e.exit_if_code(2, exit(CODE, Arg::Const(2), 0));
+        e.window(exit(OUT, Arg::A, 0));
+        e.load_window(Reg::C);
+        e.store_window(Reg::C);
+        e.exit_if_code_window(exit(CODE, Arg::Window, 0));
+        e.exit_if(true, exit(OUT, Arg::A, 0));
+        e.jump_if(false, l);
+        e.exit_if_room_below(3, exit(OUT, Arg::A, 0));
+        e.take_room(1);
+        e.lap(3, exit(DONE, Arg::A, 0));
+        e.bind(l);
+        let m = e.label();
+        e.jump_if(true, m);
+        e.restart();
+        e.bind(m);
+        e.exit(exit(DONE, Arg::A, 0));
+        e.finish()
+            .and_then(|n| n.run(&mut [0; 16], &[0; 16], 100))
+            .map(|left| left.room)
+    }};
+}
+
+#[test]
+fn the_other_hosts_stub_has_the_same_interface() {
+    let native: Result<u64, NativeError> = (|| every_call!(Emitter))();
+    assert!(native.is_ok(), "{native:?}");
+    let stub: Result<u64, NativeError> = (|| every_call!(crate::other::Emitter))();
+    assert_eq!(stub, Err(NativeError::Unsupported));
+    assert_eq!(crate::other::PINS, 0);
+}

@@ -56,6 +56,10 @@ pub struct Emitter {
     /// the code emitted next: set by `window`, cleared where paths join (a label, the start).
     /// The window accesses are refused without it: that is what makes them safe.
     window_checked: bool,
+    /// Whether the code emitted next can be reached: cleared after an unconditional jump
+    /// (an exit, a restart, a lap), set again at a label. `finish` refuses code whose end can
+    /// be reached, which would run on past it.
+    reachable: bool,
     exits: Vec<(DynamicLabel, Exit)>,
     /// The first error met; the emitter goes on accepting calls and [`Emitter::finish`]
     /// reports it, so a lowering need not check every call.
@@ -85,6 +89,8 @@ impl Emitter {
             ; mov rsi, [rdi]
             ; mov rdx, [rdi + 8]
             ; mov r8, [rdi + 16]
+            // No caller's value leaves through an exit's `Arg::Window`.
+            ; xor r10d, r10d
         );
         let mut e = Emitter {
             ops,
@@ -95,6 +101,7 @@ impl Emitter {
             pins: Vec::new(),
             labels: Vec::new(),
             window_checked: false,
+            reachable: true,
             exits: Vec::new(),
             error: None,
         };
@@ -262,8 +269,15 @@ impl Emitter {
     }
 
     /// The dynamic label of `l`: labels are only made by [`Emitter::label`], in order.
-    fn dynamic(&self, l: Label) -> DynamicLabel {
-        self.labels.get(l.0).copied().unwrap_or(self.start)
+    fn dynamic(&mut self, l: Label) -> DynamicLabel {
+        match self.labels.get(l.0) {
+            Some(&d) => d,
+            None => {
+                // Another emitter's label.
+                self.error.get_or_insert(NativeError::Label);
+                self.start
+            }
+        }
     }
 
     /// Puts label `l` here.
@@ -271,6 +285,7 @@ impl Emitter {
         let to = self.dynamic(l);
         dynasm!(self.ops ; .arch x64 ; =>to);
         self.window_checked = false;
+        self.reachable = true;
     }
 
     /// Refuses a window access where no checked window index reaches.
@@ -318,12 +333,14 @@ impl Emitter {
     pub fn restart(&mut self) {
         let start = self.start;
         dynasm!(self.ops ; .arch x64 ; jmp =>start);
+        self.reachable = false;
     }
 
     /// Takes exit `e`.
     pub fn exit(&mut self, e: Exit) {
         let to = self.exit_label(e);
         dynasm!(self.ops ; .arch x64 ; jmp =>to);
+        self.reachable = false;
     }
 
     /// Goes round to the start again, `len` less room, while the room left holds two laps of
@@ -348,13 +365,16 @@ impl Emitter {
             ; sub r8, len
             ; jmp =>start
         );
+        self.reachable = false;
     }
 
     /// The code, ready to run, or the first error met.
     pub fn finish(mut self) -> Result<Native, NativeError> {
-        if let Some(e) = self.error {
-            return Err(e);
+        if self.reachable {
+            return Err(NativeError::FallsOff);
         }
+        // Between the code and the stubs: nothing runs into a stub but through its jump.
+        dynasm!(self.ops ; .arch x64 ; ud2);
         for (label, e) in std::mem::take(&mut self.exits) {
             dynasm!(self.ops ; .arch x64 ; =>label);
             self.take_room(e.done);
@@ -379,8 +399,10 @@ impl Emitter {
                 ; ret
             );
         }
-        // A label bound twice or never (one from another emitter) is an error here, where
-        // `finalize` would panic on it.
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        // A label bound twice or never is an error here, where `finalize` would panic on it.
         self.ops.commit().map_err(|_| NativeError::Label)?;
         let buf = self.ops.finalize().map_err(|_| NativeError::Map)?;
         let ptr = buf.ptr(dynasmrt::AssemblyOffset(0));
