@@ -250,38 +250,35 @@ fn a_machine_of_two_to_the_21_words_allocates_only_the_pages_its_code_runs_in() 
 /// the same sum.
 #[test]
 fn a_looping_block_gets_native_code_once_it_is_hot() {
-    let s = isa("s370");
-    let run = |n: u64, native: bool| {
+    // acc += i; i -= 1; until i == 0, from i = n, on engine `E`: the sum and the blocks
+    // with native code.
+    fn sum<E: pgvm_machine::Engine>(n: u64, natives: fn(&E) -> usize) -> (u64, usize) {
+        let s = isa("s370");
         let program = [
             enc(&s, "add", &[0x40, 0x40, 0x41]),
             enc(&s, "addi", &[0x41, -1]),
             enc(&s, "jnz", &[0x41, 0x10]),
             enc(&s, "halt", &[]),
         ];
-        let load = |m: &mut dyn FnMut(u64, &[u64])| {
-            m(0x10, &program);
-            m(0x41, &[n]);
-        };
-        if native {
-            let mut m = Machine::new(s.clone(), 0x100).expect("machine");
-            load(&mut |a, w| m.write(a, w).expect("fits"));
-            m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
-            assert_eq!(m.run(10 * n), Exit::Halted);
-            (m.memory()[0x40], m.engine().native_blocks())
-        } else {
-            let mut m =
-                Machine::<pgvm_machine::BlockOps>::with_engine(s.clone(), 0x100).expect("machine");
-            load(&mut |a, w| m.write(a, w).expect("fits"));
-            m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
-            assert_eq!(m.run(10 * n), Exit::Halted);
-            (m.memory()[0x40], m.engine().native_blocks())
-        }
-    };
+        let mut m = Machine::<E>::with_engine(s, 0x100).expect("machine");
+        m.write(0x10, &program).expect("fits");
+        m.write(0x41, &[n]).expect("fits");
+        m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+        assert_eq!(m.run(10 * n), Exit::Halted);
+        (m.memory()[0x40], natives(m.engine()))
+    }
+    use pgvm_machine::{Block, BlockOps};
     let on_host = usize::from(cfg!(target_arch = "x86_64"));
     // 3 000 instructions: below the threshold.
-    assert_eq!(run(1000, true), (500_500, 0));
-    assert_eq!(run(100_000, true), (5_000_050_000, on_host));
-    assert_eq!(run(100_000, false), (5_000_050_000, 0));
+    assert_eq!(sum::<Block>(1000, Block::native_blocks), (500_500, 0));
+    assert_eq!(
+        sum::<Block>(100_000, Block::native_blocks),
+        (5_000_050_000, on_host)
+    );
+    assert_eq!(
+        sum::<BlockOps>(100_000, BlockOps::native_blocks),
+        (5_000_050_000, 0)
+    );
 }
 
 /// A loop whose detour (the other arm of its test) stores through an index that walks up

@@ -70,6 +70,16 @@ pub enum NativeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Label(usize);
 
+/// Whether [`Emitter::alu`] has a native form of operator `op`: all but division and
+/// remainder (their results for a zero divisor are the guest's, through a guard the ISA
+/// writes) and the short-circuiting logical operators.
+pub fn has_native_form(op: BinOp) -> bool {
+    !matches!(
+        op,
+        BinOp::Div | BinOp::Rem | BinOp::LogicalAnd | BinOp::LogicalOr
+    )
+}
+
 /// A value register of the emitted code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reg {

@@ -68,13 +68,22 @@ fn every_operator_agrees_with_the_alu_on_edge_values() {
 }
 
 #[test]
-fn division_has_no_native_form() {
-    for op in [BinOp::Div, BinOp::Rem, BinOp::LogicalAnd] {
+fn the_emitter_has_a_native_form_exactly_where_has_native_form_says() {
+    use BinOp::*;
+    for op in [
+        Add, Sub, Mul, Div, Rem, And, Or, Xor, Shl, Shr, Sar, Eq, Ne, Lt, Le, Gt, Ge, Lts, Les,
+        LogicalAnd, LogicalOr,
+    ] {
         let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
         e.alu(op);
         e.exit(exit(DONE, Arg::A, 0));
-        assert_eq!(e.finish().err(), Some(NativeError::Operator(op)));
+        let made = e.finish();
+        assert_eq!(made.is_ok(), crate::has_native_form(op), "{op:?}");
+        if !crate::has_native_form(op) {
+            assert_eq!(made.err(), Some(NativeError::Operator(op)));
+        }
     }
+    assert!(!crate::has_native_form(Div) && !crate::has_native_form(Rem));
 }
 
 #[test]

@@ -306,11 +306,19 @@ impl Emitter {
         }
     }
 
-    /// Takes exit `e` when the room left is below `k`.
-    pub fn exit_if_room_below(&mut self, k: u64, e: Exit) {
-        let Ok(k) = i32::try_from(k) else {
+    /// `k` as a 32-bit immediate, or the error that it is too large.
+    fn imm(&mut self, k: u64) -> Option<i32> {
+        let imm = i32::try_from(k).ok();
+        if imm.is_none() {
             self.error
                 .get_or_insert(NativeError::OutOfRange(k, i32::MAX as u64));
+        }
+        imm
+    }
+
+    /// Takes exit `e` when the room left is below `k`.
+    pub fn exit_if_room_below(&mut self, k: u64, e: Exit) {
+        let Some(k) = self.imm(k) else {
             return;
         };
         let to = self.exit_label(e);
@@ -319,9 +327,7 @@ impl Emitter {
 
     /// Counts `k` instructions off the room (after a check that it holds them).
     pub fn take_room(&mut self, k: u64) {
-        let Ok(k) = i32::try_from(k) else {
-            self.error
-                .get_or_insert(NativeError::OutOfRange(k, i32::MAX as u64));
+        let Some(k) = self.imm(k) else {
             return;
         };
         if k > 0 {
@@ -346,9 +352,7 @@ impl Emitter {
     /// Goes round to the start again, `len` less room, while the room left holds two laps of
     /// `len` (this one and the next, which the caller counts); otherwise takes exit `e`.
     pub fn lap(&mut self, len: u64, e: Exit) {
-        let Ok(len) = i32::try_from(len) else {
-            self.error
-                .get_or_insert(NativeError::OutOfRange(len, i32::MAX as u64));
+        let Some(len) = self.imm(len) else {
             return;
         };
         let Some(two) = len.checked_mul(2) else {

@@ -14,7 +14,7 @@
 //! All of this is safe code: the unsafe part, and the argument for it, is `pgvm-native`'s.
 
 use pgvm_isa::BinOp;
-use pgvm_native::{Arg, Emitter, Exit, Label, Left, Native, PINS, Reg};
+use pgvm_native::{Arg, Emitter, Exit, Label, Left, Native, PINS, Reg, has_native_form};
 
 use super::block::Out;
 use super::block_ops::{Op, Span};
@@ -99,11 +99,11 @@ fn jumped(a: Arg, p: u64, done: u64) -> Exit {
 /// with the index of its side-exit op in the head), or `None` when an op has no native form
 /// (division) or the host has no native code.
 pub(super) fn emit(head: Part, detours: &[(usize, Part)], f: &Frame) -> Option<Native> {
-    let mut ops: Vec<Op> = head.ops.to_vec();
-    for (_, d) in detours {
-        ops.extend_from_slice(d.ops);
-    }
-    let mut e = Emitter::new(f.words, f.l, f.lim, &most_read(&ops)).ok()?;
+    let ops = head
+        .ops
+        .iter()
+        .chain(detours.iter().flat_map(|(_, d)| d.ops));
+    let mut e = Emitter::new(f.words, f.l, f.lim, &most_read(ops)).ok()?;
     let labels: Vec<(usize, Label)> = detours.iter().map(|&(i, _)| (i, e.label())).collect();
     lower(&mut e, head, Role::Head, &labels);
     let role = Role::Detour {
@@ -321,27 +321,23 @@ fn lower(e: &mut Emitter, part: Part, role: Role, detours: &[(usize, Label)]) {
     }
 }
 
-/// Whether every op of `ops` has a native form: all but division and remainder, whose
-/// results for a zero divisor the guest defines. A detour is taken in only then, so that one
-/// without leaves its head native code of its own.
+/// Whether every op of `ops` has a native form ([`pgvm_native::has_native_form`]). A
+/// detour is taken in only then, so that one without leaves its head native code of its own.
 pub(super) fn lowerable(ops: &[Op]) -> bool {
     ops.iter().all(|&op| {
         let bin = match op {
             Op::BinK(b, ..) | Op::TrapIf(b, ..) | Op::SideIf(b, ..) | Op::Branch(b, ..) => Some(b),
             op => op.three().map(|(b, ..)| b),
         };
-        !matches!(
-            bin,
-            Some(BinOp::Div | BinOp::Rem | BinOp::LogicalAnd | BinOp::LogicalOr)
-        )
+        bin.is_none_or(has_native_form)
     })
 }
 
 /// The fixed words the ops read most, most first, at most [`PINS`]: the ones worth a
 /// register ([`Emitter::new`]).
-fn most_read(ops: &[Op]) -> Vec<u64> {
+fn most_read<'a>(ops: impl Iterator<Item = &'a Op>) -> Vec<u64> {
     let mut reads: Vec<(u32, usize)> = Vec::new();
-    for a in ops.iter().flat_map(|op| op.reads()).flatten() {
+    for a in ops.flat_map(|op| op.reads()).flatten() {
         match reads.iter_mut().find(|(c, _)| *c == a) {
             Some((_, n)) => *n += 1,
             None => reads.push((a, 1)),
