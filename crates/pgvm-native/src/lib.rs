@@ -37,8 +37,7 @@ pub enum NativeError {
     /// A fixed word past the machine's size, or a machine too large for 32-bit offsets.
     #[error("Word {0} is outside the {1} words native code was made for")]
     OutOfRange(u64, u64),
-    /// An operator with no native form here (division and remainder have guest-defined
-    /// results for a zero divisor; the logical operators short-circuit).
+    /// An operator with no native form here (the logical operators short-circuit).
     #[error("Operator {0:?} has no native form")]
     Operator(BinOp),
     /// The window does not lie inside the machine.
@@ -70,14 +69,10 @@ pub enum NativeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Label(usize);
 
-/// Whether [`Emitter::alu`] has a native form of operator `op`: all but division and
-/// remainder (their results for a zero divisor are the guest's, through a guard the ISA
-/// writes) and the short-circuiting logical operators.
+/// Whether [`Emitter::alu`] has a native form of operator `op`: all but the short-circuiting
+/// logical operators.
 pub fn has_native_form(op: BinOp) -> bool {
-    !matches!(
-        op,
-        BinOp::Div | BinOp::Rem | BinOp::LogicalAnd | BinOp::LogicalOr
-    )
+    !matches!(op, BinOp::LogicalAnd | BinOp::LogicalOr)
 }
 
 /// A value register of the emitted code.

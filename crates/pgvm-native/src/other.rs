@@ -35,6 +35,8 @@ impl Emitter {
     }
     pub fn bind(&mut self, _l: Label) {}
     pub fn jump_if(&mut self, _nonzero: bool, _l: Label) {}
+    pub fn jump(&mut self, _l: Label) {}
+    pub fn exit_if_not(&mut self, _k: u64, _e: Exit) {}
     pub fn exit_if_room_below(&mut self, _k: u64, _e: Exit) {}
     pub fn take_room(&mut self, _k: u64) {}
     pub fn restart(&mut self) {}

@@ -202,7 +202,29 @@ impl Emitter {
             BinOp::Ge => set!(setae),
             BinOp::Lts => set!(setl),
             BinOp::Les => set!(setle),
-            BinOp::Div | BinOp::Rem | BinOp::LogicalAnd | BinOp::LogicalOr => {
+            // `div` takes its dividend in `rdx:rax` and faults on a zero divisor: `rdx`, the
+            // code map's base, waits in `r11`, and a zero divisor takes `alu`'s results
+            // (all ones for a quotient, the dividend for a remainder) without dividing.
+            BinOp::Div | BinOp::Rem => {
+                let rem = op == BinOp::Rem;
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; test rcx, rcx
+                    ; jz >zero
+                    ; mov r11, rdx
+                    ; xor edx, edx
+                    ; div rcx
+                );
+                if rem {
+                    dynasm!(self.ops ; .arch x64 ; mov rax, rdx);
+                }
+                dynasm!(self.ops ; .arch x64 ; mov rdx, r11 ; jmp >done ; zero:);
+                if !rem {
+                    dynasm!(self.ops ; .arch x64 ; mov rax, -1);
+                }
+                dynasm!(self.ops ; .arch x64 ; done:);
+            }
+            BinOp::LogicalAnd | BinOp::LogicalOr => {
                 self.error.get_or_insert(NativeError::Operator(op));
             }
         }
@@ -259,6 +281,22 @@ impl Emitter {
         } else {
             dynasm!(self.ops ; .arch x64 ; test rax, rax ; jz =>to);
         }
+    }
+
+    /// Takes exit `e` when `A` is not `k`: an indirect jump's guess at its target.
+    pub fn exit_if_not(&mut self, k: u64, e: Exit) {
+        let Some(k) = self.imm(k) else {
+            return;
+        };
+        let to = self.exit_label(e);
+        dynasm!(self.ops ; .arch x64 ; cmp rax, k ; jne =>to);
+    }
+
+    /// Goes on at label `l`.
+    pub fn jump(&mut self, l: Label) {
+        let to = self.dynamic(l);
+        dynasm!(self.ops ; .arch x64 ; jmp =>to);
+        self.reachable = false;
     }
 
     /// A place in the code, to be bound once with [`Emitter::bind`].

@@ -355,7 +355,8 @@ pub fn block_guest(isa: &Isa, seed: u64) -> Program {
 /// engine that runs a loop and its detours as one piece of native code: each loop is a
 /// line of ALU instructions with a test (`and` or a comparison) and a conditional branch to
 /// its detour in the middle, ending in `addi` + `jnz` back to its start, and each detour is
-/// a short line that jumps back to its loop's start (sometimes elsewhere, or indirectly).
+/// a short line that jumps back to its loop's start (sometimes elsewhere, or indirectly). A
+/// loop may call a routine of its own from one or two places, which returns through `jr`.
 /// Inside the lines: stores into the loop's or the detour's own code, indexed loads and
 /// stores with indexes that leave the window, `div` by zero, `svc`, and, in user runs, the
 /// timer's interrupts. Same layout and handlers as [`block_guest`].
@@ -407,6 +408,8 @@ pub fn loop_guest(isa: &Isa, seed: u64) -> Program {
     let mut heads = Vec::new();
     let mut i = 20u64;
     let mut pending = Vec::new();
+    // Each call's place and its loop.
+    let mut calls: Vec<(u64, usize)> = Vec::new();
     for _ in 0..loops {
         let counter = data(&mut rng);
         image[i as usize] = enc("li", &[counter, 5 + rng.below(40) as i128]).unwrap_or(0);
@@ -416,6 +419,11 @@ pub fn loop_guest(isa: &Isa, seed: u64) -> Program {
         let lines = (head, (head + 20).min(code_end));
         for _ in 0..rng.below(4) {
             image[i as usize] = body(&mut rng, lines).unwrap_or(0);
+            i += 1;
+        }
+        // Calls to the loop's routine, from up to two places: its return alternates.
+        for _ in 0..rng.below(3) {
+            calls.push((i, heads.len() - 1));
             i += 1;
         }
         let t = data(&mut rng);
@@ -457,6 +465,23 @@ pub fn loop_guest(isa: &Isa, seed: u64) -> Program {
         }
         .unwrap_or(0);
         i += 1;
+    }
+    // Each loop's routine, after the detours: a short line, then `jr` through its link word,
+    // which a line may overwrite.
+    for (k, &head) in heads.iter().enumerate() {
+        if !calls.iter().any(|&(_, c)| c == k) || i + 4 >= code_end {
+            continue;
+        }
+        let (routine, link) = (i, data(&mut rng));
+        for _ in 0..rng.below(3) {
+            image[i as usize] = body(&mut rng, (head, i + 3)).unwrap_or(0);
+            i += 1;
+        }
+        image[i as usize] = enc("jr", &[link]).unwrap_or(0);
+        i += 1;
+        for &(at, _) in calls.iter().filter(|&&(_, c)| c == k) {
+            image[at as usize] = enc("jal", &[link, routine as i128]).unwrap_or(0);
+        }
     }
     Program {
         w,

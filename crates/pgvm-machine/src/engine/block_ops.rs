@@ -215,14 +215,6 @@ pub(super) fn target(op: Op) -> Option<u64> {
     }
 }
 
-/// Where a side exit goes when it is taken.
-pub(super) fn side_target(op: Op) -> Option<u64> {
-    match op {
-        Op::SideNz(_, t) | Op::SideZ(_, t) | Op::SideIf(.., t) | Op::SideCmp(.., t) => Some(t),
-        _ => None,
-    }
-}
-
 /// The fused op for `prev` (the last op so far, one whole instruction) followed by `next`, a
 /// whole instruction's only op, if the pair has one.
 pub(super) fn fuse(prev: Option<Op>, next: Op, spans: &[Span], k: u64) -> Option<Op> {

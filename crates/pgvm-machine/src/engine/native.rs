@@ -1,15 +1,17 @@
-//! The block engine's native tier: a block that loops on itself (the head), and the blocks
-//! its side exits lead to (detours, such as the other arm of an `if` in the loop's body),
-//! lowered from their ops into native code through [`pgvm_native::Emitter`], and the code's
-//! exits read back as the safe loop's [`Out`]. Each op becomes what `exec` does for it, in the
-//! same order (the operands, the operation, the store, then the code-map test), so the two
-//! agree op by op; the engine tests run random programs through both and the reference
-//! interpreter.
+//! The block engine's native tier: a region of blocks lowered from their ops into native code
+//! through [`pgvm_native::Emitter`], and the code's exits read back as the safe loop's
+//! [`Out`]. The region is a hot block (the head) and the blocks its links lead to that lead
+//! back to it: the loop's other blocks, such as the other arm of an `if` in its body, or a
+//! call and the routine's return. Flow from one of them to another stays in the code; flow
+//! anywhere else leaves it. Each op becomes what `exec` does for it, in the same order (the
+//! operands, the operation, the store, then the code-map test), so the two agree op by op; the
+//! engine tests run random programs through both and the reference interpreter.
 //!
-//! The head's exits are the ones `exec` gives for the head, and the stretch counts them as
-//! it counts the head's. A detour runs only when the room holds all of it; its exits count
-//! the room themselves and name the next `P` ([`Out::Jumped`]), and when it ends by jumping
-//! to the head's start, the code goes round again while the room holds a whole lap.
+//! The head's exits are the ones `exec` gives for the head, and the stretch counts them as it
+//! counts the head's. Another block runs only when the room holds all of it; its exits count
+//! the room themselves and name the next `P` ([`Out::Jumped`]), and flow back to the head's
+//! start goes round again while the room holds the head. An indirect jump stays in the code
+//! only to the target it last went to, which the code compares with the one it computes.
 //!
 //! All of this is safe code: the unsafe part, and the argument for it, is `pgvm-native`'s.
 
@@ -29,10 +31,10 @@ const STOP: u32 = 3;
 const CODE_WRITE: u32 = 4;
 const CODE_WRITE_JUMP: u32 = 5;
 const CUT: u32 = 6;
-/// From a detour: the room is counted; flow goes on at `b`, after invalidating word `a`
-/// unless it is [`NO_WORD`].
+/// From a block other than the head: the room is counted; flow goes on at `b`, after
+/// invalidating word `a` unless it is [`NO_WORD`].
 const JUMPED: u32 = 7;
-/// From a detour's indirect jump: flow goes on at `a`.
+/// From another block's indirect jump: flow goes on at `a`.
 const JUMPED_TO: u32 = 8;
 
 /// [`JUMPED`]'s `a` when no word is to be invalidated.
@@ -45,13 +47,15 @@ pub(super) struct Frame {
     pub(super) words: u64,
 }
 
-/// A block to lower: its ops, their spans, its start and its end (apparent).
+/// A block to lower: its ops, their spans, its start and its end (apparent), and where its
+/// indirect jump, if it ends in one, last went.
 #[derive(Clone, Copy)]
 pub(super) struct Part<'a> {
     pub(super) ops: &'a [Op],
     pub(super) spans: &'a [Span],
     pub(super) p0: u64,
     pub(super) end: u64,
+    pub(super) guess: Option<u64>,
 }
 
 impl Part<'_> {
@@ -67,14 +71,6 @@ impl Part<'_> {
     }
 }
 
-/// How a block's exits are made: the head's, or a detour's of a head of `head_len`
-/// instructions at `head`.
-#[derive(Clone, Copy)]
-enum Role {
-    Head,
-    Detour { head: u64, head_len: u64 },
-}
-
 fn exit(kind: u32, a: Arg, b: u64) -> Exit {
     Exit {
         kind,
@@ -84,8 +80,8 @@ fn exit(kind: u32, a: Arg, b: u64) -> Exit {
     }
 }
 
-/// From a detour: `done` instructions of it ran, and flow goes on at `p`, after invalidating
-/// word `a` (or not, [`NO_WORD`]).
+/// From a block other than the head: `done` instructions of it ran, and flow goes on at `p`,
+/// after invalidating word `a` (or not, [`NO_WORD`]).
 fn jumped(a: Arg, p: u64, done: u64) -> Exit {
     Exit {
         kind: JUMPED,
@@ -95,95 +91,191 @@ fn jumped(a: Arg, p: u64, done: u64) -> Exit {
     }
 }
 
-/// Native code for a looping block `head` and the detours its side exits lead to (each
-/// with the index of its side-exit op in the head), or `None` when an op has no native form
-/// (division) or the host has no native code.
-pub(super) fn emit(head: Part, detours: &[(usize, Part)], f: &Frame) -> Option<Native> {
-    let ops = head
-        .ops
-        .iter()
-        .chain(detours.iter().flat_map(|(_, d)| d.ops));
-    let mut e = Emitter::new(f.words, f.l, f.lim, &most_read(ops)).ok()?;
-    let labels: Vec<(usize, Label)> = detours.iter().map(|&(i, _)| (i, e.label())).collect();
-    lower(&mut e, head, Role::Head, &labels);
-    let role = Role::Detour {
-        head: head.p0,
-        head_len: head.len(),
+/// Native code for region `parts`, the head first, or `None` when an op has no native form
+/// or the host has no native code.
+pub(super) fn emit(parts: &[Part], f: &Frame) -> Option<Native> {
+    let mut e = Emitter::new(
+        f.words,
+        f.l,
+        f.lim,
+        &most_read(parts.iter().flat_map(|p| p.ops)),
+    )
+    .ok()?;
+    let labels = (0..parts.len())
+        .map(|i| (i > 0).then(|| e.label()))
+        .collect();
+    let mut r = Region {
+        parts,
+        labels,
+        stubs: Vec::new(),
     };
-    for (&(i, d), &(_, label)) in detours.iter().zip(&labels) {
+    for i in 0..parts.len() {
+        if let Some(&Some(l)) = r.labels.get(i) {
+            e.bind(l);
+        }
+        lower(&mut e, &mut r, i);
+    }
+    // The conditional transfers, each after a label of its own.
+    while let Some(Stub {
+        label,
+        from,
+        done,
+        t,
+        away,
+    }) = r.stubs.pop()
+    {
         e.bind(label);
-        // The side exit as it is without the detour, unless the room holds the head up to
-        // the side exit and the whole detour.
-        let (_, ends) = head.span(i);
-        let target = d.p0;
-        e.exit_if_room_below(ends + d.len(), exit(SIDE, Arg::Const(target), i as u64));
-        e.take_room(ends);
-        lower(&mut e, d, role, &[]);
+        r.transfer(&mut e, from, done, t, away);
     }
     e.finish().ok()
 }
 
-/// Lowers `part`'s ops in role `role`; a side exit of op `i` with a label in `detours` goes
-/// on at that label.
-fn lower(e: &mut Emitter, part: Part, role: Role, detours: &[(usize, Label)]) {
-    let at = |i: usize| i as u64;
-    let detour = |i: usize| detours.iter().find(|&&(j, _)| j == i).map(|&(_, l)| l);
-    // Flow to `t` once the whole block ran.
-    let goto = |e: &mut Emitter, t: u64| match role {
-        Role::Head => {
-            let next = exit(NEXT, Arg::Const(t), 0);
-            if t == part.p0 {
-                e.lap(part.len(), next);
-            } else {
-                e.exit(next);
+/// The blocks being lowered, and the transfers between them still to emit.
+struct Region<'a> {
+    parts: &'a [Part<'a>],
+    /// Each block's label, but the head's, which is the code's start.
+    labels: Vec<Option<Label>>,
+    stubs: Vec<Stub>,
+}
+
+/// A conditional transfer ([`Region::transfer_if`]), emitted after the blocks.
+struct Stub {
+    label: Label,
+    from: usize,
+    done: u64,
+    t: u64,
+    away: Exit,
+}
+
+impl Region<'_> {
+    /// The block of the region that starts at `t`.
+    fn find(&self, t: u64) -> Option<usize> {
+        self.parts.iter().position(|p| p.p0 == t)
+    }
+
+    /// Flow from block `from`, `done` of its instructions run, to `t`: to the block of the
+    /// region there if the room holds it, or out through exit `away`.
+    fn transfer(&mut self, e: &mut Emitter, from: usize, done: u64, t: u64, away: Exit) {
+        let head = self.parts.first().map_or(0, Part::len);
+        match self.find(t) {
+            // The head's own loop, once it ran whole.
+            Some(0) if from == 0 && done == head => e.lap(head, away),
+            Some(0) if from != 0 => {
+                e.take_room(done);
+                e.exit_if_room_below(head, jumped(Arg::Const(NO_WORD), t, 0));
+                e.restart();
             }
+            Some(y) if y != 0 => {
+                let len = self.parts.get(y).map_or(0, Part::len);
+                if from == 0 {
+                    // The head's instructions are counted by the stretch unless it goes on.
+                    e.exit_if_room_below(done + len, away);
+                    e.take_room(done);
+                } else {
+                    e.take_room(done);
+                    e.exit_if_room_below(len, jumped(Arg::Const(NO_WORD), t, 0));
+                }
+                match self.labels.get(y) {
+                    Some(&Some(l)) => e.jump(l),
+                    _ => e.exit(away),
+                }
+            }
+            _ => e.exit(away),
         }
-        Role::Detour { head, head_len } if t == head => {
-            e.take_room(part.len());
-            e.exit_if_room_below(head_len, jumped(Arg::Const(NO_WORD), head, 0));
-            e.restart();
+    }
+
+    /// [`Region::transfer`] when `A` is non-zero (`nonzero`) or zero; otherwise flow goes on.
+    fn transfer_if(
+        &mut self,
+        e: &mut Emitter,
+        nonzero: bool,
+        from: usize,
+        done: u64,
+        t: u64,
+        away: Exit,
+    ) {
+        let within = match self.find(t) {
+            Some(0) => from != 0 || done == self.parts.first().map_or(0, Part::len),
+            Some(_) => true,
+            None => false,
+        };
+        if !within {
+            return e.exit_if(nonzero, away);
         }
-        Role::Detour { .. } => e.exit(jumped(Arg::Const(NO_WORD), t, part.len())),
+        let label = e.label();
+        e.jump_if(nonzero, label);
+        self.stubs.push(Stub {
+            label,
+            from,
+            done,
+            t,
+            away,
+        });
+    }
+}
+
+/// Lowers the ops of block `i` of the region.
+fn lower(e: &mut Emitter, r: &mut Region, i: usize) {
+    let Some(&part) = r.parts.get(i) else {
+        return;
     };
-    // Past the block's end, not taking its terminator's branch.
-    let fall = |e: &mut Emitter, nonzero: bool| match role {
-        Role::Head => e.exit_if(nonzero, exit(NEXT, Arg::Const(part.end), 1)),
-        Role::Detour { .. } => {
-            let past = e.label();
-            e.jump_if(!nonzero, past);
-            goto(e, part.end);
-            e.bind(past);
+    let head = i == 0;
+    let len = part.len();
+    let at = |j: usize| j as u64;
+    // The exit for flow to `t` after `done` of the block's instructions, leaving the region:
+    // the head's own exit `own`, or from another block the count and the place.
+    let away = |t: u64, done: u64, own: Exit| {
+        if head {
+            own
+        } else {
+            jumped(Arg::Const(NO_WORD), t, done)
         }
+    };
+    // Flow to `t` once the whole block ran.
+    let goto = |e: &mut Emitter, r: &mut Region, t: u64| {
+        r.transfer(e, i, len, t, away(t, len, exit(NEXT, Arg::Const(t), 0)));
+    };
+    // Past the block's end, not taking its terminator's branch, when `A` is non-zero
+    // (`nonzero`) or zero.
+    let fall = |e: &mut Emitter, r: &mut Region, nonzero: bool| {
+        let t = part.end;
+        r.transfer_if(
+            e,
+            nonzero,
+            i,
+            len,
+            t,
+            away(t, len, exit(NEXT, Arg::Const(t), 1)),
+        );
     };
     // The op's instruction is to run through the stretch: a trap, a stop, an effect.
-    let leave = |i: usize, kind: u32| match role {
-        Role::Head => exit(kind, Arg::Const(0), at(i)),
-        Role::Detour { .. } => {
-            let (start, _) = part.span(i);
+    let leave = |j: usize, kind: u32| {
+        if head {
+            exit(kind, Arg::Const(0), at(j))
+        } else {
+            let (start, _) = part.span(j);
             jumped(Arg::Const(NO_WORD), part.p0 + start, start)
         }
     };
-    // A store of op `i` (the first of a fused pair, with `pair`) hit code word `a`.
-    let code_write = |i: usize, a: Arg, pair: bool| match role {
-        Role::Head => exit(CODE_WRITE, a, at(i) | u64::from(pair) << 32),
-        Role::Detour { .. } => {
-            let (start, ends) = part.span(i);
+    // A store of op `j` (the first of a fused pair, with `pair`) hit code word `a`.
+    let code_write = |j: usize, a: Arg, pair: bool| {
+        if head {
+            exit(CODE_WRITE, a, at(j) | u64::from(pair) << 32)
+        } else {
+            let (start, ends) = part.span(j);
             let done = if pair { start + 1 } else { ends };
             jumped(a, part.p0 + done, done)
         }
     };
-    let stored = |e: &mut Emitter, a: u32, i: usize, pair: bool| {
+    let stored = |e: &mut Emitter, a: u32, j: usize, pair: bool| {
         e.store(u64::from(a), Reg::A);
-        e.exit_if_code(u64::from(a), code_write(i, Arg::Const(u64::from(a)), pair));
+        e.exit_if_code(u64::from(a), code_write(j, Arg::Const(u64::from(a)), pair));
     };
-    // A side exit of op `i` to `t`, taken when `A` is non-zero (`nonzero`) or zero.
-    let side = |e: &mut Emitter, i: usize, nonzero: bool, t: u64| match (role, detour(i)) {
-        (Role::Head, Some(label)) => e.jump_if(nonzero, label),
-        (Role::Head, None) => e.exit_if(nonzero, exit(SIDE, Arg::Const(t), at(i))),
-        (Role::Detour { .. }, _) => {
-            let (_, ends) = part.span(i);
-            e.exit_if(nonzero, jumped(Arg::Const(NO_WORD), t, ends));
-        }
+    // A side exit of op `j` to `t`, taken when `A` is non-zero (`nonzero`) or zero.
+    let side = |e: &mut Emitter, r: &mut Region, j: usize, nonzero: bool, t: u64| {
+        let (_, ends) = part.span(j);
+        let own = exit(SIDE, Arg::Const(t), at(j));
+        r.transfer_if(e, nonzero, i, ends, t, away(t, ends, own));
     };
     // `A = E[b] op E[c]` or `A = E[b] op k`.
     let bin = |e: &mut Emitter, op: BinOp, b: u32, c: Option<u32>, k: u64| {
@@ -194,135 +286,147 @@ fn lower(e: &mut Emitter, part: Part, role: Role, detours: &[(usize, Label)]) {
         }
         e.alu(op);
     };
-    for (i, &op) in part.ops.iter().enumerate() {
+    for (j, &op) in part.ops.iter().enumerate() {
         if let Some((bop, a, b, c)) = op.three() {
             bin(e, bop, b, Some(c), 0);
-            stored(e, a, i, false);
+            stored(e, a, j, false);
             continue;
         }
         match op {
             Op::AddK(a, b, k) => {
                 bin(e, BinOp::Add, b, None, k);
-                stored(e, a, i, false);
+                stored(e, a, j, false);
             }
             Op::BinK(op, a, b, k) => {
                 bin(e, op, b, None, k);
-                stored(e, a, i, false);
+                stored(e, a, j, false);
             }
             Op::Set(a, k) => {
                 e.konst(Reg::A, k);
-                stored(e, a, i, false);
+                stored(e, a, j, false);
             }
             Op::Mov(a, b) => {
                 e.load(Reg::A, u64::from(b));
-                stored(e, a, i, false);
+                stored(e, a, j, false);
             }
             Op::LoadX(a, b, c) => {
                 bin(e, BinOp::Add, b, Some(c), 0);
-                e.window(leave(i, TRAP));
+                e.window(leave(j, TRAP));
                 e.load_window(Reg::A);
-                stored(e, a, i, false);
+                stored(e, a, j, false);
             }
             Op::StoreX(a, b, c) => {
                 bin(e, BinOp::Add, b, Some(c), 0);
-                e.window(leave(i, TRAP));
+                e.window(leave(j, TRAP));
                 e.load(Reg::C, u64::from(a));
                 e.store_window(Reg::C);
-                e.exit_if_code_window(code_write(i, Arg::Window, false));
+                e.exit_if_code_window(code_write(j, Arg::Window, false));
             }
             Op::TrapIfZero(a, _) => {
                 e.load(Reg::A, u64::from(a));
-                e.exit_if(false, leave(i, TRAP));
+                e.exit_if(false, leave(j, TRAP));
             }
             Op::TrapIf(op, a, k, _) => {
                 bin(e, op, a, None, k);
-                e.exit_if(true, leave(i, TRAP));
+                e.exit_if(true, leave(j, TRAP));
             }
             Op::SideNz(a, t) | Op::SideZ(a, t) => {
                 e.load(Reg::A, u64::from(a));
-                side(e, i, matches!(op, Op::SideNz(..)), t);
+                side(e, r, j, matches!(op, Op::SideNz(..)), t);
             }
             Op::SideIf(op, a, k, t) => {
                 bin(e, op, a, None, k);
-                side(e, i, true, t);
+                side(e, r, j, true, t);
             }
             Op::SideCmp(cmp, a, b, c, nz, t) => {
                 bin(e, cmp.op(), b, Some(c), 0);
-                stored(e, a, i, true);
-                side(e, i, nz, t);
+                stored(e, a, j, true);
+                side(e, r, j, nz, t);
             }
-            Op::Jump(t) => return goto(e, t),
+            Op::Jump(t) => return goto(e, r, t),
             Op::BranchNz(a, t) | Op::BranchZ(a, t) => {
                 e.load(Reg::A, u64::from(a));
-                fall(e, matches!(op, Op::BranchZ(..)));
-                return goto(e, t);
+                fall(e, r, matches!(op, Op::BranchZ(..)));
+                return goto(e, r, t);
             }
             Op::Branch(op, a, k, t) => {
                 bin(e, op, a, None, k);
-                fall(e, false);
-                return goto(e, t);
+                fall(e, r, false);
+                return goto(e, r, t);
             }
             Op::AddKBranchNz(a, b, k, t) | Op::AddKBranchZ(a, b, k, t) => {
                 bin(e, BinOp::Add, b, None, k);
-                stored(e, a, i, true);
-                fall(e, matches!(op, Op::AddKBranchZ(..)));
-                return goto(e, t);
+                stored(e, a, j, true);
+                fall(e, r, matches!(op, Op::AddKBranchZ(..)));
+                return goto(e, r, t);
             }
             Op::CmpBranch(cmp, a, b, c, nz, t) => {
                 bin(e, cmp.op(), b, Some(c), 0);
-                stored(e, a, i, true);
+                stored(e, a, j, true);
                 // The comparison's result is 0 or 1: flow falls through when it is not `nz`.
-                fall(e, !nz);
-                return goto(e, t);
+                fall(e, r, !nz);
+                return goto(e, r, t);
             }
             Op::JumpInd(a) => {
                 e.load(Reg::A, u64::from(a));
                 e.konst(Reg::B, REG_MAX);
                 e.alu(BinOp::And);
-                let to = match role {
-                    Role::Head => exit(NEXT, Arg::A, 0),
-                    Role::Detour { .. } => Exit {
+                let to = if head {
+                    exit(NEXT, Arg::A, 0)
+                } else {
+                    Exit {
                         kind: JUMPED_TO,
                         a: Arg::A,
                         b: 0,
-                        done: part.len(),
-                    },
+                        done: len,
+                    }
                 };
-                return e.exit(to);
+                // On to the block it last went to, if that is in the region and it goes
+                // there again.
+                return match part.guess.filter(|&g| r.find(g).is_some()) {
+                    Some(g) => {
+                        e.exit_if_not(g, to);
+                        goto(e, r, g);
+                    }
+                    None => e.exit(to),
+                };
             }
             Op::Jal(a, t) => {
                 e.konst(Reg::A, part.end);
                 e.store(u64::from(a), Reg::A);
-                let cw = match role {
-                    Role::Head => exit(CODE_WRITE_JUMP, Arg::Const(u64::from(a)), t),
-                    Role::Detour { .. } => jumped(Arg::Const(u64::from(a)), t, part.len()),
+                let cw = if head {
+                    exit(CODE_WRITE_JUMP, Arg::Const(u64::from(a)), t)
+                } else {
+                    jumped(Arg::Const(u64::from(a)), t, len)
                 };
                 e.exit_if_code(u64::from(a), cw);
-                return goto(e, t);
+                return goto(e, r, t);
             }
             Op::SetReg(..)
             | Op::Out(..)
             | Op::Timer(..)
             | Op::Trap(..)
             | Op::Halt
-            | Op::Generic(..) => return e.exit(leave(i, STOP)),
+            | Op::Generic(..) => return e.exit(leave(j, STOP)),
             Op::Fall => {
-                fall(e, true);
-                return goto(e, part.end);
+                let t = part.end;
+                return r.transfer(e, i, len, t, away(t, len, exit(NEXT, Arg::Const(t), 1)));
             }
             // The three-address ops, above.
             _ => {}
         }
     }
     // The ops ran out without a terminator (never for a block that runs whole).
-    match role {
-        Role::Head => e.exit(exit(CUT, Arg::Const(0), 0)),
-        Role::Detour { .. } => goto(e, part.end),
+    if head {
+        e.exit(exit(CUT, Arg::Const(0), 0));
+    } else {
+        goto(e, r, part.end);
     }
 }
 
-/// Whether every op of `ops` has a native form ([`pgvm_native::has_native_form`]). A
-/// detour is taken in only then, so that one without leaves its head native code of its own.
+/// Whether every op of `ops` has a native form ([`pgvm_native::has_native_form`]). A block
+/// is taken into a region only then, so that one without leaves its head native code of its
+/// own.
 pub(super) fn lowerable(ops: &[Op]) -> bool {
     ops.iter().all(|&op| {
         let bin = match op {
@@ -352,7 +456,7 @@ fn most_read<'a>(ops: impl Iterator<Item = &'a Op>) -> Vec<u64> {
 }
 
 /// What the native code's exit `left` means for the head's ops `ops`, as `exec` would have
-/// said it (or, from a detour, where flow goes on).
+/// said it (or, from another block, where flow goes on).
 pub(super) fn out(left: Left, ops: &[Op], end: u64) -> Out {
     let i = left.b as usize;
     let op = ops.get(i).copied().unwrap_or(Op::Fall);

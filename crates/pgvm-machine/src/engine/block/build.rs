@@ -1,55 +1,42 @@
 //! Making blocks: a block's ops compiled from the words at its entry point, and native code
-//! for a looping block that has become hot.
+//! for a loop whose head has become hot.
 
 use pgvm_isa::Isa;
 
 use super::{
-    Blocks, Compiled, DEAD, INLINED, MAX_BLOCK, MAX_BLOCKS, MAX_NATIVE, NONE, PAGE, PAGE_BITS,
-    SIDE_EXITS, Span, TRIED, key,
+    Blocks, Compiled, DEAD, INLINED, MAX_BLOCK, MAX_BLOCKS, MAX_NATIVE, MAX_REGION, NONE, PAGE,
+    PAGE_BITS, SIDE_EXITS, Span, TRIED, key,
 };
-use crate::engine::block_ops::{Op, Pa, fuse, side_target, target};
+use crate::engine::block_ops::{Op, Pa, fuse, target};
 use crate::engine::native::{self, Frame, Part};
 use crate::engine::shape::{InsnOps, lower};
 use crate::exec::TrapKind;
 use crate::psw::{Psw, REG_MAX};
 
 impl<const HOT: u32> Blocks<HOT> {
-    /// Gives block `i`, a looping one, native code for window `<l, lim>` in a machine of
-    /// `words` words, if each of its ops has a native form and the cap on native blocks
-    /// allows; it is tried once.
+    /// Gives block `i`, the head of a loop, native code for window `<l, lim>` in a machine of
+    /// `words` words, with the other blocks of the loop ([`Blocks::region`]), if each of the
+    /// head's ops has a native form and the cap on native blocks allows; it is tried once.
     #[cold]
     pub(super) fn make_native(&mut self, i: usize, l: u64, lim: u64, words: u64) {
         let Some(heat) = self.heat.get_mut(i) else {
             return;
         };
         *heat = TRIED;
-        let Some(b) = self.blocks.get(i) else {
-            return;
-        };
         if self.natives >= MAX_NATIVE {
             return;
         }
-        // The blocks its side exits last led to (links are within one key), still live.
-        let detours: Vec<(usize, usize)> = b
-            .spans
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.exit != 0)
-            .filter_map(|(j, s)| {
-                let d = *b.next.get(usize::from(s.exit))? as usize;
-                let t = side_target(*b.ops.get(j)?)?;
-                let blk = self.blocks.get(d)?;
-                (d != i && blk.p == t && native::lowerable(&blk.ops)).then_some((j, d))
-            })
-            .collect();
-        let parts: Vec<(usize, Part)> = detours
-            .iter()
-            .map(|&(j, d)| (j, self.blocks[d].part()))
-            .collect();
-        let native = native::emit(b.part(), &parts, &Frame { l, lim, words });
+        let region = self.region(i);
+        let laps = self.blocks.get(i).is_some_and(|b| b.laps);
+        if region.len() < 2 && !laps {
+            // Not a loop after all: nothing would go round in the code.
+            return;
+        }
+        let parts: Vec<Part> = region.iter().map(|&d| self.part(d)).collect();
+        let native = native::emit(&parts, &Frame { l, lim, words });
         if native.is_some() {
-            // A store to a detour's code must also drop this code, which holds a copy.
-            for &(_, d) in &detours {
+            // A store to another block's code must also drop this code, which holds a copy.
+            for &d in region.iter().skip(1) {
                 let c = &self.blocks[d];
                 let words = self.code.get_mut(c.pa as usize..(c.pa + c.len) as usize);
                 words.into_iter().flatten().for_each(|w| *w = INLINED);
@@ -59,6 +46,73 @@ impl<const HOT: u32> Blocks<HOT> {
         if let Some(b) = self.blocks.get_mut(i) {
             b.native = native;
         }
+    }
+
+    /// Block `d` as native code lowers it, with the start of the block its indirect jump last
+    /// led to.
+    fn part(&self, d: usize) -> Part<'_> {
+        let b = &self.blocks[d];
+        let guess = self
+            .blocks
+            .get(b.next[0] as usize)
+            .filter(|t| t.p != DEAD)
+            .map(|t| t.p);
+        Part {
+            ops: &b.ops,
+            spans: &b.spans,
+            p0: b.p,
+            end: b.end,
+            guess,
+        }
+    }
+
+    /// The loop through block `i`: `i` first, then the blocks found from it through links
+    /// (at most [`MAX_REGION`], breadth first) that lead back to it through links, each live,
+    /// of `i`'s key, and with a native form for every op. Links are only hints: the code
+    /// follows the ops' own targets, and a block of the region is entered only where one
+    /// of them names its start.
+    fn region(&self, i: usize) -> Vec<usize> {
+        let Some(head) = self.blocks.get(i) else {
+            return Vec::new();
+        };
+        let mut found = vec![i];
+        let mut k = 0;
+        while let Some(&f) = found.get(k) {
+            for &n in &self.blocks[f].next {
+                let n = n as usize;
+                if found.len() < MAX_REGION
+                    && !found.contains(&n)
+                    && let Some(d) = self.blocks.get(n)
+                    && d.p != DEAD
+                    && d.key == head.key
+                    && native::lowerable(&d.ops)
+                {
+                    found.push(n);
+                }
+            }
+            k += 1;
+        }
+        // Which of them lead back to the head, through the others.
+        let mut back: Vec<bool> = found.iter().map(|&f| f == i).collect();
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for x in 0..found.len() {
+                let leads = self.blocks[found[x]].next.iter().any(|&n| {
+                    let y = found.iter().position(|&f| f == n as usize);
+                    y.is_some_and(|y| back[y])
+                });
+                if leads && !back[x] {
+                    back[x] = true;
+                    grew = true;
+                }
+            }
+        }
+        found
+            .into_iter()
+            .zip(back)
+            .filter_map(|(f, b)| b.then_some(f))
+            .collect()
     }
 
     /// Compiles the block entered at apparent `p` (physical `pa`) for the PSW `psw` (its `P`

@@ -51,7 +51,7 @@ use pgvm_native::Native;
 
 use super::Engine;
 use super::block_ops::{Op, Span};
-use super::native::{self, Part};
+use super::native;
 use crate::exec::{Step, TrapKind, execute};
 use crate::machine::Core;
 use crate::psw::{REG_MAX, Reloc};
@@ -106,18 +106,6 @@ struct Compiled {
     laps: bool,
     /// Native code for it, for a block that laps ([`super::native`]).
     native: Option<Native>,
-}
-
-impl Compiled {
-    /// The block as native code lowers it.
-    fn part(&self) -> Part<'_> {
-        Part {
-            ops: &self.ops,
-            spans: &self.spans,
-            p0: self.p,
-            end: self.end,
-        }
-    }
 }
 
 /// A code-map byte for a word that a block's native code holds a copy of, as a detour: a
@@ -179,6 +167,9 @@ pub const NEVER_NATIVE: u32 = u32::MAX;
 
 /// Blocks with native code at once, at most.
 const MAX_NATIVE: usize = 1 << 10;
+
+/// Blocks in one native region at most: a loop's head and the blocks of its body.
+const MAX_REGION: usize = 8;
 
 /// [`Blocks::heat`] once native code was tried.
 const TRIED: u32 = NEVER_NATIVE;
@@ -331,6 +322,8 @@ impl<const HOT: u32> Blocks<HOT> {
         let clock = core.devices.clock;
         let room0 = stop.saturating_sub(clock);
         let mut room = room0;
+        // The room at the last jump back, for the heat of its target.
+        let mut mark = room0;
         let mut p = core.psw.p;
         // The block last run and the exit it left through, to link to the next one.
         let mut from: Option<(usize, usize)> = None;
@@ -397,22 +390,29 @@ impl<const HOT: u32> Blocks<HOT> {
                     }
                     blk.ops.get(..n).unwrap_or_default()
                 };
-                // Two copies of `exec`: the one for a loop within one block keeps its laps
-                // inside, and the other has no lap state to keep in registers.
-                let out = if blk.laps && whole {
+                // Native code, if the block heads some; not with stop points: native code runs
+                // other blocks than this one, which the stop-point test above does not cover.
+                // Otherwise one of two copies of `exec`: the one for a loop within one block
+                // keeps its laps inside, and the other has no lap state to keep in registers.
+                let native = match &blk.native {
+                    Some(n) if Self::NATIVE && !STOPS && whole => Some(n),
+                    _ => None,
+                };
+                let out = if let Some(n) = native {
                     // `run` refuses only memory shorter than the code was made for, which a
-                    // machine's never is; the ops run then. Not with stop points: native code
-                    // runs detours, which the stop-point test above does not cover.
+                    // machine's never is; the ops run then.
+                    match n.run(mem, code, room) {
+                        Ok(left) => {
+                            // Never more room than it was given, whatever the code says: a
+                            // fault in the lowering shows as a wrong count, not a run without
+                            // end.
+                            room = left.room.min(room);
+                            native::out(left, ops, blk.end)
+                        }
+                        Err(_) => exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
+                    }
+                } else if blk.laps && whole {
                     match &blk.native {
-                        Some(n) if Self::NATIVE && !STOPS => match n.run(mem, code, room) {
-                            Ok(left) => {
-                                room = left.room;
-                                native::out(left, ops, blk.end)
-                            }
-                            Err(_) => {
-                                exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
-                            }
-                        },
                         None if Self::NATIVE && !STOPS => {
                             let i = blk.index as usize;
                             let heat = self.heat.get(i).copied().unwrap_or(TRIED);
@@ -522,6 +522,23 @@ impl<const HOT: u32> Blocks<HOT> {
                 if let Some(b) = blocks.get(link)
                     && b.p == np
                 {
+                    if Self::NATIVE && !STOPS && np < blk.p && b.native.is_none() {
+                        // A jump back, perhaps to the head of a loop through several blocks:
+                        // it is given the instructions run since the last jump back, and
+                        // native code for its loop once they reach `HOT`.
+                        let i = b.index as usize;
+                        if let Some(h) = self.heat.get_mut(i)
+                            && *h != TRIED
+                        {
+                            if *h >= HOT {
+                                hot = Some(i);
+                                p = np;
+                                continue 'stretch;
+                            }
+                            *h = h.saturating_add((mark - room).min(u64::from(HOT)) as u32);
+                            mark = room;
+                        }
+                    }
                     blk = b;
                     continue;
                 }
