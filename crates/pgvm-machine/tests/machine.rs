@@ -281,6 +281,59 @@ fn a_looping_block_gets_native_code_once_it_is_hot() {
     );
 }
 
+/// A loop through several blocks, a call to a routine and its `jr` back, is given native code
+/// for all of them once it is hot (and the routine's `rem` with it); the routine called from
+/// a second place, so that its `jr` goes elsewhere, leaves the code there. Every engine
+/// computes the same as the reference cycle.
+#[test]
+fn a_loop_with_a_call_and_its_return_gets_native_code_once_it_is_hot() {
+    // loop: jal link, f; add acc, acc, r; addi i, -1; jnz i, loop; jal link, f; halt
+    // f:    rem r, i, seven; jr link
+    fn run<E: pgvm_machine::Engine>(n: u64, natives: fn(&E) -> usize) -> (Vec<u64>, u64, usize) {
+        let s = isa("s370");
+        let (acc, i, r, link, seven) = (0x40, 0x41, 0x42, 0x43, 0x44);
+        let program = [
+            enc(&s, "jal", &[link, 0x18]),
+            enc(&s, "add", &[acc, acc, r]),
+            enc(&s, "addi", &[i, -1]),
+            enc(&s, "jnz", &[i, 0x10]),
+            enc(&s, "jal", &[link, 0x18]),
+            enc(&s, "halt", &[]),
+        ];
+        let routine = [enc(&s, "rem", &[r, i, seven]), enc(&s, "jr", &[link])];
+        let mut m = Machine::<E>::with_engine(s, 0x100).expect("machine");
+        m.write(0x10, &program).expect("fits");
+        m.write(0x18, &routine).expect("fits");
+        m.write(i as u64, &[n]).expect("fits");
+        m.write(seven as u64, &[7]).expect("fits");
+        m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+        assert_eq!(m.run(10 * n), Exit::Halted);
+        (
+            m.memory()[0x40..0x45].to_vec(),
+            m.steps(),
+            natives(m.engine()),
+        )
+    }
+    use pgvm_machine::{Block, BlockOps, Interpreter};
+    let n = 100_000;
+    let (want, steps, _) = run::<Interpreter>(n, |_| 0);
+    // The sum of i % 7 over i = n down to 1 (the call after the loop adds nothing).
+    let sum: u64 = (1..=n).map(|i| i % 7).sum();
+    assert_eq!(want[0], sum);
+    assert_eq!(steps, 6 * n + 4);
+    let on_host = usize::from(cfg!(target_arch = "x86_64"));
+    let (got, got_steps, natives) = run::<Block>(n, Block::native_blocks);
+    assert_eq!((got, got_steps), (want.clone(), steps));
+    assert!(
+        natives >= on_host,
+        "a region for the loop: {natives} blocks with native code"
+    );
+    assert_eq!(
+        run::<BlockOps>(n, BlockOps::native_blocks),
+        (want, steps, 0)
+    );
+}
+
 /// A loop whose detour (the other arm of its test) stores through an index that walks up
 /// memory, into the detour's own first instruction after a while: the native code that holds
 /// the detour must be dropped then, and the new instruction run, as on the reference.

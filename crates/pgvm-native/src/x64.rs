@@ -1,7 +1,7 @@
 //! The x86-64 emitter. Registers: `rdi` the context record, `rsi` memory, `rdx` the code map,
-//! `r8` the room, `rax`/`rcx`/`r9` the value registers, `r10` the window index, and
-//! `r12`-`r15` the pinned words (saved and restored: the System V convention has the callee
-//! keep them).
+//! `r8` the room, `rax`/`rcx`/`r9` the value registers, `r10` the window index, `r11` the
+//! code map's base while a division uses `rdx`, and `r12`-`r15` the pinned words (saved and
+//! restored: the System V convention has the callee keep them).
 //!
 //! A pinned word is held in a register as well as in memory: a load reads the register, a
 //! store writes both. Memory is therefore always current, and an exit has nothing to write

@@ -11,8 +11,8 @@
 //!   instruction per turn of its loop. Kept to compare against (the speed history).
 //! - [`Block`]: basic blocks compiled for a fixed `R` and mode and chained block to block
 //!   (one budget check and one link check per block), fused pairs, a code map for
-//!   self-modifying code. The default. A block that loops on itself also runs as native
-//!   x86-64 code (`native`, through the `pgvm-native` crate).
+//!   self-modifying code. The default. A hot loop, over one block or several, also runs as
+//!   native x86-64 code (`native`, through the `pgvm-native` crate).
 //! - [`BlockOps`]: the block engine without native code, as it is on other hosts.
 //!
 //! Each is tested against the reference on the same random and hostile programs.

@@ -37,9 +37,10 @@
 //! guest, or a kernel its process, does not pay the general interpreter. Everything else runs
 //! through the interpreter.
 //!
-//! A block that loops on itself (its terminator may jump to its own start) is also lowered
-//! into native code when it is compiled ([`super::native`]), which runs its laps in place of
-//! the ops' loop and leaves through the same outcomes ([`Out`]).
+//! A hot loop is also lowered into native code ([`super::native`]): its head (a block whose
+//! terminator may jump to its own start, or one that a jump back leads to) and the blocks of
+//! its body, a region, which the code runs in place of the ops' loop and leaves through the
+//! same outcomes ([`Out`]).
 //!
 //! All memory lives in pages allocated on first touch: a machine of `2^21` words whose program
 //! touches a few pages allocates a few pages of block tables.
@@ -104,12 +105,12 @@ struct Compiled {
     index: u32,
     /// Whether its terminator can jump to its own start (a loop within the block).
     laps: bool,
-    /// Native code for it, for a block that laps ([`super::native`]).
+    /// Native code for the region it heads ([`super::native`]).
     native: Option<Native>,
 }
 
-/// A code-map byte for a word that a block's native code holds a copy of, as a detour: a
-/// store to it drops all native code.
+/// A code-map byte for a word that a region's native code holds a copy of (a block of the
+/// region other than its head): a store to it drops all native code.
 const INLINED: u8 = 2;
 
 /// `Compiled::p` of a block that is no longer valid.
@@ -129,9 +130,9 @@ fn key(r: Reloc, lim: u64, mode: Mode) -> u64 {
 }
 
 /// The block engine's state: blocks, the map from physical entry points to blocks, and the
-/// code bitmap. A block that loops on itself is also given native code (the `native` module,
-/// where the host has it) once its laps have run `HOT` instructions on the ops, or never when
-/// `HOT` is [`NEVER_NATIVE`]; see [`Block`] and [`BlockOps`].
+/// code bitmap. The head of a loop is also given native code for its region (the `native`
+/// module, where the host has it) once the loop has run `HOT` instructions on the ops, or
+/// never when `HOT` is [`NEVER_NATIVE`]; see [`Block`] and [`BlockOps`].
 #[derive(Debug, Clone)]
 pub struct Blocks<const HOT: u32> {
     /// One byte per physical word: non-zero when some compiled block covers it. A byte, not
@@ -145,13 +146,14 @@ pub struct Blocks<const HOT: u32> {
     /// Blocks given native code since the blocks were last all dropped: each holds a page of
     /// executable memory, so there are at most [`MAX_NATIVE`].
     natives: usize,
-    /// For each block, the instructions its laps have run on the ops, up to `HOT`, or
-    /// [`TRIED`] once native code was made (or could not be) for it.
+    /// For each block, the instructions its laps have run on the ops, and those run since
+    /// the jump back before each jump back to it, up to `HOT`, or [`TRIED`] once native code
+    /// was made (or could not be) for it.
     heat: Vec<u32>,
 }
 
-/// The block engine, the default: ops for every block, and native code for a block that
-/// loops on itself once its laps have run 16384 instructions, on x86-64 hosts. Making the
+/// The block engine, the default: ops for every block, and native code for a loop once it
+/// has run 16384 instructions, on x86-64 hosts. Making the
 /// code maps and later unmaps a page of executable memory: 15 µs a block measured in a loop
 /// on this project's machine, as long as a few thousand instructions on the ops, and more in
 /// a short run (docs/performance.md, "The native tier"). A loop that runs less than that in
@@ -199,8 +201,9 @@ pub(super) enum Out {
     /// Op `.0` sets a register or reaches a device ([`effect`] carries it out): the stretch
     /// ends after it.
     Effect(usize),
-    /// Native code ran a detour ([`super::native`]) and counted its room itself: flow goes on
-    /// at `P = .0`, after invalidating code word `.1`, if any.
+    /// Native code left from a block of its region other than the head ([`super::native`])
+    /// and counted its room itself: flow goes on at `P = .0`, after invalidating code word
+    /// `.1`, if any.
     Jumped(u64, Option<u64>),
 }
 
@@ -412,33 +415,26 @@ impl<const HOT: u32> Blocks<HOT> {
                         Err(_) => exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
                     }
                 } else if blk.laps && whole {
-                    match &blk.native {
-                        None if Self::NATIVE && !STOPS => {
-                            let i = blk.index as usize;
-                            let heat = self.heat.get(i).copied().unwrap_or(TRIED);
-                            if heat < HOT {
-                                // Laps counted towards `HOT`, a bounded number at a time.
-                                let cap = room.min(u64::from(HOT).max(1));
-                                let mut left = cap;
-                                let out =
-                                    exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut left);
-                                room -= cap - left;
-                                if let Some(h) = self.heat.get_mut(i) {
-                                    *h =
-                                        heat.saturating_add((cap - left + blk.len) as u32).min(HOT);
-                                }
-                                out
-                            } else if heat != TRIED {
-                                // Hot: out to the map, which finds this block again once it
-                                // has native code.
-                                hot = Some(i);
-                                p = blk.p;
-                                continue 'stretch;
-                            } else {
-                                exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
-                            }
+                    let i = blk.index as usize;
+                    let heat = self.heat.get(i).copied().unwrap_or(TRIED);
+                    if Self::NATIVE && !STOPS && heat < HOT {
+                        // Laps counted towards `HOT`, a bounded number at a time.
+                        let cap = room.min(u64::from(HOT).max(1));
+                        let mut left = cap;
+                        let out = exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut left);
+                        room -= cap - left;
+                        if let Some(h) = self.heat.get_mut(i) {
+                            *h = heat.saturating_add((cap - left + blk.len) as u32).min(HOT);
                         }
-                        _ => exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
+                        out
+                    } else if Self::NATIVE && !STOPS && heat != TRIED {
+                        // Hot: out to the map, which finds this block again once it has
+                        // native code.
+                        hot = Some(i);
+                        p = blk.p;
+                        continue 'stretch;
+                    } else {
+                        exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
                     }
                 } else {
                     exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room)
