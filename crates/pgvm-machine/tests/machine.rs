@@ -334,6 +334,56 @@ fn a_loop_with_a_call_and_its_return_gets_native_code_once_it_is_hot() {
     );
 }
 
+/// A trap handler's path, entered at every `svc` of a user loop, is given native code with
+/// the blocks it goes through once it has been entered often enough; every engine computes
+/// the same as the reference cycle.
+#[test]
+fn a_trap_handlers_path_gets_native_code_once_it_is_hot() {
+    // user (R = <0x100, 0x40>):  loop: svc 1; jmp loop
+    // handler (E[1]):  addi cnt, 1; sltu t, cnt, n; jz t, done; jmp resume
+    // resume:          add 0, 0, p_one; lpsw 0        (P + 1 in the saved PSW)
+    // done:            halt
+    fn run<E: pgvm_machine::Engine>(n: u64, natives: fn(&E) -> usize) -> (Vec<u64>, u64, usize) {
+        let s = isa("s370");
+        let (cnt, t, limit, p_one) = (0x60u64, 0x61u64, 0x62u64, 0x63u64);
+        let c = |x: u64| i128::from(x);
+        let handler = [
+            enc(&s, "addi", &[c(cnt), 1]),
+            enc(&s, "sltu", &[c(t), c(cnt), c(limit)]),
+            enc(&s, "jz", &[c(t), 0x30]),
+            enc(&s, "jmp", &[0x28]),
+        ];
+        let resume = [enc(&s, "add", &[0, 0, c(p_one)]), enc(&s, "lpsw", &[0])];
+        let user = [enc(&s, "svc", &[1]), enc(&s, "jmp", &[0])];
+        let mut m = Machine::<E>::with_engine(s.clone(), 0x200).expect("machine");
+        let handler_psw = Psw::new(Mode::Supervisor, 0x20, 0, 0x200).expect("psw");
+        m.write(1, &[handler_psw.pack()]).expect("fits");
+        m.write(0x20, &handler).expect("fits");
+        m.write(0x28, &resume).expect("fits");
+        m.write(0x30, &[enc(&s, "halt", &[])]).expect("fits");
+        m.write(limit, &[n, 1 << 42]).expect("fits");
+        m.write(0x100, &user).expect("fits");
+        m.set_psw(Psw::new(Mode::User, 0, 0x100, 0x40).expect("psw"));
+        assert_eq!(m.run(20 * n), Exit::Halted);
+        (m.memory()[..0x140].to_vec(), m.steps(), natives(m.engine()))
+    }
+    use pgvm_machine::{Block, BlockOps, Interpreter};
+    let n = 5000;
+    let (want, steps, _) = run::<Interpreter>(n, |_| 0);
+    assert_eq!(want[0x60], n);
+    let on_host = usize::from(cfg!(target_arch = "x86_64"));
+    let (got, got_steps, natives) = run::<Block>(n, Block::native_blocks);
+    assert_eq!((got, got_steps), (want.clone(), steps));
+    assert!(
+        natives >= on_host,
+        "a region for the handler's path: {natives} blocks with native code"
+    );
+    assert_eq!(
+        run::<BlockOps>(n, BlockOps::native_blocks),
+        (want, steps, 0)
+    );
+}
+
 /// A loop whose detour (the other arm of its test) stores through an index that walks up
 /// memory, into the detour's own first instruction after a while: the native code that holds
 /// the detour must be dropped then, and the new instruction run, as on the reference.

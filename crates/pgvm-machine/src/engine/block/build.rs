@@ -14,9 +14,10 @@ use crate::exec::TrapKind;
 use crate::psw::{Psw, REG_MAX};
 
 impl<const HOT: u32> Blocks<HOT> {
-    /// Gives block `i`, the head of a loop, native code for window `<l, lim>` in a machine of
-    /// `words` words, with the other blocks of the loop ([`Blocks::region`]), if each of the
-    /// head's ops has a native form and the cap on native blocks allows; it is tried once.
+    /// Gives block `i`, the head of a loop or of a path that stretches start at, native code
+    /// for window `<l, lim>` in a machine of `words` words, with the other blocks of its
+    /// region ([`Blocks::region`]), if each of the head's ops has a native form and the cap on
+    /// native blocks allows; it is tried once.
     #[cold]
     pub(super) fn make_native(&mut self, i: usize, l: u64, lim: u64, words: u64) {
         let Some(heat) = self.heat.get_mut(i) else {
@@ -29,7 +30,8 @@ impl<const HOT: u32> Blocks<HOT> {
         let region = self.region(i);
         let laps = self.blocks.get(i).is_some_and(|b| b.laps);
         if region.len() < 2 && !laps {
-            // Not a loop after all: nothing would go round in the code.
+            // One block that does not loop: the code would save the ops' loop nothing but
+            // the ops.
             return;
         }
         let parts: Vec<Part> = region.iter().map(|&d| self.part(d)).collect();
@@ -66,11 +68,11 @@ impl<const HOT: u32> Blocks<HOT> {
         }
     }
 
-    /// The loop through block `i`: `i` first, then the blocks found from it through links
-    /// (at most [`MAX_REGION`], breadth first) that lead back to it through links, each live,
-    /// of `i`'s key, and with a native form for every op. Links are only hints: the code
-    /// follows the ops' own targets, and a block of the region is entered only where one
-    /// of them names its start.
+    /// The region headed by block `i`: `i` first, then the blocks found from it through
+    /// links (at most [`MAX_REGION`], breadth first), each live, of `i`'s key, and with a
+    /// native form for every op; when some lead back to `i` (a loop), only those. Links are
+    /// only hints: the code follows the ops' own targets, and a block of the region is
+    /// entered only where one of them names its start.
     fn region(&self, i: usize) -> Vec<usize> {
         let Some(head) = self.blocks.get(i) else {
             return Vec::new();
@@ -108,10 +110,11 @@ impl<const HOT: u32> Blocks<HOT> {
                 }
             }
         }
+        let looped = head.laps || back.iter().skip(1).any(|&b| b);
         found
             .into_iter()
             .zip(back)
-            .filter_map(|(f, b)| b.then_some(f))
+            .filter_map(|(f, b)| (b || !looped).then_some(f))
             .collect()
     }
 

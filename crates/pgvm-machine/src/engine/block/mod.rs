@@ -170,6 +170,10 @@ pub const NEVER_NATIVE: u32 = u32::MAX;
 /// Blocks with native code at once, at most.
 const MAX_NATIVE: usize = 1 << 10;
 
+/// Heat a block gains each time a stretch starts at it (a trap handler, the instruction after
+/// a system call): a path entered 1024 times is hot.
+const ENTRY_HEAT: u32 = 16;
+
 /// Blocks in one native region at most: a loop's head and the blocks of its body.
 const MAX_REGION: usize = 8;
 
@@ -330,7 +334,7 @@ impl<const HOT: u32> Blocks<HOT> {
         let mut p = core.psw.p;
         // The block last run and the exit it left through, to link to the next one.
         let mut from: Option<(usize, usize)> = None;
-        // A looping block that has become hot, to be given native code before it runs again.
+        // The head of a loop that has become hot, to be given native code before it runs again.
         let mut hot: Option<usize> = None;
         let event = 'stretch: loop {
             if let Some(i) = hot.take() {
@@ -354,6 +358,21 @@ impl<const HOT: u32> Blocks<HOT> {
                 && b.key == key
             {
                 b.next[exit] = idx as u32;
+            }
+            if Self::NATIVE
+                && !STOPS
+                && room == room0
+                && let Some(h) = self.heat.get_mut(idx)
+                && *h != TRIED
+            {
+                // The stretch's first block: where a trap handler's path starts, or a
+                // process's once the kernel resumes it. A path run this often from here is
+                // given native code with the blocks it goes through.
+                if *h >= HOT {
+                    hot = Some(idx);
+                    continue 'stretch;
+                }
+                *h = h.saturating_add(ENTRY_HEAT);
             }
             let blocks = &self.blocks[..];
             let mem = &mut core.mem[..];
