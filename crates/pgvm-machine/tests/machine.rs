@@ -384,6 +384,40 @@ fn a_trap_handlers_path_gets_native_code_once_it_is_hot() {
     );
 }
 
+/// A block that laps on itself, longer than the engine's threshold, still stops when the
+/// budget does: its laps counted towards the threshold are given at least one whole lap of
+/// room, never less (less wrapped the lap test, and the loop ran to its end).
+#[test]
+fn a_lapping_block_longer_than_the_threshold_keeps_the_budget() {
+    fn run<E: pgvm_machine::Engine>(budget: u64) -> (Exit, u64, Psw, Vec<u64>) {
+        let s = isa("s370");
+        let (i, x, y) = (0x40, 0x41, 0x42);
+        let program = [
+            enc(&s, "li", &[i, 100]),
+            enc(&s, "add", &[x, x, y]),
+            enc(&s, "add", &[x, x, y]),
+            enc(&s, "add", &[x, x, y]),
+            enc(&s, "add", &[x, x, y]),
+            enc(&s, "addi", &[i, -1]),
+            enc(&s, "jnz", &[i, 0x11]),
+            enc(&s, "halt", &[]),
+        ];
+        let mut m = Machine::<E>::with_engine(s, 0x100).expect("machine");
+        m.write(0x10, &program).expect("fits");
+        m.write(0x42, &[1]).expect("fits");
+        m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+        let exit = m.run(budget);
+        (exit, m.steps(), m.psw(), m.memory()[0x40..0x43].to_vec())
+    }
+    use pgvm_machine::{Blocks, Interpreter};
+    for budget in [1, 7, 50, 333] {
+        let want = run::<Interpreter>(budget);
+        assert_eq!(want.0, Exit::BudgetSpent);
+        assert_eq!(run::<Blocks<3>>(budget), want, "budget {budget}");
+        assert_eq!(run::<Blocks<16>>(budget), want, "budget {budget}");
+    }
+}
+
 /// A loop whose detour (the other arm of its test) stores through an index that walks up
 /// memory, into the detour's own first instruction after a while: the native code that holds
 /// the detour must be dropped then, and the new instruction run, as on the reference.

@@ -438,7 +438,7 @@ impl<const HOT: u32> Blocks<HOT> {
                     let heat = self.heat.get(i).copied().unwrap_or(TRIED);
                     if Self::NATIVE && !STOPS && heat < HOT {
                         // Laps counted towards `HOT`, a bounded number at a time.
-                        let cap = room.min(u64::from(HOT).max(1));
+                        let cap = room.min(u64::from(HOT).max(blk.len));
                         let mut left = cap;
                         let out = exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut left);
                         room -= cap - left;
