@@ -41,7 +41,7 @@ impl Stats {
         self.memory + self.privileged + self.instruction + self.illegal
     }
 
-    fn count(&mut self, event: Event) {
+    pub(crate) fn count(&mut self, event: Event) {
         match event {
             Event::Trap(TrapKind::Memory) => self.memory += 1,
             Event::Trap(TrapKind::Privileged) => self.privileged += 1,
@@ -320,9 +320,17 @@ impl<E: Engine> Machine<E> {
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
         let policy = self.policy;
-        cycle::run(self, budget, policy, |m, stop| {
-            m.engine.run(&mut m.core, stop)
-        })
+        // The hardware takes every trap, and no assist has a say in one: the engine may take
+        // them itself, and the resumes after them, without leaving its stretch.
+        if policy == TrapPolicy::Hardware && self.control.is_none() {
+            cycle::run(self, budget, policy, |m, stop| {
+                m.engine.run_through(&mut m.core, stop)
+            })
+        } else {
+            cycle::run(self, budget, policy, |m, stop| {
+                m.engine.run(&mut m.core, stop)
+            })
+        }
     }
 
     /// Runs like [`Machine::run`], and hands `observe` each stretch's instructions with the

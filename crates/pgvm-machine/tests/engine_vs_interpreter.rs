@@ -34,6 +34,20 @@ fn compare<E: Engine>(program: &Program, isa: &Arc<Isa>, seed: u64) -> Result<()
     m.set_psw(psw);
     m.push_input(&input);
     let exit = m.run(3000);
+    // The traps and interrupts counted, against the interpreter's machine, whose cycle takes
+    // every one of them (an engine may take them inside its stretch).
+    let mut counted = Machine::<Interpreter>::with_engine(isa.clone(), w).expect("machine");
+    counted.write(0, &mem).expect("fits");
+    counted.set_psw(psw);
+    counted.push_input(&input);
+    counted.run(3000);
+    prop_assert_eq!(
+        m.stats(),
+        counted.stats(),
+        "{} counts (seed {})",
+        E::NAME,
+        seed
+    );
     let mut r = Reference::new(mem, psw, isa, &input);
     r.run_to(isa, m.steps());
     let engine = E::NAME;

@@ -51,6 +51,17 @@ pub trait Engine: Clone + Debug {
     /// every executed instruction, trapped ones included, on the core's clock. May return
     /// `None` early, after any instruction that can change the mode, `R` or the devices.
     fn run(&mut self, core: &mut Core, stop: u64) -> Option<Step>;
+
+    /// Executes like [`Engine::run`], for a machine whose hardware takes every trap and has
+    /// no VM assist to consult: the engine may also take a trap itself (the cycle's own
+    /// [`crate::cycle::trap`], counted in the core's statistics) and go on under the new PSW,
+    /// and go on after an instruction that loads the PSW or `R` or writes the console, so
+    /// that one stretch may span modes and windows. It still returns at every moment the
+    /// cycle has something to do: a timer interrupt to deliver, a timer set, a trap that
+    /// would leave the processor stuck. By default, exactly [`Engine::run`].
+    fn run_through(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
+        self.run(core, stop)
+    }
 }
 
 /// The reference engine: one instruction through the semantic interpreter per stretch.

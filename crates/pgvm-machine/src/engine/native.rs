@@ -18,7 +18,7 @@
 use pgvm_isa::BinOp;
 use pgvm_native::{Arg, Emitter, Exit, Label, Left, Native, PINS, Reg, has_native_form};
 
-use super::block::Out;
+use super::block::{Out, Stop};
 use super::block_ops::{Op, Span};
 use crate::exec::TrapKind;
 use crate::psw::REG_MAX;
@@ -26,8 +26,9 @@ use crate::psw::REG_MAX;
 /// The exits' kinds, as [`out`] reads them back.
 const NEXT: u32 = 0;
 const SIDE: u32 = 1;
-const TRAP: u32 = 2;
-const STOP: u32 = 3;
+/// At an instruction the stretch carries out ([`Stop`]): the code's stop `a`, at `P = b`,
+/// the room counted up to it.
+const AT: u32 = 3;
 const CODE_WRITE: u32 = 4;
 const CODE_WRITE_JUMP: u32 = 5;
 const CUT: u32 = 6;
@@ -91,9 +92,48 @@ fn jumped(a: Arg, p: u64, done: u64) -> Exit {
     }
 }
 
+/// A region's native code, and the instructions its exits stop at.
+#[derive(Debug, Clone)]
+pub(super) struct Code {
+    native: Native,
+    stops: Box<[Stop]>,
+}
+
+impl Code {
+    /// Runs the code (see [`Native::run`]) and says where it left as the stretch's [`Out`],
+    /// with the room left.
+    #[inline(always)]
+    pub(super) fn run(&self, mem: &mut [u64], code: &[u8], room: u64) -> Option<(u64, Out)> {
+        let left = self.native.run(mem, code, room).ok()?;
+        Some((left.room, self.out(left)))
+    }
+
+    /// What exit `left` means, as `exec` would have said it for the head (or, from another
+    /// block, where flow goes on).
+    fn out(&self, left: Left) -> Out {
+        match left.kind {
+            NEXT => Out::Next(left.a, left.b as usize),
+            SIDE => Out::Side(left.a, left.b as usize),
+            // The code names only stops it has: without one, the ops run the instruction.
+            AT => self
+                .stops
+                .get(left.a as usize)
+                .map_or(Out::Jumped(left.b, None), |&s| Out::At(left.b, s)),
+            CODE_WRITE => {
+                Out::CodeWrite(left.a, (left.b & 0xffff_ffff) as usize, left.b >> 32 != 0)
+            }
+            CODE_WRITE_JUMP => Out::CodeWriteJump(left.a, left.b),
+            JUMPED => Out::Jumped(left.b, (left.a != NO_WORD).then_some(left.a)),
+            JUMPED_TO => Out::Jumped(left.a, None),
+            // `CUT`, the only other kind `emit` makes.
+            _ => Out::Cut,
+        }
+    }
+}
+
 /// Native code for region `parts`, the head first, or `None` when an op has no native form
 /// or the host has no native code.
-pub(super) fn emit(parts: &[Part], f: &Frame) -> Option<Native> {
+pub(super) fn emit(parts: &[Part], f: &Frame) -> Option<Code> {
     let mut e = Emitter::new(
         f.words,
         f.l,
@@ -108,6 +148,7 @@ pub(super) fn emit(parts: &[Part], f: &Frame) -> Option<Native> {
         parts,
         labels,
         stubs: Vec::new(),
+        stops: Vec::new(),
     };
     for i in 0..parts.len() {
         if let Some(&Some(l)) = r.labels.get(i) {
@@ -127,7 +168,11 @@ pub(super) fn emit(parts: &[Part], f: &Frame) -> Option<Native> {
         e.bind(label);
         r.transfer(&mut e, from, done, t, away);
     }
-    e.finish().ok()
+    let native = e.finish().ok()?;
+    Some(Code {
+        native,
+        stops: r.stops.into(),
+    })
 }
 
 /// The blocks being lowered, and the transfers between them still to emit.
@@ -136,6 +181,8 @@ struct Region<'a> {
     /// Each block's label, but the head's, which is the code's start.
     labels: Vec<Option<Label>>,
     stubs: Vec<Stub>,
+    /// The instructions the exits stop at, named by index ([`AT`]).
+    stops: Vec<Stop>,
 }
 
 /// A conditional transfer ([`Region::transfer_if`]), emitted after the blocks.
@@ -248,13 +295,16 @@ fn lower(e: &mut Emitter, r: &mut Region, i: usize) {
             away(t, len, exit(NEXT, Arg::Const(t), 1)),
         );
     };
-    // The op's instruction is to run through the stretch: a trap, a stop, an effect.
-    let leave = |j: usize, kind: u32| {
-        if head {
-            exit(kind, Arg::Const(0), at(j))
-        } else {
-            let (start, _) = part.span(j);
-            jumped(Arg::Const(NO_WORD), part.p0 + start, start)
+    // Op `j`'s instruction is for the stretch to carry out (`s`): a trap, a halt, the
+    // interpreter, an effect.
+    let leave = |r: &mut Region, j: usize, s: Stop| {
+        let (start, _) = part.span(j);
+        r.stops.push(s);
+        Exit {
+            kind: AT,
+            a: Arg::Const(r.stops.len() as u64 - 1),
+            b: part.p0 + start,
+            done: start,
         }
     };
     // A store of op `j` (the first of a fused pair, with `pair`) hit code word `a`.
@@ -311,24 +361,24 @@ fn lower(e: &mut Emitter, r: &mut Region, i: usize) {
             }
             Op::LoadX(a, b, c) => {
                 bin(e, BinOp::Add, b, Some(c), 0);
-                e.window(leave(j, TRAP));
+                e.window(leave(r, j, Stop::Trap(TrapKind::Memory)));
                 e.load_window(Reg::A);
                 stored(e, a, j, false);
             }
             Op::StoreX(a, b, c) => {
                 bin(e, BinOp::Add, b, Some(c), 0);
-                e.window(leave(j, TRAP));
+                e.window(leave(r, j, Stop::Trap(TrapKind::Memory)));
                 e.load(Reg::C, u64::from(a));
                 e.store_window(Reg::C);
                 e.exit_if_code_window(code_write(j, Arg::Window, false));
             }
-            Op::TrapIfZero(a, _) => {
+            Op::TrapIfZero(a, kind) => {
                 e.load(Reg::A, u64::from(a));
-                e.exit_if(false, leave(j, TRAP));
+                e.exit_if(false, leave(r, j, Stop::Trap(kind)));
             }
-            Op::TrapIf(op, a, k, _) => {
+            Op::TrapIf(op, a, k, kind) => {
                 bin(e, op, a, None, k);
-                e.exit_if(true, leave(j, TRAP));
+                e.exit_if(true, leave(r, j, Stop::Trap(kind)));
             }
             Op::SideNz(a, t) | Op::SideZ(a, t) => {
                 e.load(Reg::A, u64::from(a));
@@ -402,12 +452,12 @@ fn lower(e: &mut Emitter, r: &mut Region, i: usize) {
                 e.exit_if_code(u64::from(a), cw);
                 return goto(e, r, t);
             }
-            Op::SetReg(..)
-            | Op::Out(..)
-            | Op::Timer(..)
-            | Op::Trap(..)
-            | Op::Halt
-            | Op::Generic(..) => return e.exit(leave(j, STOP)),
+            Op::SetReg(..) | Op::Out(..) | Op::Timer(..) => {
+                return e.exit(leave(r, j, Stop::Effect(op)));
+            }
+            Op::Trap(kind) => return e.exit(leave(r, j, Stop::Trap(kind))),
+            Op::Halt => return e.exit(leave(r, j, Stop::Halt)),
+            Op::Generic(id) => return e.exit(leave(r, j, Stop::Generic(id))),
             Op::Fall => {
                 let t = part.end;
                 return r.transfer(e, i, len, t, away(t, len, exit(NEXT, Arg::Const(t), 1)));
@@ -453,32 +503,4 @@ fn most_read<'a>(ops: impl Iterator<Item = &'a Op>) -> Vec<u64> {
         .take(PINS)
         .map(|(c, _)| u64::from(c))
         .collect()
-}
-
-/// What the native code's exit `left` means for the head's ops `ops`, as `exec` would have
-/// said it (or, from another block, where flow goes on).
-pub(super) fn out(left: Left, ops: &[Op], end: u64) -> Out {
-    let i = left.b as usize;
-    let op = ops.get(i).copied().unwrap_or(Op::Fall);
-    match left.kind {
-        NEXT => Out::Next(left.a, left.b as usize),
-        SIDE => Out::Side(left.a, i),
-        TRAP => match op {
-            Op::TrapIf(.., kind) | Op::TrapIfZero(_, kind) => Out::Trap(kind, i),
-            _ => Out::Trap(TrapKind::Memory, i),
-        },
-        STOP => match op {
-            Op::Trap(kind) => Out::Trap(kind, i),
-            Op::Halt => Out::Halt(i),
-            Op::Generic(id) => Out::Generic(i, id),
-            Op::Fall => Out::Next(end, 1),
-            _ => Out::Effect(i),
-        },
-        CODE_WRITE => Out::CodeWrite(left.a, (left.b & 0xffff_ffff) as usize, left.b >> 32 != 0),
-        CODE_WRITE_JUMP => Out::CodeWriteJump(left.a, left.b),
-        JUMPED => Out::Jumped(left.b, (left.a != NO_WORD).then_some(left.a)),
-        JUMPED_TO => Out::Jumped(left.a, None),
-        // `CUT`, the only other kind `emit` makes.
-        _ => Out::Cut,
-    }
 }

@@ -3,7 +3,7 @@
 use pgvm_isa::BinOp;
 use pgvm_isa::ops::alu;
 
-use super::Out;
+use super::{Out, Stop};
 use crate::engine::block_ops::{Op, Pa};
 use crate::exec::{TrapKind, set_reg};
 use crate::machine::Core;
@@ -154,25 +154,25 @@ pub(super) fn exec<const LAP: bool>(
             Op::LoadX(a, b, c) => {
                 let x = ld!(b).wrapping_add(ld!(c));
                 if x >= lim {
-                    return Out::Trap(TrapKind::Memory, i - 1);
+                    return Out::Stop(i - 1, Stop::Trap(TrapKind::Memory));
                 }
                 st!(a, ld!(x + l))
             }
             Op::StoreX(a, b, c) => {
                 let x = ld!(b).wrapping_add(ld!(c));
                 if x >= lim {
-                    return Out::Trap(TrapKind::Memory, i - 1);
+                    return Out::Stop(i - 1, Stop::Trap(TrapKind::Memory));
                 }
                 st!(x + l, ld!(a))
             }
             Op::TrapIfZero(a, kind) => {
                 if ld!(a) == 0 {
-                    return Out::Trap(kind, i - 1);
+                    return Out::Stop(i - 1, Stop::Trap(kind));
                 }
             }
             Op::TrapIf(op, a, k, kind) => {
                 if alu(op, ld!(a), k) != 0 {
-                    return Out::Trap(kind, i - 1);
+                    return Out::Stop(i - 1, Stop::Trap(kind));
                 }
             }
             // Terminators: the block has run whole.
@@ -212,10 +212,12 @@ pub(super) fn exec<const LAP: bool>(
                 }
                 goto!(t, 0)
             }
-            Op::SetReg(..) | Op::Out(..) | Op::Timer(..) => return Out::Effect(i - 1),
-            Op::Trap(kind) => return Out::Trap(kind, i - 1),
-            Op::Halt => return Out::Halt(i - 1),
-            Op::Generic(id) => return Out::Generic(i - 1, id),
+            Op::SetReg(..) | Op::Out(..) | Op::Timer(..) => {
+                return Out::Stop(i - 1, Stop::Effect(*op));
+            }
+            Op::Trap(kind) => return Out::Stop(i - 1, Stop::Trap(kind)),
+            Op::Halt => return Out::Stop(i - 1, Stop::Halt),
+            Op::Generic(id) => return Out::Stop(i - 1, Stop::Generic(id)),
             Op::Fall => return Out::Next(end, 1),
         }
     }

@@ -48,11 +48,12 @@
 use std::sync::Arc;
 
 use pgvm_isa::{InsnId, Isa, Mode};
-use pgvm_native::Native;
 
 use super::Engine;
 use super::block_ops::{Op, Span};
 use super::native;
+use crate::cycle::{self, Event, Processor};
+use crate::devices::Devices;
 use crate::exec::{Step, TrapKind, execute};
 use crate::machine::Core;
 use crate::psw::{REG_MAX, Reloc};
@@ -77,6 +78,37 @@ const PAGE: usize = 1 << PAGE_BITS;
 /// Compiled blocks past which every block is dropped, so that a guest generating code without
 /// end (or changing `R` without end) costs bounded memory.
 const MAX_BLOCKS: usize = 1 << 16;
+
+/// An instruction that a block stops at, for the stretch to carry out.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Stop {
+    /// It traps.
+    Trap(TrapKind),
+    /// It halts.
+    Halt,
+    /// It runs through the interpreter.
+    Generic(InsnId),
+    /// It sets a register or reaches a device, which [`effect`] carries out.
+    Effect(Op),
+}
+
+/// How a stretch ended.
+enum Flow {
+    /// With this, for [`Engine::run`].
+    End(Option<Step>),
+    /// A trap or a resume was taken through ([`Engine::run_through`]): a new stretch goes on
+    /// from the core's state.
+    Through,
+}
+
+impl Flow {
+    fn event(self) -> Option<Step> {
+        match self {
+            Flow::End(event) => event,
+            Flow::Through => None,
+        }
+    }
+}
 
 /// A compiled block.
 #[derive(Debug, Clone)]
@@ -106,7 +138,7 @@ struct Compiled {
     /// Whether its terminator can jump to its own start (a loop within the block).
     laps: bool,
     /// Native code for the region it heads ([`super::native`]).
-    native: Option<Native>,
+    native: Option<native::Code>,
 }
 
 /// A code-map byte for a word that a region's native code holds a copy of (a block of the
@@ -191,20 +223,17 @@ pub(super) enum Out {
     Side(u64, usize),
     /// The budget or a stop point cut the block: its ops ran out without a terminator.
     Cut,
-    /// Op `.1`'s instruction trapped.
-    Trap(TrapKind, usize),
-    /// Op `.0`'s instruction halts.
-    Halt(usize),
-    /// Op `.0`'s instruction, `.1`, is interpreted.
-    Generic(usize, InsnId),
+    /// Op `.0`'s instruction stops the block: it traps, halts, is interpreted, or has an
+    /// effect ([`Stop`]).
+    Stop(usize, Stop),
+    /// Native code stopped at the instruction at `P = .0` ([`Stop`] `.1`), in a block of its
+    /// region, and counted the room up to it.
+    At(u64, Stop),
     /// Op `.1` stored to code word `pa` (`.0`), and flow goes on past its instruction or,
     /// when `.2`, past the first instruction of its fused pair.
     CodeWrite(u64, usize, bool),
     /// A call stored its link to code word `pa` (`.0`) and jumps to `.1`.
     CodeWriteJump(u64, u64),
-    /// Op `.0` sets a register or reaches a device ([`effect`] carries it out): the stretch
-    /// ends after it.
-    Effect(usize),
     /// Native code left from a block of its region other than the head ([`super::native`])
     /// and counted its room itself: flow goes on at `P = .0`, after invalidating code word
     /// `.1`, if any.
@@ -236,7 +265,17 @@ impl<const HOT: u32> Engine for Blocks<HOT> {
     }
 
     fn run(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
-        self.stretch::<false>(core, stop, None)
+        self.stretch::<false, false>(core, stop, None).event()
+    }
+
+    fn run_through(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
+        // A trap or a resume taken through starts the stretch again under the new PSW: its
+        // window and mode are fixed for the whole of one.
+        loop {
+            if let Flow::End(event) = self.stretch::<false, true>(core, stop, None) {
+                return event;
+            }
+        }
     }
 }
 
@@ -299,10 +338,12 @@ impl<const HOT: u32> Blocks<HOT> {
     /// itself does not run). A binary translator runs a block up to its first critical
     /// instruction this way.
     pub fn run_to(&mut self, core: &mut Core, stop: u64, stop_at: u64) -> Option<Step> {
-        self.stretch::<true>(core, stop, Some(stop_at))
+        self.stretch::<true, false>(core, stop, Some(stop_at))
+            .event()
     }
 
-    /// The stretch, with the stop-point tests compiled in only when `STOPS`.
+    /// The stretch, with the stop-point tests compiled in only when `STOPS`, and with traps
+    /// and resumes taken inside it when `THROUGH` ([`Engine::run_through`]).
     ///
     /// Block to block, the common path follows the running block's link for the exit it
     /// left through and checks only that the target starts at the new `P` (which also
@@ -311,12 +352,12 @@ impl<const HOT: u32> Blocks<HOT> {
     /// as `room`, the instructions left before `stop`, so that one comparison with a block's
     /// length decides whether it runs whole.
     #[inline(always)]
-    fn stretch<const STOPS: bool>(
+    fn stretch<const STOPS: bool, const THROUGH: bool>(
         &mut self,
         core: &mut Core,
         stop: u64,
         stop_at: Option<u64>,
-    ) -> Option<Step> {
+    ) -> Flow {
         let l = core.psw.r.l;
         let lim = core.limit;
         let key = key(core.psw.r, lim, core.psw.mode);
@@ -408,7 +449,7 @@ impl<const HOT: u32> Blocks<HOT> {
                         // the run going.
                         core.devices.clock = clock + (room0 - room);
                         core.psw.p = p;
-                        return self.interpret(core, p + l, None);
+                        return Flow::End(self.interpret(core, p + l, None));
                     }
                     blk.ops.get(..n).unwrap_or_default()
                 };
@@ -424,14 +465,14 @@ impl<const HOT: u32> Blocks<HOT> {
                     // `run` refuses only memory shorter than the code was made for, which a
                     // machine's never is; the ops run then.
                     match n.run(mem, code, room) {
-                        Ok(left) => {
+                        Some((left, out)) => {
                             // Never more room than it was given, whatever the code says: a
                             // fault in the lowering shows as a wrong count, not a run without
                             // end.
-                            room = left.room.min(room);
-                            native::out(left, ops, blk.end)
+                            room = left.min(room);
+                            out
                         }
-                        Err(_) => exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
+                        None => exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
                     }
                 } else if blk.laps && whole {
                     let i = blk.index as usize;
@@ -502,31 +543,15 @@ impl<const HOT: u32> Blocks<HOT> {
                         p = np;
                         continue 'stretch;
                     }
-                    Out::Trap(kind, i) => {
+                    // An instruction the stretch carries out itself.
+                    Out::Stop(i, s) => {
                         let at = span(i).0;
-                        room -= at + 1;
-                        p = blk.p + at;
-                        break 'stretch Some(Step::Trapped(kind));
+                        let now = clock + (room0 - room) + at;
+                        return self.stop::<THROUGH>(core, now, blk.p + at, l, s);
                     }
-                    Out::Halt(i) => {
-                        let at = span(i).0;
-                        room -= at + 1;
-                        p = blk.p + at;
-                        break 'stretch Some(Step::Halted);
-                    }
-                    Out::Generic(i, id) => {
-                        let at = span(i).0;
-                        core.devices.clock = clock + (room0 - room) + at;
-                        core.psw.p = blk.p + at;
-                        return self.interpret(core, blk.p + at + l, Some(id));
-                    }
-                    Out::Effect(i) => {
-                        let at = span(i).0;
-                        core.devices.clock = clock + (room0 - room) + at;
-                        core.psw.p = blk.p + at;
-                        let op = blk.ops.get(i).copied().unwrap_or(Op::Fall);
-                        effect(core, op);
-                        return None;
+                    Out::At(at, s) => {
+                        let now = clock + (room0 - room);
+                        return self.stop::<THROUGH>(core, now, at, l, s);
                     }
                 };
                 if np == blk.p {
@@ -564,7 +589,73 @@ impl<const HOT: u32> Blocks<HOT> {
         };
         core.devices.clock = clock + (room0 - room);
         core.psw.p = p;
-        event
+        Flow::End(event)
+    }
+
+    /// Carries out stop `s` at the instruction at apparent `at` (physical `at + l`), the
+    /// clock at `now` before it: takes its trap, through ([`Engine::run_through`]) when
+    /// `THROUGH` and the trap allows, halts, interprets it, or carries out its effect and,
+    /// when `THROUGH` and it is a resume or a console write that allows, goes on.
+    #[inline(always)]
+    fn stop<const THROUGH: bool>(
+        &mut self,
+        core: &mut Core,
+        now: u64,
+        at: u64,
+        l: u64,
+        s: Stop,
+    ) -> Flow {
+        core.psw.p = at;
+        match s {
+            Stop::Trap(kind) => {
+                core.devices.clock = now + 1;
+                if THROUGH {
+                    match self.trap_through(core, kind) {
+                        Through::On => return Flow::Through,
+                        Through::Back => return Flow::End(None),
+                        Through::Refused => {}
+                    }
+                }
+                Flow::End(Some(Step::Trapped(kind)))
+            }
+            Stop::Halt => {
+                core.devices.clock = now + 1;
+                Flow::End(Some(Step::Halted))
+            }
+            Stop::Generic(id) => {
+                core.devices.clock = now;
+                Flow::End(self.interpret(core, at + l, Some(id)))
+            }
+            Stop::Effect(op) => {
+                core.devices.clock = now;
+                effect(core, op);
+                // A resume (or a console write) goes on in the stretch when it may; a timer
+                // set changes where the stretch must stop.
+                if THROUGH && matches!(op, Op::SetReg(..) | Op::Out(..)) && !interrupt_due(core) {
+                    Flow::Through
+                } else {
+                    Flow::End(None)
+                }
+            }
+        }
+    }
+
+    /// Takes the trap of `kind` that the instruction at the core's `P` raised, as the cycle's
+    /// hardware policy does ([`crate::cycle::trap`]), for [`Engine::run_through`].
+    #[inline(never)]
+    fn trap_through(&mut self, core: &mut Core, kind: TrapKind) -> Through {
+        let mut view = BlockView { core, engine: self };
+        if cycle::trap(&mut view).stuck() {
+            // Nothing changed that taking it again would not change the same way: the cycle
+            // takes it and says it is stuck.
+            return Through::Refused;
+        }
+        view.note(Event::Trap(kind));
+        if interrupt_due(view.core) {
+            Through::Back
+        } else {
+            Through::On
+        }
     }
 
     /// The block entered at physical `pa` for this key, if compiled.
@@ -602,6 +693,23 @@ impl<const HOT: u32> Blocks<HOT> {
     }
 }
 
+/// How [`Blocks::trap_through`] went.
+enum Through {
+    /// The trap was taken: the stretch goes on under the new PSW.
+    On,
+    /// The trap was taken, and a timer interrupt waits for the cycle to deliver it.
+    Back,
+    /// The trap was not taken: the cycle takes it.
+    Refused,
+}
+
+/// Whether the cycle would deliver a timer interrupt at this boundary: a stretch that takes
+/// traps and resumes through must leave it then.
+#[inline(always)]
+fn interrupt_due(core: &Core) -> bool {
+    core.psw.mode == Mode::User && core.devices.timer.pending()
+}
+
 /// The core seen by the interpreter from inside the block engine: stores keep blocks true.
 struct BlockView<'a, const HOT: u32> {
     core: &'a mut Core,
@@ -614,4 +722,19 @@ impl<const HOT: u32> StateView for BlockView<'_, HOT> {
         self.engine.invalidate(pa as usize);
     }
     crate::machine::core_methods!(core);
+}
+
+impl<const HOT: u32> Processor for BlockView<'_, HOT> {
+    fn devices(&self) -> &Devices {
+        &self.core.devices
+    }
+    fn devices_mut(&mut self) -> &mut Devices {
+        &mut self.core.devices
+    }
+    fn timer_class(&self) -> u64 {
+        self.core.isa.features.timer.unwrap_or(1)
+    }
+    fn note(&mut self, event: Event) {
+        self.core.stats.count(event);
+    }
 }
