@@ -96,7 +96,7 @@ fn jumped(a: Arg, p: u64, done: u64) -> Exit {
 #[derive(Debug, Clone)]
 pub(super) struct Code {
     native: Native,
-    stops: Box<[Stop]>,
+    stops: Box<[(Stop, Op)]>,
 }
 
 impl Code {
@@ -108,17 +108,19 @@ impl Code {
         Some((left.room, self.out(left)))
     }
 
+    /// Stop `k` of the code ([`Out::At`]), and its op.
+    #[inline(always)]
+    pub(super) fn stop(&self, k: u32) -> Option<(Stop, Op)> {
+        self.stops.get(k as usize).copied()
+    }
+
     /// What exit `left` means, as `exec` would have said it for the head (or, from another
     /// block, where flow goes on).
     fn out(&self, left: Left) -> Out {
         match left.kind {
             NEXT => Out::Next(left.a, left.b as usize),
             SIDE => Out::Side(left.a, left.b as usize),
-            // The code names only stops it has: without one, the ops run the instruction.
-            AT => self
-                .stops
-                .get(left.a as usize)
-                .map_or(Out::Jumped(left.b, None), |&s| Out::At(left.b, s)),
+            AT => Out::At(left.b, left.a as u32),
             CODE_WRITE => {
                 Out::CodeWrite(left.a, (left.b & 0xffff_ffff) as usize, left.b >> 32 != 0)
             }
@@ -182,7 +184,7 @@ struct Region<'a> {
     labels: Vec<Option<Label>>,
     stubs: Vec<Stub>,
     /// The instructions the exits stop at, named by index ([`AT`]).
-    stops: Vec<Stop>,
+    stops: Vec<(Stop, Op)>,
 }
 
 /// A conditional transfer ([`Region::transfer_if`]), emitted after the blocks.
@@ -299,7 +301,8 @@ fn lower(e: &mut Emitter, r: &mut Region, i: usize) {
     // interpreter, an effect.
     let leave = |r: &mut Region, j: usize, s: Stop| {
         let (start, _) = part.span(j);
-        r.stops.push(s);
+        r.stops
+            .push((s, part.ops.get(j).copied().unwrap_or(Op::Fall)));
         Exit {
             kind: AT,
             a: Arg::Const(r.stops.len() as u64 - 1),
@@ -453,7 +456,7 @@ fn lower(e: &mut Emitter, r: &mut Region, i: usize) {
                 return goto(e, r, t);
             }
             Op::SetReg(..) | Op::Out(..) | Op::Timer(..) => {
-                return e.exit(leave(r, j, Stop::Effect(op)));
+                return e.exit(leave(r, j, Stop::Effect));
             }
             Op::Trap(kind) => return e.exit(leave(r, j, Stop::Trap(kind))),
             Op::Halt => return e.exit(leave(r, j, Stop::Halt)),

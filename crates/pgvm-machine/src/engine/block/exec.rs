@@ -213,7 +213,7 @@ pub(super) fn exec<const LAP: bool>(
                 goto!(t, 0)
             }
             Op::SetReg(..) | Op::Out(..) | Op::Timer(..) => {
-                return Out::Stop(i - 1, Stop::Effect(*op));
+                return Out::Stop(i - 1, Stop::Effect);
             }
             Op::Trap(kind) => return Out::Stop(i - 1, Stop::Trap(kind)),
             Op::Halt => return Out::Stop(i - 1, Stop::Halt),

@@ -88,8 +88,9 @@ pub(super) enum Stop {
     Halt,
     /// It runs through the interpreter.
     Generic(InsnId),
-    /// It sets a register or reaches a device, which [`effect`] carries out.
-    Effect(Op),
+    /// It sets a register or reaches a device: its op, which [`effect`] carries out, is
+    /// the one the outcome names.
+    Effect,
 }
 
 /// How a stretch ended.
@@ -226,9 +227,9 @@ pub(super) enum Out {
     /// Op `.0`'s instruction stops the block: it traps, halts, is interpreted, or has an
     /// effect ([`Stop`]).
     Stop(usize, Stop),
-    /// Native code stopped at the instruction at `P = .0` ([`Stop`] `.1`), in a block of its
-    /// region, and counted the room up to it.
-    At(u64, Stop),
+    /// Native code stopped at the instruction at `P = .0`, its stop `.1`
+    /// ([`native::Code::stop`]), in a block of its region, and counted the room up to it.
+    At(u64, u32),
     /// Op `.1` stored to code word `pa` (`.0`), and flow goes on past its instruction or,
     /// when `.2`, past the first instruction of its fused pair.
     CodeWrite(u64, usize, bool),
@@ -547,11 +548,17 @@ impl<const HOT: u32> Blocks<HOT> {
                     Out::Stop(i, s) => {
                         let at = span(i).0;
                         let now = clock + (room0 - room) + at;
-                        return self.stop::<THROUGH>(core, now, blk.p + at, l, s);
+                        let op = blk.ops.get(i).copied().unwrap_or(Op::Fall);
+                        return self.stop::<THROUGH>(core, now, blk.p + at, l, s, op);
                     }
-                    Out::At(at, s) => {
+                    Out::At(at, k) => {
+                        let Some((s, op)) = blk.native.as_ref().and_then(|c| c.stop(k)) else {
+                            // The code names only stops it has; without one, the ops run it.
+                            p = at;
+                            continue 'stretch;
+                        };
                         let now = clock + (room0 - room);
-                        return self.stop::<THROUGH>(core, now, at, l, s);
+                        return self.stop::<THROUGH>(core, now, at, l, s, op);
                     }
                 };
                 if np == blk.p {
@@ -604,6 +611,7 @@ impl<const HOT: u32> Blocks<HOT> {
         at: u64,
         l: u64,
         s: Stop,
+        op: Op,
     ) -> Flow {
         core.psw.p = at;
         match s {
@@ -626,7 +634,7 @@ impl<const HOT: u32> Blocks<HOT> {
                 core.devices.clock = now;
                 Flow::End(self.interpret(core, at + l, Some(id)))
             }
-            Stop::Effect(op) => {
+            Stop::Effect => {
                 core.devices.clock = now;
                 effect(core, op);
                 // A resume (or a console write) goes on in the stretch when it may; a timer
