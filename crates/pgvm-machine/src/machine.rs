@@ -320,11 +320,9 @@ impl<E: Engine> Machine<E> {
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
         let policy = self.policy;
-        // The hardware takes every trap, and no assist has a say in one: the engine may take
-        // them itself, and the resumes after them, without leaving its stretch.
-        if policy == TrapPolicy::Hardware && self.control.is_none() {
+        if self.through() {
             cycle::run(self, budget, policy, |m, stop| {
-                m.engine.run_through(&mut m.core, stop)
+                m.engine.run_through(&mut m.core, stop, &mut |_, _| {})
             })
         } else {
             cycle::run(self, budget, policy, |m, stop| {
@@ -333,13 +331,26 @@ impl<E: Engine> Machine<E> {
         }
     }
 
+    /// Whether the hardware takes every trap and no assist has a say in one: then the engine
+    /// may take traps itself, and the resumes after them, without a turn of the cycle
+    /// ([`Engine::run_through`]).
+    fn through(&self) -> bool {
+        self.policy == TrapPolicy::Hardware && self.control.is_none()
+    }
+
     /// Runs like [`Machine::run`], and hands `observe` each stretch's instructions with the
     /// PSW it started under. The mode and `R` are fixed within a stretch (every engine ends
     /// one after an instruction that changes them, and a trap or an interrupt comes between
-    /// two), so counting by that PSW is exact: how `pgvm nest` counts each level's
+    /// two; an engine that takes traps and resumes through hands over each piece run under
+    /// one PSW), so counting by that PSW is exact: how `pgvm nest` counts each level's
     /// instructions without leaving the cycle at every trap and every resume.
     pub fn run_observed<F: FnMut(Psw, u64)>(&mut self, budget: u64, mut observe: F) -> Exit {
         let policy = self.policy;
+        if self.through() {
+            return cycle::run(self, budget, policy, |m, stop| {
+                m.engine.run_through(&mut m.core, stop, &mut observe)
+            });
+        }
         cycle::run(self, budget, policy, |m, stop| {
             let (psw, before) = (m.core.psw, m.core.devices.clock);
             let event = m.engine.run(&mut m.core, stop);

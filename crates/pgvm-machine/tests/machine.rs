@@ -336,14 +336,17 @@ fn a_loop_with_a_call_and_its_return_gets_native_code_once_it_is_hot() {
 
 /// A trap handler's path, entered at every `svc` of a user loop, is given native code with
 /// the blocks it goes through once it has been entered often enough; every engine computes
-/// the same as the reference cycle.
+/// the same as the reference cycle, and counts the same instructions in each mode
+/// (`run_observed`, which the block engine serves piece by piece when it takes the traps and
+/// resumes itself).
 #[test]
 fn a_trap_handlers_path_gets_native_code_once_it_is_hot() {
     // user (R = <0x100, 0x40>):  loop: svc 1; jmp loop
     // handler (E[1]):  addi cnt, 1; sltu t, cnt, n; jz t, done; jmp resume
     // resume:          add 0, 0, p_one; lpsw 0        (P + 1 in the saved PSW)
     // done:            halt
-    fn run<E: pgvm_machine::Engine>(n: u64, natives: fn(&E) -> usize) -> (Vec<u64>, u64, usize) {
+    type Run = (Vec<u64>, u64, [u64; 2], usize);
+    fn run<E: pgvm_machine::Engine>(n: u64, natives: fn(&E) -> usize) -> Run {
         let s = isa("s370");
         let (cnt, t, limit, p_one) = (0x60u64, 0x61u64, 0x62u64, 0x63u64);
         let c = |x: u64| i128::from(x);
@@ -364,23 +367,31 @@ fn a_trap_handlers_path_gets_native_code_once_it_is_hot() {
         m.write(limit, &[n, 1 << 42]).expect("fits");
         m.write(0x100, &user).expect("fits");
         m.set_psw(Psw::new(Mode::User, 0, 0x100, 0x40).expect("psw"));
-        assert_eq!(m.run(20 * n), Exit::Halted);
-        (m.memory()[..0x140].to_vec(), m.steps(), natives(m.engine()))
+        let mut modes = [0u64; 2];
+        let exit = m.run_observed(20 * n, |psw, k| {
+            modes[usize::from(psw.mode == Mode::User)] += k;
+        });
+        assert_eq!(exit, Exit::Halted);
+        let memory = m.memory()[..0x140].to_vec();
+        (memory, m.steps(), modes, natives(m.engine()))
     }
     use pgvm_machine::{Block, BlockOps, Interpreter};
     let n = 5000;
-    let (want, steps, _) = run::<Interpreter>(n, |_| 0);
+    let (want, steps, modes, _) = run::<Interpreter>(n, |_| 0);
     assert_eq!(want[0x60], n);
+    // Per lap: the handler's six in supervisor mode (four on the last, which halts); svc
+    // and jmp in user mode (no jmp after the last svc).
+    assert_eq!(modes, [6 * n - 2, 2 * n - 1]);
     let on_host = usize::from(cfg!(target_arch = "x86_64"));
-    let (got, got_steps, natives) = run::<Block>(n, Block::native_blocks);
-    assert_eq!((got, got_steps), (want.clone(), steps));
+    let (got, got_steps, got_modes, natives) = run::<Block>(n, Block::native_blocks);
+    assert_eq!((got, got_steps, got_modes), (want.clone(), steps, modes));
     assert!(
         natives >= on_host,
         "a region for the handler's path: {natives} blocks with native code"
     );
     assert_eq!(
         run::<BlockOps>(n, BlockOps::native_blocks),
-        (want, steps, 0)
+        (want, steps, modes, 0)
     );
 }
 

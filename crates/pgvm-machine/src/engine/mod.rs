@@ -33,6 +33,7 @@ pub use fast::Fast;
 
 use crate::exec::{Step, step};
 use crate::machine::Core;
+use crate::psw::Psw;
 
 /// A way of executing instructions on a [`Core`].
 pub trait Engine: Clone + Debug {
@@ -58,9 +59,19 @@ pub trait Engine: Clone + Debug {
     /// and go on after an instruction that loads the PSW or `R` or writes the console, so
     /// that one stretch may span modes and windows. It still returns at every moment the
     /// cycle has something to do: a timer interrupt to deliver, a timer set, a trap that
-    /// would leave the processor stuck. By default, exactly [`Engine::run`].
-    fn run_through(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
-        self.run(core, stop)
+    /// would leave the processor stuck. `seen` is handed each piece of the stretch run
+    /// under one PSW: that PSW (as the piece began) and the instructions it counted. By
+    /// default, exactly [`Engine::run`], one piece.
+    fn run_through<F: FnMut(Psw, u64)>(
+        &mut self,
+        core: &mut Core,
+        stop: u64,
+        seen: &mut F,
+    ) -> Option<Step> {
+        let (psw, before) = (core.psw, core.devices.clock);
+        let event = self.run(core, stop);
+        seen(psw, core.devices.clock - before);
+        event
     }
 }
 

@@ -56,7 +56,7 @@ use crate::cycle::{self, Event, Processor};
 use crate::devices::Devices;
 use crate::exec::{Step, TrapKind, execute};
 use crate::machine::Core;
-use crate::psw::{REG_MAX, Reloc};
+use crate::psw::{Psw, REG_MAX, Reloc};
 use crate::view::StateView;
 
 mod build;
@@ -269,11 +269,19 @@ impl<const HOT: u32> Engine for Blocks<HOT> {
         self.stretch::<false, false>(core, stop, None).event()
     }
 
-    fn run_through(&mut self, core: &mut Core, stop: u64) -> Option<Step> {
+    fn run_through<F: FnMut(Psw, u64)>(
+        &mut self,
+        core: &mut Core,
+        stop: u64,
+        seen: &mut F,
+    ) -> Option<Step> {
         // A trap or a resume taken through starts the stretch again under the new PSW: its
         // window and mode are fixed for the whole of one.
         loop {
-            if let Flow::End(event) = self.stretch::<false, true>(core, stop, None) {
+            let (psw, before) = (core.psw, core.devices.clock);
+            let flow = self.stretch::<false, true>(core, stop, None);
+            seen(psw, core.devices.clock - before);
+            if let Flow::End(event) = flow {
                 return event;
             }
         }
