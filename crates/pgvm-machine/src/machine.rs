@@ -319,16 +319,23 @@ impl<E: Engine> Machine<E> {
 
     /// Runs until a halt, a trap the monitor owns, a stuck state, or `budget` instructions.
     pub fn run(&mut self, budget: u64) -> Exit {
-        let policy = self.policy;
         if self.through() {
-            cycle::run(self, budget, policy, |m, stop| {
-                m.engine.run_through(&mut m.core, stop, &mut |_, _| {})
-            })
-        } else {
-            cycle::run(self, budget, policy, |m, stop| {
-                m.engine.run(&mut m.core, stop)
-            })
+            return self.run_through(budget);
         }
+        let policy = self.policy;
+        cycle::run(self, budget, policy, |m, stop| {
+            m.engine.run(&mut m.core, stop)
+        })
+    }
+
+    /// [`Machine::run`] where the engine takes traps and resumes through. Out of line, so
+    /// that a monitor's run loop, which inlines [`Machine::run`], stays as small as it was.
+    #[inline(never)]
+    fn run_through(&mut self, budget: u64) -> Exit {
+        let policy = self.policy;
+        cycle::run(self, budget, policy, |m, stop| {
+            m.engine.run_through(&mut m.core, stop, &mut |_, _| {})
+        })
     }
 
     /// Whether the hardware takes every trap and no assist has a say in one: then the engine
