@@ -3,7 +3,9 @@
 //! An engine runs a stretch of instructions on a machine's [`Core`] and stops at a halt, a
 //! trap (the instruction blocked, `P` at it), or when the clock reaches the stop it was given.
 //! The cycle around the stretch (interrupts, the timer, trap entry) is
-//! [`crate::cycle::run`], the same for every engine. These engines exist:
+//! [`crate::cycle::run`], the same for every engine; on the hardware trap policy an engine may
+//! take a trap itself with the cycle's own [`crate::cycle::trap`] and go on
+//! ([`Engine::run_through`]), as the block engine does. These engines exist:
 //!
 //! - [`Interpreter`]: every instruction through [`crate::step`], one per stretch. It is the
 //!   reference: slow, with nothing to get wrong beyond the semantics themselves.
