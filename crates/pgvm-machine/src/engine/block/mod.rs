@@ -715,7 +715,9 @@ enum Through {
     On,
     /// The trap was taken, and a timer interrupt waits for the cycle to deliver it.
     Back,
-    /// The trap was not taken: the cycle takes it.
+    /// The trap leaves the processor stuck (taking it changed nothing, or it cannot be
+    /// taken), and is not counted: the cycle takes it again, which changes nothing more,
+    /// counts it and says so.
     Refused,
 }
 
