@@ -131,3 +131,34 @@ pub fn run_nested(isa: &Arc<Isa>, nested: &pgvm_lab::nest::NestedImage) {
     let (_, halted) = nested.run_self(isa, u64::MAX).expect("runs");
     assert!(halted);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions};
+
+    /// The nesting benchmark's long compute guest is the workload's program run further: it
+    /// halts with the sum for 1..10000, and nested three deep it is equivalent to its bare run.
+    #[test]
+    fn the_long_compute_guest_halts_and_is_equivalent_at_depth_3() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/compute-long.s");
+        let p = pgvm_lab::program::load(&path, None).expect("the guest loads");
+        let build = nest::assemble_monitor(&p.isa, MONITOR_FILES).expect("the monitor assembles");
+        let opts = NestOptions {
+            depth: 3,
+            l0: L0::SelfHosted,
+            q: pgvm_machine::DEFAULT_WORDS,
+            max_steps: 100_000_000,
+        };
+        let report = nest::run(&p.isa, &p.image, &build, &opts).expect("runs");
+        assert!(report.equivalent, "{:?}", report.differences);
+        assert!(
+            report
+                .console
+                .contains("compute: 1..10000 take 849666 steps"),
+            "{}",
+            report.console
+        );
+    }
+}

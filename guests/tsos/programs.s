@@ -2,6 +2,8 @@
 ; PROG_REL (.base), and copied into the region of every process that runs it.
 
 prog_compute:
+        .equ  COMP_N, 1000
+        .equ  COMP_Q, 250
         .base prog_compute - PROG_REL
         .include "../workloads/prog/compute.s"
         .base 0

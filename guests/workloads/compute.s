@@ -4,4 +4,6 @@
         .isa     s370
         .entry   compute
         .include "../lib/usys-bare.s"
+        .equ     COMP_N, 1000
+        .equ     COMP_Q, 250
         .include "prog/compute.s"

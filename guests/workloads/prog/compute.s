@@ -3,9 +3,8 @@
 ; Checksum: the sum.
 ;
 ; A program for the user runtime (usys-bare.s or usys-svc.s); all its names start with comp_.
-
-        .equ  COMP_N, 1000
-        .equ  COMP_Q, 250
+; The file that includes it sets COMP_N and COMP_Q with `.equ` first: the workload and tsos
+; run 1..1000 by 250; the nesting benchmark's long guest (benches/guests/) runs further.
 
 compute:
         li    comp_n, 1
