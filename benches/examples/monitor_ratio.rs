@@ -38,7 +38,11 @@ fn main() {
     }
     bare.set_psw(entry);
     let mut mon = Monitor::new(isa.clone(), CP_WORDS + W).expect("a monitor");
-    let segs: Vec<(u64, &[u64])> = image.segments.iter().map(|s| (s.org, &s.words[..])).collect();
+    let segs: Vec<(u64, &[u64])> = image
+        .segments
+        .iter()
+        .map(|s| (s.org, &s.words[..]))
+        .collect();
     mon.create_vm(W, &segs, entry).expect("the guest fits");
     let mut probe = bare.clone();
     assert_eq!(probe.run(u64::MAX), Exit::Halted);
