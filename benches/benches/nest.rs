@@ -4,10 +4,10 @@
 //!   interval timer, so every monitor runs it directly; target (issue): at least 90 % of bare
 //!   speed by host time.
 //! - `nest_compute_long`: the same program run ten times further
-//!   (`benches/guests/compute-long.s`, 1..10000). Its run is long enough that the nested run's
-//!   first-time costs (the three monitors' blocks compiled and their paths first run) no
-//!   longer decide the ratio, which is then what running innocuous instructions directly
-//!   gives.
+//!   (`benches/guests/compute-long.s`, 1..10000). The monitors' work for the guest's prints
+//!   (their instructions, run on the ops, and their blocks compiled) does not grow with the
+//!   run, so here it weighs a fourteenth as much and the ratio is mostly what running
+//!   innocuous instructions directly gives.
 //! - `nest_lpsw`: one guest `lpsw` in virtual supervisor mode at depths 1 to 4, as the time of
 //!   a loop of 100 divided by 100 (the loop's other two instructions run directly). The
 //!   model of docs/recursion.md says it costs 2^(n-1) traps at level 0.

@@ -1,9 +1,10 @@
 //! `guests/workloads/compute.s` under the host-side trap-and-emulate monitor as a fraction of
-//! its bare speed, measured in alternating pairs: bare, then under the monitor (one unbounded
-//! `run_vm`), then with `pgvm vm`'s 10,000-instruction slices, PAIRS times; prints each
-//! triple and the medians.
+//! its bare speed, measured in alternating rounds: bare, then under the monitor (one
+//! unbounded `run_vm`), then with `pgvm vm`'s 10,000-instruction slices, ROUNDS times; prints
+//! each round and the medians of the two ratios. Each run is timed on its own fresh clone,
+//! the clone and the drop left out.
 //!
-//! `monitor_ratio [PAIRS]` (41 by default). Criterion's `monitor_compute` times the runs one
+//! `monitor_ratio [ROUNDS]` (41 by default). Criterion's `monitor_compute` times the runs one
 //! after another, each for seconds, so a change of the machine's load between them moves the
 //! ratio by a few points, about the distance between 97 % and 100 %; here the runs are
 //! milliseconds apart, in one binary.
@@ -23,9 +24,9 @@ const W: u64 = 65536;
 const SLICE: u64 = 10_000;
 
 fn main() {
-    let pairs: usize = std::env::args()
+    let rounds: usize = std::env::args()
         .nth(1)
-        .map_or(41, |n| n.parse().expect("PAIRS: a number"))
+        .map_or(41, |n| n.parse().expect("ROUNDS: a number"))
         .max(1);
     let isa = isa("s370");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");
@@ -48,35 +49,44 @@ fn main() {
     assert_eq!(probe.run(u64::MAX), Exit::Halted);
     let steps = probe.steps();
 
+    // Each run on a fresh clone, timed without the clone and the drop (a copy of 512 KiB of
+    // memory each way), as criterion's `iter_batched` times `monitor_compute`.
     let run_bare = || {
         let mut m = bare.clone();
+        let t = Instant::now();
         assert_eq!(m.run(u64::MAX), Exit::Halted);
+        let d = t.elapsed();
         assert_eq!(m.steps(), steps);
+        d
     };
     let run_mon = |slice: u64| {
         let mut m = mon.clone();
+        let t = Instant::now();
         if slice == u64::MAX {
             assert_eq!(m.run_vm(0, u64::MAX), VmExit::Halted);
         } else {
             m.run_all(slice, u64::MAX);
         }
+        let d = t.elapsed();
         assert_eq!(m.vm(0).exit, Some(VmExit::Halted));
         assert_eq!(m.vm(0).steps(), steps);
+        d
     };
-    // The time of one run of `f`, over at least `SIDE`.
-    let per_run = |f: &dyn Fn()| {
-        let (t, mut n) = (Instant::now(), 0u32);
+    // The time of one run of `f` (which times itself), over runs that take `SIDE` in all.
+    let per_run = |f: &dyn Fn() -> Duration| {
+        let (t, mut n, mut sum) = (Instant::now(), 0u32, Duration::ZERO);
         while t.elapsed() < SIDE {
-            f();
+            sum += f();
             n += 1;
         }
-        t.elapsed() / n
+        sum / n
     };
     let (whole, sliced) = (|| run_mon(u64::MAX), || run_mon(SLICE));
     per_run(&run_bare);
     per_run(&whole);
+    per_run(&sliced);
     let mut ratios: (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
-    for _ in 0..pairs {
+    for _ in 0..rounds {
         let (b, m, s) = (per_run(&run_bare), per_run(&whole), per_run(&sliced));
         let (rm, rs) = (ratio(b, m), ratio(b, s));
         println!(
@@ -90,10 +100,10 @@ fn main() {
     for (name, mut r) in [("monitor", ratios.0), ("sliced", ratios.1)] {
         r.sort_by(f64::total_cmp);
         println!(
-            "{name}: median of {pairs} pairs {:.1} % of bare speed (quartiles {:.1} to {:.1} %)",
-            100.0 * r[pairs / 2],
-            100.0 * r[pairs / 4],
-            100.0 * r[3 * pairs / 4],
+            "{name}: median of {rounds} rounds {:.1} % of bare speed (quartiles {:.1} to {:.1} %)",
+            100.0 * r[rounds / 2],
+            100.0 * r[rounds / 4],
+            100.0 * r[3 * rounds / 4],
         );
     }
 }

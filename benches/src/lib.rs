@@ -99,7 +99,7 @@ pub fn workload<E: Engine>(profile: &str, rel: &str, budget: u64) -> (Machine<E>
 
 /// A guest program (`guests/workloads/compute.s` when `path` is `None`) nested `depth` deep
 /// under the assembly monitor of `guests/vmm/`, level 0 on the real machine, in the default
-/// memory: what `nest_compute`, `nest_ir` and `nest_ratio` time.
+/// memory: what `nest_compute`, `nest_compute_long`, `nest_ir` and `nest_ratio` time.
 pub fn nested_image(path: Option<&Path>, depth: u32) -> (Arc<Isa>, pgvm_lab::nest::NestedImage) {
     use pgvm_lab::nest::{self, L0, MONITOR_FILES, NestOptions, NestedImage};
     let compute = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/workloads/compute.s");

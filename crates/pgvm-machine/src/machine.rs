@@ -3,7 +3,7 @@
 //! The machine is the state `<E, M, P, R>` with the assist bit and the devices, run by the one
 //! processor cycle ([`crate::cycle::run`]) with an [`Engine`] executing the instructions in
 //! between. The engine is a type parameter so that the fast engine's loop is monomorphized
-//! into the run loop; [`Interpreter`] is the reference every engine is tested against.
+//! into the run loop; [`crate::engine::Interpreter`] is the reference every engine is tested against.
 
 use std::sync::Arc;
 

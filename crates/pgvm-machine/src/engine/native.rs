@@ -23,7 +23,7 @@ use super::block_ops::{Op, Span};
 use crate::exec::TrapKind;
 use crate::psw::REG_MAX;
 
-/// The exits' kinds, as [`out`] reads them back.
+/// The exits' kinds, as [`Code::out`] reads them back.
 const NEXT: u32 = 0;
 const SIDE: u32 = 1;
 /// At an instruction the stretch carries out ([`Stop`]): the code's stop `a`, at `P = b`,

@@ -84,7 +84,7 @@ pub(super) enum Stop {
     Halt,
     /// It runs through the interpreter.
     Generic(InsnId),
-    /// It sets a register or reaches a device: its op, which [`effect`] carries out, is
+    /// It sets a register or reaches a device: its op, which [`exec::effect`] carries out, is
     /// the one the outcome names.
     Effect,
 }
