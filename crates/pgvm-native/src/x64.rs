@@ -15,8 +15,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dynasmrt::x64::Assembler;
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, dynasm};
+use dynasmrt::mmap::MutableBuffer;
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, VecAssembler, dynasm};
 use pgvm_isa::BinOp;
 
 use crate::{Arg, Ctx, Exit, Label, Left, NativeError, Reg};
@@ -43,7 +44,10 @@ fn num(r: Reg) -> u8 {
 
 /// Native code in the making, for one machine size and one window.
 pub struct Emitter {
-    ops: Assembler,
+    /// The code, assembled into a vector and mapped once, whole, by [`Emitter::finish`]: an
+    /// assembler that maps as it goes maps a page up front, and again (or twice more, the
+    /// page made writable and executable again) when it commits.
+    ops: VecAssembler<X64Relocation>,
     words: u64,
     l: u64,
     lim: u64,
@@ -78,7 +82,8 @@ impl Emitter {
         if l.checked_add(lim).is_none_or(|end| end > words) {
             return Err(NativeError::Window { l, lim, words });
         }
-        let mut ops = Assembler::new().map_err(|_| NativeError::Map)?;
+        // Every jump is to a label of this code, relative: the base address cancels out.
+        let mut ops = VecAssembler::new(0);
         let start = ops.new_dynamic_label();
         dynasm!(ops
             ; .arch x64
@@ -444,9 +449,12 @@ impl Emitter {
         if let Some(e) = self.error {
             return Err(e);
         }
-        // A label bound twice or never is an error here, where `finalize` would panic on it.
-        self.ops.commit().map_err(|_| NativeError::Label)?;
-        let buf = self.ops.finalize().map_err(|_| NativeError::Map)?;
+        // A label bound twice or never is an error here.
+        let bytes = self.ops.finalize().map_err(|_| NativeError::Label)?;
+        let mut buf = MutableBuffer::new(bytes.len()).map_err(|_| NativeError::Map)?;
+        buf.set_len(bytes.len());
+        buf.copy_from_slice(&bytes);
+        let buf = buf.make_exec().map_err(|_| NativeError::Map)?;
         let ptr = buf.ptr(dynasmrt::AssemblyOffset(0));
         // SAFETY: `ptr` is the start of the code emitted above, which begins with the prologue
         // and follows the System V convention for `Entry`: it reads its one argument as a
