@@ -13,8 +13,8 @@ use crate::view::StateView;
 /// Carries out op `op` (a register set or a device) for the instruction at the core's `P`, as
 /// the interpreter commits it: `P` past the instruction, then the register (through the
 /// interpreter's own function) or the device, which sees the clock before the instruction;
-/// then counts it. Out of line, as [`super::Blocks::interpret`] is, and reading its operand itself:
-/// the ops' loop and the stretch's stay as small as they were.
+/// then counts it. Out of line, as [`super::Blocks::interpret`] is, and reading its operand
+/// itself: the ops' loop and the stretch's stay as small as they were.
 #[cold]
 #[inline(never)]
 pub(super) fn effect(core: &mut Core, op: Op) {
