@@ -3,7 +3,8 @@
 //! The machine is the state `<E, M, P, R>` with the assist bit and the devices, run by the one
 //! processor cycle ([`crate::cycle::run`]) with an [`Engine`] executing the instructions in
 //! between. The engine is a type parameter so that the fast engine's loop is monomorphized
-//! into the run loop; [`crate::engine::Interpreter`] is the reference every engine is tested against.
+//! into the run loop; [`crate::engine::Interpreter`] is the reference every engine is tested
+//! against.
 
 use std::sync::Arc;
 
@@ -134,6 +135,27 @@ macro_rules! core_methods {
     };
 }
 pub(crate) use core_methods;
+
+/// The [`Processor`] methods of a type that holds the core in field `$core`: the machine and
+/// the block engine's view of the core from inside its stretch share them, so that a trap
+/// the engine takes itself is counted as one the cycle takes on the machine.
+macro_rules! core_processor_methods {
+    ($core:ident) => {
+        fn devices(&self) -> &$crate::devices::Devices {
+            &self.$core.devices
+        }
+        fn devices_mut(&mut self) -> &mut $crate::devices::Devices {
+            &mut self.$core.devices
+        }
+        fn timer_class(&self) -> u64 {
+            self.$core.isa.features.timer.unwrap_or(1)
+        }
+        fn note(&mut self, event: $crate::cycle::Event) {
+            self.$core.stats.count(event);
+        }
+    };
+}
+pub(crate) use core_processor_methods;
 
 /// The core as a view for the reference interpreter. Its stores reach memory directly: only
 /// [`crate::engine::Interpreter`], which keeps no cache, executes through it.
@@ -395,18 +417,7 @@ impl<E: Engine> StateView for Machine<E> {
 }
 
 impl<E: Engine> Processor for Machine<E> {
-    fn devices(&self) -> &Devices {
-        &self.core.devices
-    }
-    fn devices_mut(&mut self) -> &mut Devices {
-        &mut self.core.devices
-    }
-    fn timer_class(&self) -> u64 {
-        self.core.isa.features.timer.unwrap_or(1)
-    }
-    fn note(&mut self, event: Event) {
-        self.core.stats.count(event);
-    }
+    core_processor_methods!(core);
     /// The assist works on the machine itself, as a host for the VM's window: its stores go
     /// through [`Machine`]'s own, which keep the engine's cache true.
     fn assist_trap(&mut self, kind: TrapKind) -> bool {

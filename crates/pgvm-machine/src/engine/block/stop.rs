@@ -9,7 +9,6 @@ use pgvm_isa::{InsnId, Mode};
 use super::exec::effect;
 use super::{Blocks, Flow, Stop};
 use crate::cycle::{self, Event, Processor};
-use crate::devices::Devices;
 use crate::engine::Engine;
 use crate::engine::block_ops::Op;
 use crate::exec::{Step, TrapKind, execute};
@@ -149,16 +148,5 @@ impl<const HOT: u32> StateView for BlockView<'_, HOT> {
 }
 
 impl<const HOT: u32> Processor for BlockView<'_, HOT> {
-    fn devices(&self) -> &Devices {
-        &self.core.devices
-    }
-    fn devices_mut(&mut self) -> &mut Devices {
-        &mut self.core.devices
-    }
-    fn timer_class(&self) -> u64 {
-        self.core.isa.features.timer.unwrap_or(1)
-    }
-    fn note(&mut self, event: Event) {
-        self.core.stats.count(event);
-    }
+    crate::machine::core_processor_methods!(core);
 }
