@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use pgvm_benches::workload;
+use pgvm_benches::{quartiles, workload};
 use pgvm_machine::{Block, BlockOps, Engine, Machine};
 
 /// Each side of a pair repeats its run until it has taken at least this long.
@@ -25,9 +25,8 @@ fn speed<E: Engine>(template: &Machine<E>, steps: u64) -> f64 {
     steps as f64 * f64::from(n) / t.elapsed().as_secs_f64()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+fn median(v: Vec<f64>) -> f64 {
+    quartiles(v)[1]
 }
 
 fn main() {

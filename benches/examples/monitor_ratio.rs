@@ -12,6 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use pgvm_benches::quartiles;
 use pgvm_machine::{Exit, Machine, Psw, StateView};
 use pgvm_testkit::isa;
 use pgvm_vmm::{CP_WORDS, Monitor, VmExit};
@@ -97,13 +98,13 @@ fn main() {
         ratios.0.push(rm);
         ratios.1.push(rs);
     }
-    for (name, mut r) in [("monitor", ratios.0), ("sliced", ratios.1)] {
-        r.sort_by(f64::total_cmp);
+    for (name, r) in [("monitor", ratios.0), ("sliced", ratios.1)] {
+        let [low, median, high] = quartiles(r);
         println!(
             "{name}: median of {rounds} rounds {:.1} % of bare speed (quartiles {:.1} to {:.1} %)",
-            100.0 * r[rounds / 2],
-            100.0 * r[rounds / 4],
-            100.0 * r[3 * rounds / 4],
+            100.0 * median,
+            100.0 * low,
+            100.0 * high,
         );
     }
 }

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pgvm_benches::{nested_image, run_bare, run_nested};
+use pgvm_benches::{nested_image, quartiles, run_bare, run_nested};
 
 /// Each side of a pair repeats its run until it has taken at least this long.
 const SIDE: Duration = Duration::from_millis(20);
@@ -38,7 +38,7 @@ fn main() {
     };
     per_run(&bare);
     per_run(&deep);
-    let mut ratios: Vec<f64> = (0..pairs)
+    let ratios: Vec<f64> = (0..pairs)
         .map(|_| {
             let (b, d) = (per_run(&bare), per_run(&deep));
             println!(
@@ -48,12 +48,12 @@ fn main() {
             ratio(b, d)
         })
         .collect();
-    ratios.sort_by(f64::total_cmp);
+    let [low, median, high] = quartiles(ratios);
     println!(
         "median of {pairs} pairs: {:.1} % of bare speed at depth {depth} (quartiles {:.1} to {:.1} %)",
-        100.0 * ratios[pairs / 2],
-        100.0 * ratios[pairs / 4],
-        100.0 * ratios[3 * pairs / 4],
+        100.0 * median,
+        100.0 * low,
+        100.0 * high,
     );
 }
 

@@ -97,6 +97,14 @@ pub fn workload<E: Engine>(profile: &str, rel: &str, budget: u64) -> (Machine<E>
     (m, probe.steps())
 }
 
+/// The lower quartile, the median and the upper quartile of `v` (not empty), as the examples
+/// that time runs in alternating rounds report them.
+pub fn quartiles(mut v: Vec<f64>) -> [f64; 3] {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    [v[n / 4], v[n / 2], v[3 * n / 4]]
+}
+
 /// A guest program (`guests/workloads/compute.s` when `path` is `None`) nested `depth` deep
 /// under the assembly monitor of `guests/vmm/`, level 0 on the real machine, in the default
 /// memory: what `nest_compute`, `nest_compute_long`, `nest_ir` and `nest_ratio` time.
