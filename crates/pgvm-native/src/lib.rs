@@ -23,6 +23,11 @@
 //! refuses code that can run past its end), and it uses no stack beyond the four registers
 //! it saves, and calls nothing.
 //!
+//! The code lives in executable memory shared by the process (`arena`): a memory file
+//! mapped writable at one address and executable at another. Code is written once, before
+//! it is first run, and the bytes of code that some [`Native`] holds are never written
+//! again.
+//!
 //! On any other host, [`Emitter::new`] says [`NativeError::Unsupported`] and the engine keeps
 //! its safe loop.
 
@@ -59,6 +64,9 @@ pub enum NativeError {
     /// The end of the code can be reached: it would run on past it.
     #[error("The code can run past its end")]
     FallsOff,
+    /// The code left through an exit it was not made with.
+    #[error("Native code left through exit {0}, which it does not have")]
+    Exit(u32),
     /// A window word was read or written where no window index checked by
     /// [`Emitter::window`] reaches (none before it, or a label between).
     #[error("A window access without a checked index")]
@@ -125,17 +133,22 @@ pub struct Left {
     pub room: u64,
 }
 
-/// The record the code reads its memory from and leaves its exit in: the one interface
-/// between the emitted code and Rust.
+/// The record the code reads its memory from and leaves the registers an exit reads in: the
+/// one interface between the emitted code and Rust.
 #[repr(C)]
 struct Ctx {
     mem: *mut u64,
     code: *const u8,
+    /// The room left, before the exit's own instructions are counted off.
     room: u64,
+    /// The accumulator at the exit ([`Arg::A`]).
     a: u64,
+    /// The window index at the exit ([`Arg::Window`]).
     b: u64,
 }
 
+#[cfg(target_arch = "x86_64")]
+mod arena;
 #[cfg(target_arch = "x86_64")]
 mod x64;
 #[cfg(target_arch = "x86_64")]

@@ -348,3 +348,41 @@ fn the_other_hosts_stub_has_the_same_interface() {
     assert_eq!(stub, Err(NativeError::Unsupported));
     assert_eq!(crate::other::PINS, 0);
 }
+
+/// Code that stores `k + i` into word `i % 16` for `i` below `n`, and exits with `k`.
+fn stores(k: u64, n: u64) -> crate::Native {
+    let mut e = Emitter::new(16, 0, 16, &[]).unwrap();
+    for i in 0..n {
+        e.konst(Reg::A, k + i);
+        e.store(i % 16, Reg::A);
+    }
+    e.exit(exit(DONE, Arg::Const(k), 0));
+    e.finish().unwrap()
+}
+
+/// Runs `code` made by `stores(k, n)` and checks what it did.
+fn check_stores(code: &crate::Native, k: u64, n: u64) {
+    let mut mem = vec![0u64; 16];
+    let left = code.run(&mut mem, &[0; 16], 1).unwrap();
+    assert_eq!((left.kind, left.a, left.room), (DONE, k, 1));
+    for i in n.saturating_sub(16)..n {
+        assert_eq!(mem[(i % 16) as usize], k + i, "code {k}, word {}", i % 16);
+    }
+}
+
+/// Code is appended to shared executable memory: pieces made past the end of one chunk, and
+/// made again once the earlier ones are dropped (the chunk written again from its start),
+/// each still runs as emitted, and so does a piece too large to share a chunk.
+#[test]
+fn code_runs_wherever_the_arena_puts_it() {
+    // About 2.5 KB each: 300 of them fill more than two chunks.
+    for round in 0..2u64 {
+        let codes: Vec<_> = (0..300).map(|k| stores(round * 1000 + k, 200)).collect();
+        for (k, code) in (0..).zip(&codes) {
+            check_stores(code, round * 1000 + k, 200);
+        }
+    }
+    // About 80 KB: a mapping of its own.
+    let large = stores(7, 6000);
+    check_stores(&large, 7, 6000);
+}

@@ -15,11 +15,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dynasmrt::mmap::MutableBuffer;
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, ExecutableBuffer, VecAssembler, dynasm};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler, dynasm};
 use pgvm_isa::BinOp;
 
+use crate::arena::{self, Placed};
 use crate::{Arg, Ctx, Exit, Label, Left, NativeError, Reg};
 
 /// The emitted code's entry: the context record in, the exit's kind out.
@@ -421,51 +421,49 @@ impl Emitter {
             return Err(NativeError::FallsOff);
         }
         // Between the code and the stubs: nothing runs into a stub but through its jump.
+        // Each stub names its exit by index, and one epilogue hands back the registers an
+        // exit may read; `Native::run` makes the exit of them. A stub is two instructions,
+        // so a region's dozens of exits cost little to emit.
         dynasm!(self.ops ; .arch x64 ; ud2);
-        for (label, e) in std::mem::take(&mut self.exits) {
-            dynasm!(self.ops ; .arch x64 ; =>label);
-            self.take_room(e.done);
-            dynasm!(self.ops ; .arch x64 ; mov [rdi + 16], r8);
-            match e.a {
-                Arg::A => dynasm!(self.ops ; .arch x64 ; mov [rdi + 24], rax),
-                Arg::Window => dynasm!(self.ops ; .arch x64 ; mov [rdi + 24], r10),
-                Arg::Const(k) => {
-                    dynasm!(self.ops ; .arch x64 ; mov rax, QWORD k as i64 ; mov [rdi + 24], rax)
-                }
-            }
-            let (b, kind) = (e.b as i64, e.kind as i32);
-            dynasm!(self.ops
-                ; .arch x64
-                ; mov rax, QWORD b
-                ; mov [rdi + 32], rax
-                ; mov eax, DWORD kind
-                ; pop r15
-                ; pop r14
-                ; pop r13
-                ; pop r12
-                ; ret
-            );
+        let leave = self.ops.new_dynamic_label();
+        let exits = std::mem::take(&mut self.exits);
+        for (k, (label, _)) in exits.iter().enumerate() {
+            // Fewer exits than `i32::MAX`: each took bytes of code.
+            let k = k as i32;
+            dynasm!(self.ops ; .arch x64 ; =>*label ; mov ecx, DWORD k ; jmp =>leave);
         }
+        dynasm!(self.ops
+            ; .arch x64
+            ; =>leave
+            ; mov [rdi + 16], r8
+            ; mov [rdi + 24], rax
+            ; mov [rdi + 32], r10
+            ; mov eax, ecx
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop r12
+            ; ret
+        );
         if let Some(e) = self.error {
             return Err(e);
         }
         // A label bound twice or never is an error here.
         let bytes = self.ops.finalize().map_err(|_| NativeError::Label)?;
-        let mut buf = MutableBuffer::new(bytes.len()).map_err(|_| NativeError::Map)?;
-        buf.set_len(bytes.len());
-        buf.copy_from_slice(&bytes);
-        let buf = buf.make_exec().map_err(|_| NativeError::Map)?;
-        let ptr = buf.ptr(dynasmrt::AssemblyOffset(0));
+        let code = arena::place(&bytes)?;
+        let ptr = code.ptr();
         // SAFETY: `ptr` is the start of the code emitted above, which begins with the prologue
         // and follows the System V convention for `Entry`: it reads its one argument as a
         // `Ctx`, touches only the memory the crate documentation lists, restores the four
         // callee-saved registers it pushed, and returns a `u32` in `eax` through `ret` on
-        // every path (each path ends at an exit stub, which pops them). The buffer
-        // that holds it lives as long as the `Native` that holds this pointer.
+        // every path (each path ends at an exit stub, whose jump to the epilogue pops them).
+        // The mapping that holds it lives as long as the `Native` that holds this pointer, and
+        // no byte of it is written again while a `Placed` for it exists (see `arena`).
         #[allow(unsafe_code)]
         let entry = unsafe { std::mem::transmute::<*const u8, Entry>(ptr) };
         Ok(Native {
-            code: Arc::new(buf),
+            code,
+            exits: exits.into_iter().map(|(_, e)| e).collect(),
             entry,
             words: self.words,
         })
@@ -475,7 +473,9 @@ impl Emitter {
 /// Emitted code, ready to run. Cloning shares the code.
 #[derive(Clone)]
 pub struct Native {
-    code: Arc<ExecutableBuffer>,
+    code: Placed,
+    /// The exits, by the index the code leaves with.
+    exits: Arc<[Exit]>,
     entry: Entry,
     words: u64,
 }
@@ -512,12 +512,18 @@ impl Native {
         // `mem` and `code` were just checked to be at least that long, and `&mut` on `mem`
         // means nothing else reads or writes it meanwhile. `ctx` outlives the call.
         #[allow(unsafe_code)]
-        let kind = unsafe { (self.entry)(&mut ctx) };
+        let k = unsafe { (self.entry)(&mut ctx) };
+        let e = self.exits.get(k as usize).ok_or(NativeError::Exit(k))?;
         Ok(Left {
-            kind,
-            a: ctx.a,
-            b: ctx.b,
-            room: ctx.room,
+            kind: e.kind,
+            a: match e.a {
+                Arg::Const(a) => a,
+                Arg::A => ctx.a,
+                Arg::Window => ctx.b,
+            },
+            b: e.b,
+            // The code checked that the room holds them.
+            room: ctx.room.saturating_sub(e.done),
         })
     }
 }
