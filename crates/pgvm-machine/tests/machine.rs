@@ -269,8 +269,8 @@ fn a_looping_block_gets_native_code_once_it_is_hot() {
     }
     use pgvm_machine::{Block, BlockOps};
     let on_host = usize::from(cfg!(target_arch = "x86_64"));
-    // 3 000 instructions: below the threshold.
-    assert_eq!(sum::<Block>(1000, Block::native_blocks), (500_500, 0));
+    // 300 instructions: below the threshold.
+    assert_eq!(sum::<Block>(100, Block::native_blocks), (5050, 0));
     assert_eq!(
         sum::<Block>(100_000, Block::native_blocks),
         (5_000_050_000, on_host)
@@ -279,6 +279,35 @@ fn a_looping_block_gets_native_code_once_it_is_hot() {
         sum::<BlockOps>(100_000, BlockOps::native_blocks),
         (5_000_050_000, 0)
     );
+}
+
+/// What a hot loop ran is its own heat: a short loop after it, through two blocks (so that
+/// its heat comes from its jump back), is not given native code for the instructions the
+/// first one ran, natively or on the ops.
+#[test]
+fn a_short_loop_after_a_hot_one_stays_on_the_ops() {
+    let s = isa("s370");
+    let program = [
+        // 0x10: a loop within one block, 3 000 instructions: hot.
+        enc(&s, "add", &[0x40, 0x40, 0x41]),
+        enc(&s, "addi", &[0x41, -1]),
+        enc(&s, "jnz", &[0x41, 0x10]),
+        // 0x13: a loop through two blocks, 120 instructions.
+        enc(&s, "add", &[0x42, 0x42, 0x43]),
+        enc(&s, "jmp", &[0x15]),
+        enc(&s, "addi", &[0x43, -1]),
+        enc(&s, "jnz", &[0x43, 0x13]),
+        enc(&s, "halt", &[]),
+    ];
+    let mut m = Machine::<pgvm_machine::Block>::with_engine(s, 0x100).expect("machine");
+    m.write(0x10, &program).expect("fits");
+    m.write(0x41, &[1000]).expect("fits");
+    m.write(0x43, &[30]).expect("fits");
+    m.set_psw(Psw::new(Mode::Supervisor, 0x10, 0, 0x100).expect("psw"));
+    assert_eq!(m.run(10_000), Exit::Halted);
+    assert_eq!((m.memory()[0x40], m.memory()[0x42]), (500_500, 465));
+    let on_host = usize::from(cfg!(target_arch = "x86_64"));
+    assert_eq!(m.engine().native_blocks(), on_host);
 }
 
 /// A loop through several blocks, a call to a routine and its `jr` back, is given native code

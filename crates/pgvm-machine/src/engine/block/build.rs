@@ -4,8 +4,8 @@
 use pgvm_isa::Isa;
 
 use super::{
-    Blocks, Compiled, DEAD, INLINED, MAX_BLOCK, MAX_BLOCKS, MAX_NATIVE, MAX_REGION, NONE, PAGE,
-    PAGE_BITS, SIDE_EXITS, Span, TRIED, key,
+    Blocks, Compiled, DEAD, Heat, INLINED, MAX_BLOCK, MAX_BLOCKS, MAX_NATIVE, MAX_REGION, NONE,
+    PAGE, PAGE_BITS, SIDE_EXITS, Span, TRIED, key,
 };
 use crate::engine::block_ops::{Op, Pa, fuse, target};
 use crate::engine::native::{self, Frame, Part};
@@ -23,7 +23,7 @@ impl<const HOT: u32> Blocks<HOT> {
         let Some(heat) = self.heat.get_mut(i) else {
             return;
         };
-        *heat = TRIED;
+        heat.n = TRIED;
         if self.natives >= MAX_NATIVE {
             return;
         }
@@ -216,7 +216,7 @@ impl<const HOT: u32> Blocks<HOT> {
         let len = spans.last().map_or(0, |s| u64::from(s.ends));
         let idx = self.blocks.len();
         let laps = ops.last().is_some_and(|&o| target(o) == Some(p));
-        self.heat.push(0);
+        self.heat.push(Heat::default());
         self.blocks.push(Compiled {
             p,
             len,

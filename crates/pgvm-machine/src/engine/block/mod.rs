@@ -56,9 +56,11 @@ use crate::psw::{Psw, REG_MAX, Reloc};
 
 mod build;
 mod exec;
+mod heat;
 mod stop;
 
 use exec::exec;
+use heat::Heat;
 
 /// The longest block: a longer straight line is several blocks.
 pub const MAX_BLOCK: usize = 64;
@@ -172,22 +174,20 @@ pub struct Blocks<const HOT: u32> {
     blocks: Vec<Compiled>,
     /// The ops and spans of the block being compiled, kept to be reused.
     scratch: (Vec<Op>, Vec<Span>),
-    /// Blocks given native code since the blocks were last all dropped: each holds a page of
+    /// Blocks given native code since the blocks were last all dropped: each holds its code in
     /// executable memory, so there are at most [`MAX_NATIVE`].
     natives: usize,
-    /// For each block, the instructions its laps have run on the ops, and those run since
-    /// the jump back before each jump back to it, up to `HOT`, or [`TRIED`] once native code
-    /// was made (or could not be) for it.
-    heat: Vec<u32>,
+    /// For each block, how hot it is ([`Heat`]).
+    heat: Vec<Heat>,
 }
 
 /// The block engine, the default: ops for every block, and native code for a loop once it
-/// has run 16384 instructions, on x86-64 hosts. Making the
-/// code maps and later unmaps a page of executable memory: 15 µs a block measured in a loop
-/// on this project's machine, as long as a few thousand instructions on the ops, and more in
-/// a short run (docs/performance.md, "The native tier"). A loop that runs less than that in
+/// has run 1024 instructions within four times as many of the clock ([`Heat`]), on x86-64
+/// hosts. Making a region's code costs 2-3 µs on this project's machine (about a thousand
+/// instructions on the ops; docs/performance.md, "Native code made cheaply"), so a loop that has run
+/// that many is as likely as not to run as many again. A loop that runs less than that in
 /// all (most of a kernel's or a monitor's) would lose more than it gains.
-pub type Block = Blocks<16384>;
+pub type Block = Blocks<1024>;
 
 /// The block engine with its ops only, never native code: what [`Block`] does on a host
 /// without native code, kept to compare against.
@@ -198,10 +198,6 @@ pub const NEVER_NATIVE: u32 = u32::MAX;
 
 /// Blocks with native code at once, at most.
 const MAX_NATIVE: usize = 1 << 10;
-
-/// Heat a block gains each time a stretch starts at it (a trap handler, the instruction after
-/// a system call): a path entered 1024 times is hot.
-const ENTRY_HEAT: u32 = 16;
 
 /// Blocks in one native region at most: a loop's head and the blocks of its body.
 const MAX_REGION: usize = 8;
@@ -321,6 +317,11 @@ impl<const HOT: u32> Blocks<HOT> {
     /// Whether this engine makes native code at all.
     const NATIVE: bool = HOT != NEVER_NATIVE;
 
+    /// Heat a block gains each time a stretch starts at it (a trap handler, the instruction
+    /// after a system call), with no window: a path entered 1024 times is hot, however far
+    /// apart.
+    const ENTRY_HEAT: u32 = if HOT / 1024 > 0 { HOT / 1024 } else { 1 };
+
     /// Pages of the block map allocated so far: a machine allocates them as its code is
     /// first run, not for all of memory up front.
     pub fn pages_allocated(&self) -> usize {
@@ -409,16 +410,16 @@ impl<const HOT: u32> Blocks<HOT> {
                 && !STOPS
                 && room == room0
                 && let Some(h) = self.heat.get_mut(idx)
-                && *h != TRIED
+                && h.n != TRIED
             {
                 // The stretch's first block: where a trap handler's path starts, or a
                 // process's once the kernel resumes it. A path run this often from here is
                 // given native code with the blocks it goes through.
-                if *h >= HOT {
+                if h.n >= HOT {
                     hot = Some(idx);
                     continue 'stretch;
                 }
-                *h = h.saturating_add(ENTRY_HEAT);
+                h.n = h.n.saturating_add(Self::ENTRY_HEAT).min(HOT);
             }
             let blocks = &self.blocks[..];
             let mem = &mut core.mem[..];
@@ -475,21 +476,25 @@ impl<const HOT: u32> Blocks<HOT> {
                             // fault in the lowering shows as a wrong count, not a run without
                             // end.
                             room = left.min(room);
+                            // What ran in the code is no heat for the next jump back.
+                            mark = room;
                             out
                         }
                         None => exec::<false>(ops, mem, code, blk.end, l, lim, blk.p, &mut room),
                     }
                 } else if blk.laps && whole {
                     let i = blk.index as usize;
-                    let heat = self.heat.get(i).copied().unwrap_or(TRIED);
+                    let heat = self.heat.get(i).map_or(TRIED, |h| h.n);
                     if Self::NATIVE && !STOPS && heat < HOT {
                         // Laps counted towards `HOT`, a bounded number at a time.
                         let cap = room.min(u64::from(HOT).max(blk.len));
                         let mut left = cap;
                         let out = exec::<true>(ops, mem, code, blk.end, l, lim, blk.p, &mut left);
                         room -= cap - left;
+                        // The laps are this block's heat, not the next jump back's.
+                        mark = room;
                         if let Some(h) = self.heat.get_mut(i) {
-                            *h = heat.saturating_add((cap - left + blk.len) as u32).min(HOT);
+                            h.add(cap - left + blk.len, clock + (room0 - room), HOT);
                         }
                         out
                     } else if Self::NATIVE && !STOPS && heat != TRIED {
@@ -579,14 +584,14 @@ impl<const HOT: u32> Blocks<HOT> {
                         // native code for its loop once they reach `HOT`.
                         let i = b.index as usize;
                         if let Some(h) = self.heat.get_mut(i)
-                            && *h != TRIED
+                            && h.n != TRIED
                         {
-                            if *h >= HOT {
+                            if h.n >= HOT {
                                 hot = Some(i);
                                 p = np;
                                 continue 'stretch;
                             }
-                            *h = h.saturating_add((mark - room).min(u64::from(HOT)) as u32);
+                            h.add(mark - room, clock + (room0 - room), HOT);
                             mark = room;
                         }
                     }
