@@ -184,9 +184,9 @@ pub struct Blocks<const HOT: u32> {
 /// The block engine, the default: ops for every block, and native code for a loop once it
 /// has run 1024 instructions within four times as many of the clock ([`Heat`]), on x86-64
 /// hosts. Making a region's code costs 2-3 µs on this project's machine (about a thousand
-/// instructions on the ops; docs/performance.md, "Native code made cheaply"), so a loop that has run
-/// that many is as likely as not to run as many again. A loop that runs less than that in
-/// all (most of a kernel's or a monitor's) would lose more than it gains.
+/// instructions on the ops; docs/performance.md, "Native code made cheaply"), so a loop that
+/// has run that many is as likely as not to run as many again. A loop that runs less than
+/// that in all (most of a kernel's or a monitor's) would lose more than it gains.
 pub type Block = Blocks<1024>;
 
 /// The block engine with its ops only, never native code: what [`Block`] does on a host
