@@ -2,8 +2,8 @@
 
 /// How hot a block is: the instructions its laps have run on the ops, and those run since
 /// the jump back before each jump back to it, up to `HOT`, counted within a window of
-/// [`WINDOW`] instructions of the clock from `since`; or [`super::TRIED`] once native code was
-/// made (or could not be) for it.
+/// `WINDOW * HOT` instructions of the clock (at least `WINDOW * MIN_HOT`) from `since`; or
+/// [`super::TRIED`] once native code was made (or could not be) for it.
 ///
 /// The window is what keeps native code for the loops that are much of the run now. A loop
 /// that a program enters briefly now and then (printing a number, copying a string) would
@@ -21,7 +21,7 @@ impl Heat {
     #[inline(always)]
     pub(super) fn add(&mut self, k: u64, now: u64, hot: u32) {
         let now = now as u32;
-        if now.wrapping_sub(self.since) > WINDOW.saturating_mul(hot) {
+        if now.wrapping_sub(self.since) > WINDOW.saturating_mul(hot.max(MIN_HOT)) {
             *self = Heat { n: 0, since: now };
         }
         self.n = self.n.saturating_add(k.min(u64::from(hot)) as u32).min(hot);
@@ -31,6 +31,11 @@ impl Heat {
 /// A loop is hot when it has run `HOT` instructions within `WINDOW * HOT` of the clock: a
 /// quarter of the run's instructions, or more.
 const WINDOW: u32 = 4;
+
+/// The threshold below which the window no longer shrinks: the engine tests' thresholds
+/// (`Blocks<16>`, so that a few laps make native code) would otherwise forget a loop whose
+/// lap is longer than 64 instructions before it got hot, and test fewer regions.
+const MIN_HOT: u32 = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -49,6 +54,17 @@ mod tests {
         // Never more than `hot`, however much at once.
         h.add(5000, 5000, 1024);
         assert_eq!(h.n, 1024);
+    }
+
+    /// Below `MIN_HOT` the window stays `WINDOW * MIN_HOT` long.
+    #[test]
+    fn a_low_threshold_keeps_the_windows_length() {
+        let mut h = Heat::default();
+        h.add(5, 0, 16);
+        h.add(5, 4 * 1024, 16);
+        assert_eq!(h.n, 10);
+        h.add(5, 4 * 1024 + 1, 16);
+        assert_eq!((h.n, h.since), (5, 4 * 1024 + 1));
     }
 
     /// The clock is kept in 32 bits: a window that spans their wrap still counts.
