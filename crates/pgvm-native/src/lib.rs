@@ -25,8 +25,7 @@
 //!
 //! The code lives in executable memory shared by the process (`arena`): a memory file
 //! mapped writable at one address and executable at another. Code is written once, before
-//! it is first run, and the bytes of code that some [`Native`] holds are never written
-//! again.
+//! it is first run, and never again.
 //!
 //! On any other host, [`Emitter::new`] says [`NativeError::Unsupported`] and the engine keeps
 //! its safe loop.
@@ -64,7 +63,8 @@ pub enum NativeError {
     /// The end of the code can be reached: it would run on past it.
     #[error("The code can run past its end")]
     FallsOff,
-    /// The code left through an exit it was not made with.
+    /// The code left through an exit it was not made with: it cannot, since it leaves only
+    /// through the stubs [`Emitter::finish`] made, but the index is checked all the same.
     #[error("Native code left through exit {0}, which it does not have")]
     Exit(u32),
     /// A window word was read or written where no window index checked by

@@ -458,7 +458,7 @@ impl Emitter {
         // callee-saved registers it pushed, and returns a `u32` in `eax` through `ret` on
         // every path (each path ends at an exit stub, whose jump to the epilogue pops them).
         // The mapping that holds it lives as long as the `Native` that holds this pointer, and
-        // no byte of it is written again while a `Placed` for it exists (see `arena`).
+        // no byte of the code is written again once placed (see `arena`).
         #[allow(unsafe_code)]
         let entry = unsafe { std::mem::transmute::<*const u8, Entry>(ptr) };
         Ok(Native {

@@ -468,8 +468,10 @@ impl<const HOT: u32> Blocks<HOT> {
                     _ => None,
                 };
                 let out = if let Some(n) = native {
-                    // `run` refuses only memory shorter than the code was made for, which a
-                    // machine's never is; the ops run then.
+                    // `run` refuses memory shorter than the code was made for, which a
+                    // machine's never is, before running; the ops run then. (Its other error,
+                    // an exit the code does not have, cannot happen: the code leaves only
+                    // through the stubs `finish` made for its exits.)
                     match n.run(mem, code, room) {
                         Some((left, out)) => {
                             // Never more room than it was given, whatever the code says: a
