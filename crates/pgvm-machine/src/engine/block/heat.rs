@@ -10,6 +10,7 @@
 /// otherwise add up to `HOT` late in the run and be given code that hardly runs again.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Heat {
+    /// The instructions counted in the window, or `TRIED`.
     pub(super) n: u32,
     /// The clock where the window began, its low 32 bits (a window is far shorter).
     since: u32,
