@@ -193,8 +193,11 @@ pub struct Machine<E: Engine = Block> {
     policy: TrapPolicy,
     /// The VM assist's control block, while a monitor has lent it one.
     control: Option<ControlBlock>,
-    /// What the VM assist does with each instruction.
-    actions: Arc<[AssistAction]>,
+    /// What the VM assist does with each instruction, and the ISA it decodes by: kept apart
+    /// from `core`, and taken out while the assist runs, so that an assisted instruction
+    /// borrows them beside the machine without cloning an `Arc` (two atomic increments and
+    /// decrements an instruction, about as long as the rest of the assist's work).
+    assist_tables: Option<(Arc<Isa>, Arc<[AssistAction]>)>,
 }
 
 impl Machine<Block> {
@@ -218,7 +221,7 @@ impl<E: Engine> Machine<E> {
         };
         Ok(Machine {
             control: None,
-            actions: AssistAction::table(&isa).into(),
+            assist_tables: Some((Arc::clone(&isa), AssistAction::table(&isa).into())),
             engine: E::new(&isa, q),
             core: Core {
                 mem: vec![0; q as usize],
@@ -424,9 +427,12 @@ impl<E: Engine> Processor for Machine<E> {
         let Some(mut block) = self.control.take() else {
             return false;
         };
-        let isa = Arc::clone(&self.core.isa);
-        let actions = Arc::clone(&self.actions);
+        let Some((isa, actions)) = self.assist_tables.take() else {
+            self.control = Some(block);
+            return false;
+        };
         let done = crate::assist::assist(&isa, &actions, self, &mut block, kind);
+        self.assist_tables = Some((isa, actions));
         self.control = Some(block);
         if done {
             self.core.stats.assisted += 1;
