@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use pgvm_benches::{alu_loop, compute_loop, workload};
+use pgvm_benches::{BARE_WORKLOADS, alu_loop, compute_loop, workload};
 use pgvm_machine::{Block, BlockOps, Engine, Fast, Machine};
 
 const ITERATIONS: u64 = 1_000_000;
@@ -77,14 +77,7 @@ fn alu(c: &mut Criterion) {
 
 fn workloads(c: &mut Criterion) {
     let mut group = c.benchmark_group("workload_bare");
-    for (profile, rel) in [
-        ("s370", "workloads/compute.s"),
-        ("s370", "workloads/sieve.s"),
-        ("s370", "workloads/sort.s"),
-        ("s370", "workloads/syscalls.s"),
-        ("s370", "workloads/yield.s"),
-        ("s370", "tsos/s370.s"),
-    ] {
+    for (profile, rel) in BARE_WORKLOADS.map(|rel| ("s370", rel)) {
         let (block, steps) = workload::<Block>(profile, rel, u64::MAX);
         timed(&mut group, &format!("{rel}/block"), &block, steps);
         let (ops, steps) = workload::<BlockOps>(profile, rel, u64::MAX);

@@ -8,27 +8,13 @@
 //! of the time, as criterion leaves them out; each threshold's median over the rounds is
 //! printed, in guest instructions a second.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pgvm_benches::{quartiles, workload};
+use pgvm_benches::{BARE_WORKLOADS, quartiles, speed, workload};
 use pgvm_machine::{Blocks, Engine, Machine, NEVER_NATIVE};
 
 /// Each threshold's turn in a round repeats its run until it has taken at least this long.
 const TURN: Duration = Duration::from_millis(30);
-
-/// Guest instructions a second of runs of `template`, each `steps` long, for `TURN`.
-fn speed<E: Engine>(template: &Machine<E>, steps: u64) -> f64 {
-    let (t, mut n, mut busy) = (Instant::now(), 0u32, Duration::ZERO);
-    while t.elapsed() < TURN {
-        let mut m = template.clone();
-        let run = Instant::now();
-        m.run(steps);
-        busy += run.elapsed();
-        assert_eq!(m.steps(), steps);
-        n += 1;
-    }
-    steps as f64 * f64::from(n) / busy.as_secs_f64()
-}
 
 /// One threshold's machine, type-erased so that the thresholds fit one list.
 trait Timed {
@@ -37,7 +23,7 @@ trait Timed {
 
 impl<E: Engine> Timed for Machine<E> {
     fn speed(&self, steps: u64) -> f64 {
-        speed(self, steps)
+        speed(self, steps, TURN)
     }
 }
 
@@ -55,16 +41,7 @@ fn main() {
         .max(1);
     let mut rels: Vec<String> = args.collect();
     if rels.is_empty() {
-        rels = [
-            "workloads/compute.s",
-            "workloads/sieve.s",
-            "workloads/sort.s",
-            "workloads/syscalls.s",
-            "workloads/yield.s",
-            "tsos/s370.s",
-        ]
-        .map(String::from)
-        .to_vec();
+        rels = BARE_WORKLOADS.map(String::from).to_vec();
     }
     let names = ["256", "1024", "4096", "16384", "ops"];
     println!(

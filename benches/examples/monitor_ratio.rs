@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pgvm_benches::quartiles;
+use pgvm_benches::{quartiles, ratio};
 use pgvm_machine::{Exit, Machine, Psw, StateView};
 use pgvm_testkit::isa;
 use pgvm_vmm::{CP_WORDS, Monitor, VmExit};
@@ -107,8 +107,4 @@ fn main() {
             100.0 * high,
         );
     }
-}
-
-fn ratio(bare: Duration, other: Duration) -> f64 {
-    bare.as_secs_f64() / other.as_secs_f64()
 }

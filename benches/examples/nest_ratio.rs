@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pgvm_benches::{nested_image, quartiles, run_bare, run_nested};
+use pgvm_benches::{nested_image, quartiles, ratio, run_bare, run_nested};
 
 /// Each side of a pair repeats its run until it has taken at least this long.
 const SIDE: Duration = Duration::from_millis(20);
@@ -55,8 +55,4 @@ fn main() {
         100.0 * low,
         100.0 * high,
     );
-}
-
-fn ratio(bare: Duration, nested: Duration) -> f64 {
-    bare.as_secs_f64() / nested.as_secs_f64()
 }

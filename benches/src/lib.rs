@@ -1,6 +1,7 @@
 //! Workloads shared by the benchmarks, built straight from the ISA descriptions.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use std::path::Path;
 
@@ -95,6 +96,38 @@ pub fn workload<E: Engine>(profile: &str, rel: &str, budget: u64) -> (Machine<E>
         "{rel} on {profile}: {exit:?}"
     );
     (m, probe.steps())
+}
+
+/// The bare workloads, on s370: `guests/workloads` and tsos. Criterion's `workload_bare`
+/// times them, and the engine examples by default.
+pub const BARE_WORKLOADS: [&str; 6] = [
+    "workloads/compute.s",
+    "workloads/sieve.s",
+    "workloads/sort.s",
+    "workloads/syscalls.s",
+    "workloads/yield.s",
+    "tsos/s370.s",
+];
+
+/// Guest instructions a second of runs of `template`, each `steps` long, repeated for at
+/// least `turn`. Each run is on a fresh clone, and the clone and its drop are left out of
+/// the time, as criterion's `iter_batched` leaves them out.
+pub fn speed<E: Engine>(template: &Machine<E>, steps: u64, turn: Duration) -> f64 {
+    let (t, mut n, mut busy) = (Instant::now(), 0u32, Duration::ZERO);
+    while t.elapsed() < turn {
+        let mut m = template.clone();
+        let run = Instant::now();
+        m.run(steps);
+        busy += run.elapsed();
+        assert_eq!(m.steps(), steps);
+        n += 1;
+    }
+    steps as f64 * f64::from(n) / busy.as_secs_f64()
+}
+
+/// Speed relative to bare: `bare`'s time over `other`'s, for the same run.
+pub fn ratio(bare: Duration, other: Duration) -> f64 {
+    bare.as_secs_f64() / other.as_secs_f64()
 }
 
 /// The lower quartile, the median and the upper quartile of `v` (not empty), as the examples
